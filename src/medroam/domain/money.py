@@ -1,0 +1,89 @@
+"""Exact money and ratio arithmetic.
+
+Amounts are integer fen (1 yuan = 100 fen). Ratios are integer ten-thousandths
+(1.0 = 10_000), the precision of the interface's N(5,4) ratio fields, so every product
+is an integer division with one explicit rounding rule: half away from zero
+(``ROUND_HALF_UP`` in ``decimal`` terms), applied once per computed amount.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+Fen = int
+Ratio = int  # ten-thousandths: 8500 == 85 %
+
+RATIO_ONE: Ratio = 10_000
+_CENT = Decimal("0.01")
+_RATIO_STEP = Decimal("0.0001")
+
+
+class MoneyError(ValueError):
+    """A value that cannot be an exact amount or ratio."""
+
+
+def div_round(numerator: int, denominator: int) -> int:
+    """Integer division rounded half away from zero (the platform's one rounding rule)."""
+    if denominator <= 0:
+        raise MoneyError("denominator must be positive")
+    q, r = divmod(abs(numerator), denominator)
+    if 2 * r >= denominator:
+        q += 1
+    return q if numerator >= 0 else -q
+
+
+def apply_ratio(amount: Fen, ratio: Ratio) -> Fen:
+    """``amount × ratio`` rounded half away from zero to the fen."""
+    return div_round(amount * ratio, RATIO_ONE)
+
+
+def yuan_to_fen(value: str | int | Decimal, *, field: str = "amount") -> Fen:
+    """Parse a yuan amount with at most 2 decimals into fen; refuse anything inexact."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"{field}: amounts must be exact decimals, not {type(value).__name__}")
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise MoneyError(f"{field}: {value!r} is not a number") from exc
+    if not d.is_finite():
+        raise MoneyError(f"{field}: {value!r} is not a finite number")
+    if d != d.quantize(_CENT):
+        raise MoneyError(f"{field}: {value!r} has more than 2 decimals")
+    return int(d * 100)
+
+
+def fen_to_yuan(amount: Fen) -> Decimal:
+    """Fen as a 2-decimal ``Decimal`` for output (exact)."""
+    return (Decimal(amount) / 100).quantize(_CENT)
+
+
+def format_yuan(amount: Fen) -> str:
+    """Fen as a plain string with 2 decimals, e.g. ``-1234.50``."""
+    sign = "-" if amount < 0 else ""
+    q, r = divmod(abs(amount), 100)
+    return f"{sign}{q}.{r:02d}"
+
+
+def parse_ratio(value: str | int | Decimal, *, field: str = "ratio") -> Ratio:
+    """Parse a ratio such as ``0.85`` into ten-thousandths; at most 4 decimals, 0..1."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"{field}: ratios must be exact decimals, not {type(value).__name__}")
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise MoneyError(f"{field}: {value!r} is not a number") from exc
+    if not d.is_finite() or d != d.quantize(_RATIO_STEP):
+        raise MoneyError(f"{field}: {value!r} must have at most 4 decimals")
+    if d < 0 or d > 1:
+        raise MoneyError(f"{field}: {value!r} must lie between 0 and 1")
+    return int(d * RATIO_ONE)
+
+
+def ratio_to_decimal(ratio: Ratio) -> Decimal:
+    """Ten-thousandths as a 4-decimal ``Decimal`` (e.g. 8500 → 0.8500)."""
+    return (Decimal(ratio) / RATIO_ONE).quantize(_RATIO_STEP)
+
+
+def pp_to_ratio(points: int | Decimal) -> Ratio:
+    """Percentage points to ten-thousandths (10 pp → 1000)."""
+    return int(Decimal(points) * 100)
