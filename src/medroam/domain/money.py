@@ -8,7 +8,7 @@ is an integer division with one explicit rounding rule: half away from zero
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 Fen = int
 Ratio = int  # ten-thousandths: 8500 == 85 %
@@ -39,7 +39,7 @@ def apply_ratio(amount: Fen, ratio: Ratio) -> Fen:
 
 def yuan_to_fen(value: str | int | Decimal, *, field: str = "amount") -> Fen:
     """Parse a yuan amount with at most 2 decimals into fen; refuse anything inexact."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"{field}: amounts must be exact decimals, not {type(value).__name__}")
     try:
         d = Decimal(str(value).strip())
@@ -66,7 +66,7 @@ def format_yuan(amount: Fen) -> str:
 
 def parse_ratio(value: str | int | Decimal, *, field: str = "ratio") -> Ratio:
     """Parse a ratio such as ``0.85`` into ten-thousandths; at most 4 decimals, 0..1."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"{field}: ratios must be exact decimals, not {type(value).__name__}")
     try:
         d = Decimal(str(value).strip())
