@@ -1,0 +1,38 @@
+"""The ``medroam`` application: mounts every command group."""
+
+from __future__ import annotations
+
+import typer
+
+from medroam import __version__
+from medroam.cli.calc import calc
+
+app = typer.Typer(
+    name="medroam",
+    help="Cross-region medical insurance direct settlement and clearing (异地就医直接结算与清算).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("calc")(calc)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _mount_optional() -> None:
+    # Command groups live in their own modules; each is mounted when present.
+    try:
+        from medroam.cli.filing import app as filing_app
+    except ImportError:  # pragma: no cover - during development only
+        return
+    app.add_typer(filing_app, name="filing", help="File, change, cancel and query 备案.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()
