@@ -16,13 +16,12 @@ import statistics
 import time
 from datetime import date
 
-from medroam.refdata.catalogue import load_catalogue
-
 from medroam.domain.accumulators import Accumulators
 from medroam.domain.calculator import settle
 from medroam.domain.catalogue import Catalogue, FeeLine
 from medroam.domain.codes import BenefitStatus
 from medroam.domain.settlement import AccountState, Person, Visit
+from medroam.refdata.catalogue import load_catalogue
 from medroam.refdata.policies import load_policy_book
 
 

@@ -118,10 +118,18 @@ def settle(
         overlmt += r.overlmt
         preself += r.preselfpay
         inscp += r.inscp
-    if medfee < 0 or inscp < 0:
-        raise CalculationError(
-            f"the bill's net amount is negative ({_y(medfee)}): refund lines exceed the charges"
-        )
+    # Refund lines may only undo charges of the same bill: no part may turn negative.
+    for name, value in (
+        ("medfee_sumamt", medfee),
+        ("fulamt_ownpay_amt", fulamt),
+        ("overlmt_selfpay", overlmt),
+        ("preselfpay_amt", preself),
+        ("inscp_scp_amt", inscp),
+    ):
+        if value < 0:
+            raise CalculationError(
+                f"{name} of the bill is negative ({_y(value)}): refund lines exceed the charges"
+            )
     trace.append(TraceEntry(1, "total.fulamt_ownpay", fulamt))
     trace.append(TraceEntry(2, "total.overlmt_selfpay", overlmt))
     trace.append(TraceEntry(3, "total.preselfpay", preself))
@@ -394,21 +402,25 @@ def settle(
     trace.append(TraceEntry(10, "fund.total", fund_total))
 
     # Step 11: personal account and family mutual aid.
+    # The own account exists only where the policy has personal accounts (employees); the
+    # family mutual-aid quota (flag 2) comes from a relative's employee account and may
+    # serve a person of either scheme (domain-rules §5.6).
     own = mutual = 0
-    if policy.account.enabled and visit.account_flag in ("1", "2"):
+    own_balance = account.balance if policy.account.enabled else 0
+    if visit.account_flag == "2" or (policy.account.enabled and visit.account_flag == "1"):
         payable = (
             personal
             if policy.account.coverage is AccountCoverage.PERSONAL_SHARE
             else min(personal, max(0, burden))
         )
         if visit.account_flag == "1":
-            own = min(account.balance, payable)
+            own = min(own_balance, payable)
         elif policy.account.mutual_aid_order is MutualAidOrder.OWN_FIRST:
-            own = min(account.balance, payable)
+            own = min(own_balance, payable)
             mutual = min(account.mutual_aid_balance, payable - own)
         else:
             mutual = min(account.mutual_aid_balance, payable)
-            own = min(account.balance, payable - mutual)
+            own = min(own_balance, payable - mutual)
         trace.append(
             TraceEntry(
                 11,
@@ -428,7 +440,7 @@ def settle(
                 FundDetail(
                     FUND_EMPLOYEE_ACCOUNT,
                     payable,
-                    account.balance + account.mutual_aid_balance,
+                    own_balance + account.mutual_aid_balance,
                     own + mutual,
                 )
             )
