@@ -76,7 +76,8 @@ def test_migration_creates_the_schema_and_is_idempotent(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0001"
+        head = head_revision()
+        assert head is not None and current_revision(engine) == head
         tables = set(inspect(engine).get_table_names())
         assert {"persons", "filings", "filing_events", "alembic_version"} <= tables
 
@@ -90,7 +91,7 @@ def test_migration_creates_the_schema_and_is_idempotent(db_url: str) -> None:
         upgrade(db_url)  # also through a URL
         event.remove(engine, "before_cursor_execute", record)
         assert not {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"} & set(statements)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == head
         assert set(inspect(engine).get_table_names()) == tables
         with engine.connect() as connection:
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -138,3 +139,117 @@ class FilingEventRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     channel: Mapped[str] = mapped_column(String(20))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- gateway: institutions, credentials, message log, nonces, sign-ins, files (0002) ---
+
+INSTITUTION_KINDS = ("hospital", "pharmacy", "clinic")
+INSTITUTION_LEVELS = ("1", "2", "3", "9")
+AUTH_SCHEMES = ("tif", "csb", "apikey", "none")
+
+
+class InstitutionRow(Base):
+    """定点医药机构: a designated institution at its place of treatment."""
+
+    __tablename__ = "institutions"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", INSTITUTION_KINDS), name="kind"),
+        CheckConstraint(in_list("level", INSTITUTION_LEVELS), name="level"),
+        Index("ix_institutions_region", "region"),
+    )
+
+    fixmedins_code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(6))  # admdvs of the place of treatment
+    level: Mapped[str] = mapped_column(String(2))  # InstitutionLevel
+    kind: Mapped[str] = mapped_column(String(10))
+    networked: Mapped[bool] = mapped_column(Boolean)  # 跨省联网: may settle cross-province
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class CredentialRow(Base):
+    """Gateway credentials of an institution (one row per scheme it may use).
+
+    ``secret`` is the shared secret the signature schemes need in clear (TIF token, CSB
+    SK); protect the database accordingly. ``key_id`` is the paasid / access key / API key.
+    """
+
+    __tablename__ = "institution_credentials"
+    __table_args__ = (
+        CheckConstraint(in_list("scheme", AUTH_SCHEMES), name="scheme"),
+        UniqueConstraint("scheme", "key_id", name="uq_institution_credentials_scheme_key_id"),
+    )
+
+    credential_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fixmedins_code: Mapped[str] = mapped_column(
+        String(30), ForeignKey("institutions.fixmedins_code")
+    )
+    scheme: Mapped[str] = mapped_column(String(10))
+    key_id: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class MessageLogRow(Base):
+    """Every answered message: (institution, msgid) → the response sent.
+
+    A repeated msgid with the same request returns ``response`` unchanged; with a
+    different request it is refused.
+    """
+
+    __tablename__ = "message_log"
+    __table_args__ = (
+        UniqueConstraint("fixmedins_code", "msgid", name="uq_message_log_fixmedins_code_msgid"),
+    )
+
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fixmedins_code: Mapped[str] = mapped_column(String(30))
+    msgid: Mapped[str] = mapped_column(String(40))
+    infno: Mapped[str] = mapped_column(String(10))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    infcode: Mapped[int] = mapped_column(Integer)
+    inf_refmsgid: Mapped[str] = mapped_column(String(40))
+    response: Mapped[str] = mapped_column(Text)  # the JSON envelope as sent (masked nothing)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reversed: Mapped[bool] = mapped_column(Boolean, default=False)  # undone by 2601
+
+
+class NonceRow(Base):
+    """Nonces seen inside the signature time window (replay refusal)."""
+
+    __tablename__ = "gateway_nonces"
+    __table_args__ = (UniqueConstraint("key_id", "nonce", name="uq_gateway_nonces_key_id_nonce"),)
+
+    nonce_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(100))
+    nonce: Mapped[str] = mapped_column(String(100))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SignInRow(Base):
+    """9001 / 9002 签到 / 签退."""
+
+    __tablename__ = "sign_ins"
+
+    sign_no: Mapped[str] = mapped_column(String(30), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(
+        String(30), ForeignKey("institutions.fixmedins_code")
+    )
+    opter_no: Mapped[str] = mapped_column(String(30))
+    mac: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str] = mapped_column(String(40))
+    signed_in_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    signed_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class FileRow(Base):
+    """9101 uploads and 9102 downloads (ZIP content)."""
+
+    __tablename__ = "gateway_files"
+
+    file_qury_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(String(30))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
