@@ -95,7 +95,7 @@ def test_migration_creates_the_schema_and_is_idempotent(db_url: str) -> None:
         assert set(inspect(engine).get_table_names()) == tables
         with engine.connect() as connection:
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert [v[0] for v in versions] == ["0001"]
+        assert [v[0] for v in versions] == [head]
     finally:
         engine.dispose()
 
