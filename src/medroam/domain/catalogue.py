@@ -39,6 +39,16 @@ class CatalogueItem:
     special: bool = False  # list_sp_item_flag 特检特治
     synthetic: bool = True  # labelled synthetic unless taken from a real catalogue
 
+    def __post_init__(self) -> None:
+        if self.level not in (LEVEL_A, LEVEL_B, LEVEL_C):
+            raise ValueError(
+                f"item {self.code}: chrgitm_lv must be 01, 02 or 03, got {self.level!r}"
+            )
+        if not 0 <= self.selfpay_ratio <= RATIO_ONE:
+            raise ValueError(f"item {self.code}: selfpay ratio out of 0..1: {self.selfpay_ratio}")
+        if self.price_cap is not None and self.price_cap < 0:
+            raise ValueError(f"item {self.code}: negative price cap {self.price_cap}")
+
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
@@ -134,10 +144,14 @@ def classify_line(line: FeeLine, item: CatalogueItem | None) -> LineResult:
     if item.restricted and line.hosp_approval != "1":
         return _self_paid(line, REASON_RESTRICTED_UNAPPROVED, item.level, item.charge_type, item)
 
+    # 超限价: the part of the line above cap × quantity. Computed from the line amount (not
+    # from the unit price) so that an amount that disagrees with pric × cnt cannot hide an
+    # over-cap charge in the in-policy part.
     overlmt = 0
-    if item.price_cap is not None and line.unit_price > item.price_cap and line.quantity > 0:
-        overlmt = div_round((line.unit_price - item.price_cap) * line.quantity, _PRICE_QTY_TO_FEN)
-        overlmt = min(overlmt, amount)
+    if item.price_cap is not None and line.quantity > 0:
+        allowed = div_round(item.price_cap * line.quantity, _PRICE_QTY_TO_FEN)
+        if amount > allowed:
+            overlmt = amount - allowed
     base = amount - overlmt
     ratio = item.selfpay_ratio if item.level == LEVEL_B else 0
     preselfpay = apply_ratio(base, ratio) if ratio else 0
