@@ -1,0 +1,1 @@
+"""Transaction handlers, one module per family of infno."""
