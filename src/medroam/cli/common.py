@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 
 console = Console()
+if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+    console.width = 140
 err_console = Console(stderr=True)
 
 

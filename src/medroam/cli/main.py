@@ -6,6 +6,7 @@ import typer
 
 from medroam import __version__
 from medroam.cli.calc import calc
+from medroam.cli.demo import demo
 
 app = typer.Typer(
     name="medroam",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("calc")(calc)
+app.command("demo")(demo)
 
 
 @app.command()
