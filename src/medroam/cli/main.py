@@ -7,6 +7,7 @@ import typer
 from medroam import __version__
 from medroam.cli.calc import calc
 from medroam.cli.demo import demo
+from medroam.cli.reference import policy_app, regions
 
 app = typer.Typer(
     name="medroam",
@@ -16,6 +17,8 @@ app = typer.Typer(
 )
 app.command("calc")(calc)
 app.command("demo")(demo)
+app.command("regions")(regions)
+app.add_typer(policy_app, name="policy")
 
 
 @app.command()
