@@ -8,6 +8,8 @@ from medroam import __version__
 from medroam.cli.calc import calc
 from medroam.cli.demo import demo
 from medroam.cli.reference import policy_app, regions
+from medroam.cli.seed import seed
+from medroam.cli.serve import serve
 
 app = typer.Typer(
     name="medroam",
@@ -16,9 +18,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("calc")(calc)
+app.command("serve")(serve)
 app.command("demo")(demo)
 app.command("regions")(regions)
 app.add_typer(policy_app, name="policy")
+app.command("seed")(seed)
 
 
 @app.command()
@@ -34,6 +38,9 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover - during development only
         return
     app.add_typer(filing_app, name="filing", help="File, change, cancel and query 备案.")
+    from medroam.cli.drg import app as drg_app
+
+    app.add_typer(drg_app, name="drg", help="CHS-DRG grouping and DRG/DIP payment.")
 
 
 _mount_optional()
