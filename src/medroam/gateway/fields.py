@@ -6,6 +6,7 @@ English names of the domain (docs/glossary.md lists both).
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,8 @@ from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE, LineResult
 from medroam.domain.money import fen_to_yuan, ratio_to_decimal
 from medroam.domain.settlement import FundDetail, Settlement
 
+# China keeps one time zone without daylight saving (UTC+8).
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
 _QTY = Decimal(1).scaleb(-4)
 _PRICE = Decimal(1).scaleb(-6)
 
@@ -98,3 +101,56 @@ def line_result_row(r: LineResult) -> dict[str, Any]:
         "drt_reim_flag": "0",
         "memo": "" if r.reason == "listed" else r.reason,
     }
+
+
+# --- settlement transactions (2206–2208, 2303–2305, 5203, 1101, 2001, 5206) ---------------
+
+FUND_NAMES.update(
+    {
+        "310101": "职工统筹基金（预付金）",
+        "310103": "职工生育",
+        "310300": "职工大病补助",
+        "330100": "大额医疗费用补助",
+        "370100": "企业补充医疗保险",
+        "390101": "居民基本医疗保险基金（预付金）",
+        "390300": "大病补充",
+        "510100": "生育基金",
+        "999997": "其他基金",
+    }
+)
+_AGE = Decimal("0.1")
+
+
+def amount(fen: int) -> Decimal:
+    """Fen as an interface amount (N(16,2))."""
+    return fen_to_yuan(fen)
+
+
+def ratio(value: int) -> Decimal:
+    """Ten-thousandths as an interface ratio (N(5,4))."""
+    return ratio_to_decimal(value)
+
+
+def age_value(years: int) -> Decimal:
+    """An age as N(4,1)."""
+    return Decimal(years).quantize(_AGE)
+
+
+def local_time(moment: datetime) -> str:
+    """A platform timestamp as ``yyyy-MM-dd HH:mm:ss`` in China Standard Time."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CHINA_TZ)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def day_text(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
+
+
+def reverse_setlinfo_amounts(s: Settlement) -> dict[str, Any]:
+    """The amounts of a reverse setlinfo (2208/2305): negated, with the cash field under
+    both the documented ``pdn_cash_pay`` and the usual ``psn_cash_pay``."""
+    out = setlinfo_amounts(s)
+    out["pdn_cash_pay"] = out["psn_cash_pay"]
+    out["hifdm_pay"] = amount(0)
+    return out

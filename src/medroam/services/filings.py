@@ -10,6 +10,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from medroam.domain import filing as rules_of
 from medroam.domain.filing import (
@@ -43,21 +44,26 @@ def make_filing(
     """File (备案). The person is registered with the request's insured region on first
     filing; a later request naming another insured region is refused."""
     with unit_of_work(engine) as session:
-        repo = FilingRepository(session)
-        region = repo.person_region(request.psn_no, lock=True)
-        if region is None:
-            repo.add_person(request.psn_no, request.insured_region)
-        elif region != request.insured_region:
-            raise FilingError(
-                f"person {request.psn_no} is insured in {region}, not {request.insured_region}"
-            )
-        if repo.get(request.filing_id) is not None:
-            raise FilingError(f"filing id {request.filing_id} is already taken")
-        filing = rules_of.new_filing(
-            rules, request, now, existing=repo.list_for_person(request.psn_no)
+        return make_filing_in(session, rules, request, now)
+
+
+def make_filing_in(
+    session: Session, rules: FilingRules, request: FilingRequest, now: datetime
+) -> Filing:
+    """:func:`make_filing` inside the caller's unit of work (e.g. a gateway handler)."""
+    repo = FilingRepository(session)
+    region = repo.person_region(request.psn_no, lock=True)
+    if region is None:
+        repo.add_person(request.psn_no, request.insured_region)
+    elif region != request.insured_region:
+        raise FilingError(
+            f"person {request.psn_no} is insured in {region}, not {request.insured_region}"
         )
-        repo.add(filing, at=now, channel=request.channel)
-        return filing
+    if repo.get(request.filing_id) is not None:
+        raise FilingError(f"filing id {request.filing_id} is already taken")
+    filing = rules_of.new_filing(rules, request, now, existing=repo.list_for_person(request.psn_no))
+    repo.add(filing, at=now, channel=request.channel)
+    return filing
 
 
 def _load_for_update(repo: FilingRepository, filing_id: str) -> Filing:
@@ -95,11 +101,23 @@ def cancel_filing(
 ) -> Filing:
     """Cancel a filing (取消备案); it stays valid up to the cancel date."""
     with unit_of_work(engine) as session:
-        repo = FilingRepository(session)
-        current = _load_for_update(repo, filing_id)
-        cancelled = rules_of.cancel_filing(rules, current, now, reason)
-        repo.update(cancelled, event=FilingEventKind.CANCELLED, at=now, channel=channel)
-        return cancelled
+        return cancel_filing_in(session, rules, filing_id, now, reason, channel)
+
+
+def cancel_filing_in(
+    session: Session,
+    rules: FilingRules,
+    filing_id: str,
+    now: datetime,
+    reason: str,
+    channel: FilingChannel = FilingChannel.COUNTER,
+) -> Filing:
+    """:func:`cancel_filing` inside the caller's unit of work (e.g. a gateway handler)."""
+    repo = FilingRepository(session)
+    current = _load_for_update(repo, filing_id)
+    cancelled = rules_of.cancel_filing(rules, current, now, reason)
+    repo.update(cancelled, event=FilingEventKind.CANCELLED, at=now, channel=channel)
+    return cancelled
 
 
 def get_filing(engine: Engine, filing_id: str) -> Filing:

@@ -1,0 +1,235 @@
+"""Clearing lines: the one flat input of every clearing computation.
+
+One row per (settlement, fund line) of a cross-region settlement::
+
+    setl_id           string   the settlement (a cancellation is its own settlement)
+    setl_day          int32    local settlement date (UTC+8) as days since 1970-01-01
+    insured_region    string   参保地 pooling region (6 digits)
+    treatment_region  string   就医地 pooling region (6 digits)
+    fixmedins_code    string   the hospital or pharmacy that advanced the money
+    insutype          string   险种 (310 / 390 ...)
+    clr_type          string   清算类别 (11 / 21 / 41 ...)
+    fund_pay_type     string   基金支付类型 (310200 for the account, 310200MA mutual aid)
+    fund_line         string   FundLine (basic, critical, assistance, account, ...)
+    amount_fen        int64    paid by that fund; cancellation rows carry negated amounts
+    refd_setl_flag    int8     1 for the reverse record of a cancellation
+    state             string   reconciliation state: NULL (not proposed), proposed,
+                               confirmed, disputed, withdrawn
+    state_day         int32    day of the last state change (days since 1970-01-01)
+    run_id            string   the clearing run that cleared the line, NULL if none
+
+Days are integers so that every engine does the same arithmetic (SQLite cannot add
+intervals to timestamps in Ibis); :func:`epoch_day` / :func:`day_date` convert.
+The same columns are written to Parquet by ``services.clearing.export_lines`` and read
+back by DuckDB, so a computation runs unchanged on either.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis  # type: ignore[import-untyped]
+import ibis.expr.types as ir  # type: ignore[import-untyped]
+
+from medroam.domain.clearing.funds import (
+    EXACT,
+    MUTUAL_AID_FUND_PAY_TYPE,
+    PREFIXES,
+    FundLine,
+)
+from medroam.domain.clearing.params import MonthBasis
+
+EPOCH = date(1970, 1, 1)
+LOCAL_OFFSET_SECONDS = 8 * 3600  # China Standard Time, no daylight saving
+
+LINE_SCHEMA = ibis.schema(
+    {
+        "setl_id": "string",
+        "setl_day": "int32",
+        "insured_region": "string",
+        "treatment_region": "string",
+        "fixmedins_code": "string",
+        "insutype": "string",
+        "clr_type": "string",
+        "fund_pay_type": "string",
+        "fund_line": "string",
+        "amount_fen": "int64",
+        "refd_setl_flag": "int8",
+        "state": "string",
+        "state_day": "int32",
+        "run_id": "string",
+    }
+)
+LINE_COLUMNS = tuple(LINE_SCHEMA.names)
+
+# The operational tables the view reads (only the columns it needs).
+SETTLEMENTS_SCHEMA = ibis.schema(
+    {
+        "setl_id": "string",
+        "setl_time": "timestamp",
+        "insutype": "string",
+        "clr_type": "string",
+        "fixmedins_code": "string",
+        "insured_region": "string",
+        "treatment_region": "string",
+        "cross_region": "string",
+        "status": "string",
+        "refd_setl_flag": "boolean",
+        "medfee": "int64",
+        "fund_total": "int64",
+        "account": "int64",
+        "mutual_aid": "int64",
+    }
+)
+DETAILS_SCHEMA = ibis.schema(
+    {"setl_id": "string", "seq": "int32", "fund_pay_type": "string", "paid": "int64"}
+)
+ITEMS_SCHEMA = ibis.schema(
+    {
+        "setl_id": "string",
+        "setl_day": "int32",
+        "state": "string",
+        "state_day": "int32",
+        "cleared_run_id": "string",
+        "mulaid_run_id": "string",
+    }
+)
+
+# A stored gross matrix (``clearing_run_matrix``): positions are computed from it.
+MATRIX_SCHEMA = ibis.schema(
+    {
+        "run_id": "string",
+        "insured_province": "string",
+        "treatment_province": "string",
+        "insured_region": "string",
+        "treatment_region": "string",
+        "insutype": "string",
+        "fund_line": "string",
+        "amount_fen": "int64",
+        "line_count": "int64",
+    }
+)
+
+
+def epoch_day(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def day_date(day: int) -> date:
+    return EPOCH + timedelta(days=day)
+
+
+def local_day(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Days since 1970-01-01 of the local (UTC+8) date of a naive-UTC timestamp."""
+    seconds = ts.epoch_seconds() + LOCAL_OFFSET_SECONDS
+    return (seconds // 86400).cast("int32")
+
+
+def fund_line_expr(fund_pay_type: ir.StringValue) -> ir.StringValue:
+    """The fund line of a ``fund_pay_type`` (same rules as ``funds.fund_line_of``)."""
+    branches: list[tuple[ir.BooleanValue, str]] = [
+        (fund_pay_type == code, line.value) for code, line in EXACT.items()
+    ]
+    for prefix, line in sorted(PREFIXES, key=lambda p: -len(p[0])):
+        branches.append((fund_pay_type.startswith(prefix), line.value))
+    return ibis.cases(*branches, else_=FundLine.OTHER.value)
+
+
+def settlement_lines(
+    settlements: ir.Table, details: ir.Table, items: ir.Table | None = None
+) -> ir.Table:
+    """The clearing lines of the operational tables (cross-region settlements only).
+
+    Fund lines come from ``settlement_details`` (the account row left out); the personal
+    account (``account − mutual_aid``) and the mutual-aid part come
+    from the settlement row, so they are right whether or not the details list them.
+    Voided reverse records (undone by a 2601) are left out; a cancelled original and its
+    reverse record both stay, each in its own period.
+    """
+    s = settlements.filter((settlements.cross_region != "local") & (settlements.status != "voided"))
+    base = s.select(
+        setl_id=s.setl_id,
+        setl_day=local_day(s.setl_time),
+        insured_region=s.insured_region,
+        treatment_region=s.treatment_region,
+        fixmedins_code=s.fixmedins_code,
+        insutype=s.insutype,
+        clr_type=s.clr_type,
+        refd_setl_flag=ibis.ifelse(s.refd_setl_flag, 1, 0).cast("int8"),
+        account=s.account - s.mutual_aid,
+        mutual_aid=s.mutual_aid,
+    )
+    excluded = ["310200", MUTUAL_AID_FUND_PAY_TYPE]
+    d = details.filter(~details.fund_pay_type.isin(excluded) & (details.paid != 0))
+    d = d.group_by(d.setl_id, d.fund_pay_type).agg(amount_fen=d.paid.sum().cast("int64"))
+    keys = [
+        "setl_id",
+        "setl_day",
+        "insured_region",
+        "treatment_region",
+        "fixmedins_code",
+        "insutype",
+        "clr_type",
+        "refd_setl_flag",
+    ]
+    funds = base.join(d, "setl_id").select(
+        *keys,
+        fund_pay_type=d.fund_pay_type,
+        fund_line=fund_line_expr(d.fund_pay_type),
+        amount_fen=d.amount_fen,
+    )
+    accounts = base.filter(base.account != 0).select(
+        *keys,
+        fund_pay_type=ibis.literal("310200"),
+        fund_line=ibis.literal(FundLine.ACCOUNT.value),
+        amount_fen=base.account.cast("int64"),
+    )
+    aid = base.filter(base.mutual_aid != 0).select(
+        *keys,
+        fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
+        fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
+        amount_fen=base.mutual_aid.cast("int64"),
+    )
+    lines = funds.union(accounts).union(aid)
+    if items is None:
+        return lines.select(
+            *lines.columns,
+            state=ibis.null("string"),
+            state_day=ibis.null("int32"),
+            run_id=ibis.null("string"),
+        ).select(*LINE_COLUMNS)
+    joined = lines.left_join(items, lines.setl_id == items.setl_id)
+    return joined.select(
+        *[lines[c] for c in lines.columns],
+        state=items.state,
+        state_day=items.state_day,
+        run_id=ibis.ifelse(
+            lines.fund_line == FundLine.MUTUAL_AID.value,
+            items.mulaid_run_id,
+            items.cleared_run_id,
+        ),
+    ).select(*LINE_COLUMNS)
+
+
+def basis_day(table: ir.Table, basis: MonthBasis) -> ir.IntegerValue:
+    return table.setl_day if basis is MonthBasis.SETTLEMENT else table.state_day
+
+
+def eligible(table: ir.Table, end_day: int, basis: MonthBasis, run_column: str) -> ir.Table:
+    """Rows that a run ending on ``end_day`` clears: confirmed by the place of insurance,
+    not cleared yet, and dated (settlement or confirmation day) on or before the end.
+
+    Works on clearing lines (``run_column="run_id"``) and on the reconciliation items
+    table (``cleared_run_id`` / ``mulaid_run_id``), so marking and computing agree.
+    Confirmed lines of earlier periods (a dispute resolved late) are swept into the
+    first run after their confirmation: that is how disputed items carry over.
+    """
+    return table.filter(
+        (table.state == "confirmed")
+        & table[run_column].isnull()
+        & (basis_day(table, basis) <= end_day)
+    )
+
+
+def in_fund_lines(lines: ir.Table, fund_lines: frozenset[FundLine]) -> ir.Table:
+    return lines.filter(lines.fund_line.isin(sorted(f.value for f in fund_lines)))

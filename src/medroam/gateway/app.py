@@ -1,0 +1,151 @@
+"""The HTTP face of the gateway (FastAPI): the national interface's endpoints.
+
+``POST /fsi/api/rsfComIfsService/callService`` (standard), ``…/callService/{infno}``
+(the code in the path must agree with the envelope's), the Jilin path
+``/mbs/fmi/fsi/api/callFsiService/callService`` and the Hebei-style paths of one
+transaction each (:data:`PER_TRANSACTION_PATHS`). The body is read raw and handed to
+:class:`~medroam.gateway.dispatch.Gateway`, whatever the content type (``application/
+json``, ``application/json;charset=utf-8``, ``text/plain; charset=utf-8``, or multipart
+for 9101). The answer is the JSON envelope with HTTP 200, the raw ZIP for a 9102
+download, or HTTP 401 for a gateway-authentication failure. ``GET /health`` answers
+``{"status": "ok"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from medroam import __version__
+from medroam.api import mount_agency_api
+from medroam.gateway.dispatch import Gateway, Outcome
+from medroam.gateway.errors import InputError
+from medroam.gateway.settings import GatewaySettings
+
+STANDARD_PATH = "/fsi/api/rsfComIfsService/callService"
+JILIN_PATH = "/mbs/fmi/fsi/api/callFsiService/callService"
+JSON_TYPE = "application/json;charset=utf-8"
+# Hebei-style deployments name one path per transaction (national-interface §2.1); the
+# code the path stands for fills a missing infno and must agree with a present one.
+PER_TRANSACTION_PATHS: dict[str, str] = {
+    "/fsi/api/signInSignOutService/signIn": "9001",
+    "/fsi/api/fsiPsnInfoService/queryPsnInfo": "1101",
+    "/fsi/api/fsiPsnPriorityInfoService/queryPsnPriorityInfo": "2001",
+    "/fsi/api/outpatientDocInfoService/outpatientRregistration": "2201",
+    "/fsi/api/outpatientDocInfoService/outpatientMdtrtinfoUp": "2203",
+    "/fsi/api/outpatientDocInfoService/outpatientFeeListUp": "2204",
+    "/fsi/api/outpatientDocInfoService/outpatientFeeListUpCancel": "2205",
+    "/fsi/api/outpatientSettleService/preSettletment": "2206",
+    "/fsi/api/outpatientSettleService/saveSettletmentV2": "2207",
+    "/fsi/api/outpatientSettleService/cancleSettletment": "2208",
+    "/fsi/api/hospFeeDtlService/feeDtlUp": "2301",
+    "/fsi/api/hospFeeDtlService/feeDtlCl": "2302",
+    "/fsi/api/hospSettService/preSett": "2303",
+    "/fsi/api/hospSettService/settV2": "2304",
+    "/fsi/api/hospSettService/settCl": "2305",
+    "/fsi/api/hospitalRegisterService/hospitalRegisterSave": "2401",
+    "/fsi/api/dscgService/dischargeProcess": "2402",
+    "/fsi/api/hospitalRegisterService/hospitalRegisterEdit": "2403",
+    "/fsi/api/hospitalRegisterService/hospitalRegisterCancel": "2404",
+    "/fsi/api/dscgService/dischargeUndo": "2405",
+    "/fsi/api/reverseService/revsMethod": "2601",
+    "/fsi/api/ybSettlementStmtService/stmtTotal": "3201",
+    "/fsi/api/ybSettlementStmtService/stmtDetail": "3202",
+    "/fsi/api/medinfoupload/setllistinfoupld": "4101",
+    "/fsi/api/fsiIntegratedQueryService/querySetlInfo": "5203",
+    "/fsi/api/fileupload/upload": "9101",
+    "/fsi/api/fileupload/download": "9102",
+}
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(outcome: Outcome) -> Response:
+    if outcome.file is not None:
+        content, filename = outcome.file
+        return Response(
+            content=content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        )
+    return Response(
+        content=outcome.body.encode("utf-8"), status_code=outcome.status, media_type=JSON_TYPE
+    )
+
+
+def create_app(engine: Engine, settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway application over ``engine`` (already migrated)."""
+    gateway = Gateway(engine, settings)
+    app = FastAPI(
+        title="medroam gateway",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.gateway = gateway
+
+    async def call(request: Request, infno: str | None = None) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        content_type = request.headers.get("content-type", "application/json")
+        try:
+            body = await _read_body(request, gateway.settings.max_body_bytes)
+        except _BodyTooLargeError:
+            return _response(
+                await run_in_threadpool(
+                    gateway.refuse,
+                    InputError(f"request body larger than {gateway.settings.max_body_bytes} bytes"),
+                )
+            )
+        outcome = await run_in_threadpool(
+            gateway.process, headers, body, content_type=content_type, path_infno=infno
+        )
+        return _response(outcome)
+
+    async def call_service(request: Request) -> Response:
+        return await call(request)
+
+    async def call_service_infno(request: Request, infno: str) -> Response:
+        return await call(request, infno)
+
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app.add_api_route(STANDARD_PATH, call_service, methods=["POST"], include_in_schema=False)
+    app.add_api_route(
+        STANDARD_PATH + "/{infno}", call_service_infno, methods=["POST"], include_in_schema=False
+    )
+    app.add_api_route(JILIN_PATH, call_service, methods=["POST"], include_in_schema=False)
+
+    def for_code(code: str) -> Callable[[Request], Awaitable[Response]]:
+        async def per_transaction(request: Request) -> Response:
+            return await call(request, code)
+
+        return per_transaction
+
+    for path, code in PER_TRANSACTION_PATHS.items():
+        app.add_api_route(path, for_code(code), methods=["POST"], include_in_schema=False)
+    app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
+    mount_agency_api(app, engine, clock=gateway.settings.clock)  # agency REST API, /api/v1
+    return app

@@ -1,0 +1,459 @@
+"""From request bytes to the answer: authenticate, parse, dispatch, log, answer.
+
+:class:`Gateway` is the whole pipeline without HTTP (the FastAPI app in ``app.py`` only
+reads the body and writes the answer), in this order:
+
+1. the gateway headers are verified (``auth.verify_headers``): signature, time window,
+   known key; a failure is HTTP 401;
+2. the body is parsed (JSON, or multipart for 9101) and the envelope read; the handler is
+   looked up; the institution is resolved from the credentials and must be the one the
+   envelope names (401 otherwise); a TIF nonce is recorded in its own transaction;
+3. the handler runs in one unit of work. For a state-changing transaction the message
+   log is consulted first: the same request again (same hash of infno, the region fields
+   and the canonical input) returns the first answer unchanged and writes nothing; a
+   different request under a used msgid is refused. Otherwise a log row is claimed
+   (its unique key serialises two identical msgids arriving at once), the handler runs,
+   and its answer is stored in the same transaction. A refusal rolls back everything the
+   handler wrote and is then logged in a transaction of its own, so that a retry gets
+   the same answer.
+
+Refusals answer ``infcode -1`` with HTTP 200; unexpected exceptions are logged with a
+reference and answered ``internal error (ref …)``, also HTTP 200 and not stored, so a
+retry runs again. Nothing here answers 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from medroam.gateway import jsonfmt
+from medroam.gateway.auth import record_nonce, resolve_institution, verify_headers
+from medroam.gateway.envelope import new_refmsgid, parse_envelope, parse_json, response_envelope
+from medroam.gateway.errors import AuthError, GatewayError, InputError
+from medroam.gateway.logging import log_body, log_internal_error, log_request
+from medroam.gateway.reader import Node
+from medroam.gateway.registry import (
+    Envelope,
+    HandlerSpec,
+    Institution,
+    RequestContext,
+    get_handler,
+    load_handlers,
+)
+from medroam.gateway.settings import GatewaySettings
+from medroam.services.uow import unit_of_work
+from medroam.store.tables import MessageLogRow, SignInRow
+
+SIGN_IN_INFNO = "9001"
+SIGN_OUT_INFNO = "9002"
+UPLOAD_INFNO = "9101"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to send back: a JSON envelope (as text) or, for 9102, a file."""
+
+    status: int  # HTTP status
+    body: str  # the JSON text; empty for a file
+    infcode: int
+    file: tuple[bytes, str] | None = None  # (content, filename) for 9102
+    replayed: bool = False
+    extra: Mapping[str, Any] | None = None  # keys added for 401s ({code, message})
+
+
+@dataclass(slots=True)
+class _Request:
+    """What is known of a request so far, for the log line and the refusal envelope."""
+
+    ref: str
+    received_at: datetime
+    started: float
+    region: str = ""
+    infno: str = ""
+    msgid: str = ""
+    fixmedins_code: str = ""
+    scheme: str = ""
+
+
+def request_hash(envelope: Envelope, inp: Mapping[str, Any]) -> str:
+    """What makes two requests under one msgid "the same": infno, regions, input."""
+    canonical = jsonfmt.dumps(
+        _sorted(
+            {
+                "infno": envelope.infno,
+                "insuplc_admdvs": envelope.insuplc_admdvs,
+                "mdtrtarea_admvs": envelope.mdtrtarea_admvs,
+                "input": inp,
+            }
+        )
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    if isinstance(value, float):  # never produced by our parser; keep the hash total
+        return repr(value)
+    return value
+
+
+class Gateway:
+    """The request pipeline over one database."""
+
+    def __init__(self, engine: Engine, settings: GatewaySettings | None = None) -> None:
+        load_handlers()
+        self.engine = engine
+        self.settings = settings or GatewaySettings()
+        self._settings_dict = {
+            f.name: getattr(self.settings, f.name) for f in fields(self.settings)
+        }
+
+    # --- entry point ---------------------------------------------------------------
+
+    def process(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        path_infno: str | None = None,
+    ) -> Outcome:
+        """Answer one request. ``headers`` with lower-case names. Never raises."""
+        req = _Request(
+            ref=secrets.token_hex(6), received_at=self.settings.clock(), started=time.perf_counter()
+        )
+        try:
+            outcome = self._process(req, headers, body, content_type, path_infno)
+        except AuthError as exc:
+            outcome = self._refusal(req, exc, status=401)
+        except GatewayError as exc:
+            outcome = self._refusal(req, exc)
+        except OperationalError:
+            log_internal_error(req.ref, infno=req.infno, msgid=req.msgid)
+            outcome = self._refusal(
+                req, GatewayError(f"database busy or unavailable, please retry (ref {req.ref})")
+            )
+        except Exception:
+            log_internal_error(req.ref, infno=req.infno, msgid=req.msgid)
+            outcome = self._refusal(req, GatewayError(f"internal error (ref {req.ref})"))
+        self._log(req, outcome)
+        return outcome
+
+    def refuse(self, exc: GatewayError) -> Outcome:
+        """Answer a request refused before it could be read (e.g. a body too large)."""
+        req = _Request(
+            ref=secrets.token_hex(6), received_at=self.settings.clock(), started=time.perf_counter()
+        )
+        outcome = self._refusal(req, exc)
+        self._log(req, outcome)
+        return outcome
+
+    def _log(self, req: _Request, outcome: Outcome) -> None:
+        log_request(
+            ref=req.ref,
+            infno=req.infno,
+            msgid=req.msgid,
+            fixmedins_code=req.fixmedins_code,
+            scheme=req.scheme,
+            infcode=outcome.infcode,
+            status=outcome.status,
+            replayed=outcome.replayed,
+            ms=round((time.perf_counter() - req.started) * 1000, 1),
+        )
+
+    def _process(
+        self,
+        req: _Request,
+        headers: Mapping[str, str],
+        body: bytes,
+        content_type: str,
+        path_infno: str | None,
+    ) -> Outcome:
+        settings = self.settings
+        if len(body) > settings.max_body_bytes:
+            raise InputError(f"request body too large ({len(body)} bytes)")
+        with unit_of_work(self.engine) as session:
+            creds = verify_headers(session, headers, settings, req.received_at)
+        req.scheme = creds.scheme
+
+        doc = self._document(body, content_type)
+        if self.settings.log_bodies:
+            log_body("request", req.ref, doc)
+        if isinstance(doc, dict):
+            code = doc.get("fixmedins_code")
+            req.fixmedins_code = code if isinstance(code, str) else ""
+        envelope, inp = parse_envelope(
+            doc, path_infno=path_infno, max_msgid_len=settings.max_msgid_len
+        )
+        req.infno, req.msgid = envelope.infno, envelope.msgid
+        if envelope.mdtrtarea_admvs:
+            req.region = envelope.mdtrtarea_admvs
+        spec = get_handler(envelope.infno)
+        if spec is None:
+            raise InputError(f"infno: unknown transaction {envelope.infno} (交易编号不存在)")
+
+        with unit_of_work(self.engine) as session:
+            institution = resolve_institution(session, creds, envelope)
+            record_nonce(session, creds, settings, req.received_at)
+        req.region = settings.receiver_region or institution.region
+        # Checked before the message log is consulted: a refusal for a missing sign-in
+        # is not stored, so the same msgid may be sent again once signed in.
+        with unit_of_work(self.engine) as session:
+            warn = self._check_sign_no(session, institution, envelope)
+        return self._dispatch(req, spec, institution, envelope, inp, warn)
+
+    # --- parsing the body ------------------------------------------------------------
+
+    def _document(self, body: bytes, content_type: str) -> Any:
+        if content_type.lower().startswith("multipart/form-data"):
+            return _multipart_document(body, content_type)
+        return parse_json(body)
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    def _context(
+        self, session: Session, institution: Institution, envelope: Envelope, now: datetime
+    ) -> RequestContext:
+        return RequestContext(
+            session=session,
+            institution=institution,
+            envelope=envelope,
+            now=now,
+            settings=dict(self._settings_dict),
+        )
+
+    def _dispatch(
+        self,
+        req: _Request,
+        spec: HandlerSpec,
+        institution: Institution,
+        envelope: Envelope,
+        inp: dict[str, Any],
+        warn: str,
+    ) -> Outcome:
+        ref_id = new_refmsgid(req.region, req.received_at)
+        if not spec.state_changing:
+            with unit_of_work(self.engine) as session:
+                ctx = self._context(session, institution, envelope, req.received_at)
+                output = spec.fn(ctx, Node(inp, "input"))
+                if ctx.file_response is not None:
+                    content, filename = ctx.file_response
+                    return Outcome(200, "", 0, file=(content, filename))
+                text = self._answer(req, ref_id, output=output, warn=warn)
+            return Outcome(200, text, 0)
+
+        digest = request_hash(envelope, inp)
+        try:
+            with unit_of_work(self.engine) as session:
+                stored = self._stored(session, institution.code, envelope, digest)
+                if stored is not None:
+                    return stored
+                claim = MessageLogRow(
+                    fixmedins_code=institution.code,
+                    msgid=envelope.msgid,
+                    infno=envelope.infno,
+                    request_hash=digest,
+                    infcode=-1,
+                    inf_refmsgid=ref_id,
+                    response="",
+                    received_at=req.received_at,
+                    reversed=False,
+                )
+                session.add(claim)
+                session.flush()  # a concurrent identical msgid waits here, then fails
+                ctx = self._context(session, institution, envelope, req.received_at)
+                output = spec.fn(ctx, Node(inp, "input"))
+                text = self._answer(req, ref_id, output=output, warn=warn)
+                claim.infcode = 0
+                claim.response = text
+            return Outcome(200, text, 0)
+        except GatewayError as refusal:
+            if isinstance(refusal, AuthError):
+                raise
+            return self._log_refusal(req, ref_id, institution, envelope, digest, refusal)
+        except IntegrityError:
+            # Either an identical msgid committed first (answer as it was answered), or
+            # the handler's own write failed a constraint (an internal error).
+            with unit_of_work(self.engine) as session:
+                stored = self._stored(session, institution.code, envelope, digest)
+            if stored is None:
+                raise
+            return stored
+
+    def _stored(
+        self, session: Session, code: str, envelope: Envelope, digest: str
+    ) -> Outcome | None:
+        row = session.scalars(
+            select(MessageLogRow).where(
+                MessageLogRow.fixmedins_code == code, MessageLogRow.msgid == envelope.msgid
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.request_hash != digest or row.infno != envelope.infno:
+            raise InputError(
+                f"msgid {envelope.msgid} was already used for a different request "
+                f"(infno {row.infno}, received {row.received_at:%Y-%m-%d %H:%M:%S} UTC); "
+                "send a new msgid"
+            )
+        return Outcome(200, row.response, row.infcode, replayed=True)
+
+    def _log_refusal(
+        self,
+        req: _Request,
+        ref_id: str,
+        institution: Institution,
+        envelope: Envelope,
+        digest: str,
+        refusal: GatewayError,
+    ) -> Outcome:
+        text = self._answer(req, ref_id, err_msg=refusal.message)
+        try:
+            with unit_of_work(self.engine) as session:
+                stored = self._stored(session, institution.code, envelope, digest)
+                if stored is not None:
+                    return stored
+                session.add(
+                    MessageLogRow(
+                        fixmedins_code=institution.code,
+                        msgid=envelope.msgid,
+                        infno=envelope.infno,
+                        request_hash=digest,
+                        infcode=-1,
+                        inf_refmsgid=ref_id,
+                        response=text,
+                        received_at=req.received_at,
+                        reversed=False,
+                    )
+                )
+        except IntegrityError:
+            with unit_of_work(self.engine) as session:
+                stored = self._stored(session, institution.code, envelope, digest)
+            if stored is not None:
+                return stored
+            raise
+        return Outcome(200, text, -1)
+
+    def _check_sign_no(self, session: Session, institution: Institution, envelope: Envelope) -> str:
+        """Validate ``sign_no`` when present (§2.7); required only in strict regions.
+
+        Returns a warning for a bad ``sign_no`` outside strict regions.
+        """
+        if envelope.infno == SIGN_IN_INFNO:
+            return ""
+        strict = institution.region in self.settings.strict_sign_in_regions
+        if not envelope.sign_no:
+            if strict:
+                raise InputError("sign_no: is required here: sign in with 9001 first")
+            return ""
+        row = session.get(SignInRow, envelope.sign_no)
+        problem = ""
+        if row is None or row.fixmedins_code != institution.code:
+            problem = f"sign_no {envelope.sign_no} is unknown: sign in with 9001"
+        elif row.signed_out_at is not None and envelope.infno != SIGN_OUT_INFNO:
+            problem = f"sign_no {envelope.sign_no} was signed out: sign in again with 9001"
+        if problem and strict:
+            raise InputError(problem)
+        return problem
+
+    # --- answers -----------------------------------------------------------------------
+
+    def _answer(
+        self,
+        req: _Request,
+        ref_id: str,
+        *,
+        output: dict[str, Any] | None = None,
+        err_msg: str = "",
+        warn: str = "",
+    ) -> str:
+        env = response_envelope(
+            infcode=-1 if err_msg else 0,
+            inf_refmsgid=ref_id,
+            received_at=req.received_at,
+            responded_at=self.settings.clock(),
+            err_msg=err_msg,
+            output=None if err_msg else (output if output is not None else {}),
+            warn_msg=warn,
+        )
+        if self.settings.log_bodies:
+            log_body("response", req.ref, env)
+        return jsonfmt.dumps(env)
+
+    def _refusal(self, req: _Request, exc: GatewayError, status: int | None = None) -> Outcome:
+        ref_id = new_refmsgid(self.settings.receiver_region or req.region, req.received_at)
+        status = status or exc.http_status
+        if status == 401:
+            env = response_envelope(
+                infcode=-1,
+                inf_refmsgid=ref_id,
+                received_at=req.received_at,
+                responded_at=self.settings.clock(),
+                err_msg=exc.message,
+            )
+            env["code"] = 401
+            env["message"] = exc.message
+            return Outcome(401, jsonfmt.dumps(env), -1)
+        return Outcome(200, self._answer(req, ref_id, err_msg=exc.message), -1)
+
+
+# --- multipart (9101) ----------------------------------------------------------------
+
+
+def _multipart_document(body: bytes, content_type: str) -> dict[str, Any]:
+    """The envelope of a multipart 9101: text part ``jsonStr`` plus a file part ``in`` or
+    ``file``, whose bytes become ``input.fsUploadIn.in`` (Base64)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise InputError("multipart body could not be read: no parts found")
+    text_part: bytes | None = None
+    file_part: tuple[bytes, str] | None = None
+    for part in message.iter_parts():
+        assert isinstance(part, Message)
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        if name == "jsonStr":
+            text_part = payload
+        elif name in ("in", "file"):
+            filename = part.get_filename() or ""
+            file_part = (payload, filename)
+    if text_part is None:
+        raise InputError("multipart: the text part jsonStr (the envelope) is missing")
+    doc = parse_json(text_part)
+    if not isinstance(doc, dict):
+        raise InputError("multipart: jsonStr must be a JSON object (the envelope)")
+    if file_part is not None:
+        inp = doc.get("input")
+        if not isinstance(inp, dict):
+            inp = {}
+            doc["input"] = inp
+        up = inp.get("fsUploadIn")
+        if not isinstance(up, dict):
+            up = {}
+            inp["fsUploadIn"] = up
+        up["in"] = base64.b64encode(file_part[0]).decode("ascii")
+        if not up.get("filename") and file_part[1]:
+            up["filename"] = file_part[1]
+        if not doc.get("infno"):
+            doc["infno"] = UPLOAD_INFNO
+    return doc

@@ -1,0 +1,42 @@
+"""Settings of the gateway: authentication windows, limits, the clock.
+
+Every value has a default suited to production except ``allow_unauthenticated``, which
+tests and local development switch on. Time comes from ``clock`` (timezone-aware), so
+tests can fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+# China keeps one time zone without daylight saving: UTC+8 is exact.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def china_now() -> datetime:
+    return datetime.now(CHINA_TZ)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    # Authentication (national-interface §2.8).
+    tif_window_s: int = 300  # |now - x-tif-timestamp| allowed
+    csb_window_s: int = 1800  # |now - _api_timestamp| allowed (CSB default: 30 minutes)
+    # Accept requests without gateway headers for any active institution named in the
+    # envelope (mode "none"). Off in production.
+    allow_unauthenticated: bool = False
+    # Regions (mdtrtarea_admvs of the institution) whose institutions must send a valid
+    # sign_no from 9001 with every transaction other than 9001 itself (§2.7).
+    strict_sign_in_regions: frozenset[str] = frozenset()
+    # The receiver's region code in inf_refmsgid; empty: the caller's own region.
+    receiver_region: str = ""
+    # Limits.
+    max_body_bytes: int = 20 * 1024 * 1024  # 9101 uploads are the largest requests
+    max_msgid_len: int = 30
+    # Files (9101 / 9102): how long an uploaded or produced file can be downloaded.
+    file_ttl: timedelta = timedelta(days=1)
+    # Log request bodies (masked) at debug level.
+    log_bodies: bool = False
+    clock: Callable[[], datetime] = field(default=china_now)

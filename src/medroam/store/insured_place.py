@@ -1,0 +1,354 @@
+"""The in-process adapter of the insured-place port, and the person registry's writes.
+
+:class:`SqlInsuredPlace` answers :class:`~medroam.services.ports.InsuredPlace` from the
+same database and session as the place of treatment. Locking: on PostgreSQL
+``lock_benefit_state`` takes ``SELECT … FOR UPDATE`` on the person's ``insurances`` row
+before reading the accumulators, so two settlements of one person serialise and the
+second sees what the first wrote; on SQLite every transaction already starts with
+``BEGIN IMMEDIATE`` (``store.db``), which serialises writers.
+
+``register_person`` and friends fill the registry (seed data, tests, a future agency
+API); they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from medroam.domain.accumulators import Accumulators
+from medroam.domain.codes import AssistanceCategory
+from medroam.domain.filing import Filing
+from medroam.domain.policy import BenefitPolicy
+from medroam.domain.settlement import AccountState
+from medroam.services.ports import BenefitState, ChronicQualification, Insurance, InsuredPerson
+from medroam.store import refdata_cache
+from medroam.store.filings import FilingRepository
+from medroam.store.tables import (
+    AccountRow,
+    AccumulatorRow,
+    ChronicQualificationRow,
+    InsuranceRow,
+    PersonRow,
+    PersonVoucherRow,
+)
+
+CERT_E_VOUCHER = "01"
+CERT_ID_NUMBER = "02"
+CERT_SOCIAL_CARD = "03"
+
+
+class SqlInsuredPlace:
+    """The place of insurance in the same database, inside the caller's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- persons ---------------------------------------------------------------------
+
+    def find_person(self, cert_type: str, cert_no: str, card_sn: str = "") -> str | None:
+        row = self.session.get(PersonVoucherRow, (cert_type, cert_no))
+        if row is not None:
+            if cert_type == CERT_SOCIAL_CARD and row.card_sn and row.card_sn != card_sn:
+                return None
+            return row.psn_no
+        if cert_type == CERT_ID_NUMBER:
+            # An ID number identifies the person even without a voucher row.
+            found = self.session.execute(
+                select(PersonRow.psn_no).where(
+                    PersonRow.certno == cert_no.upper(), PersonRow.cert_type == "01"
+                )
+            ).scalars()
+            matches = list(found)
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def person(self, psn_no: str) -> InsuredPerson | None:
+        row = self.session.get(PersonRow, psn_no)
+        if row is None:
+            return None
+        insurances = self.session.execute(
+            select(InsuranceRow)
+            .where(InsuranceRow.psn_no == psn_no)
+            .order_by(InsuranceRow.insutype)
+        ).scalars()
+        return InsuredPerson(
+            psn_no=row.psn_no,
+            name=row.name or "",
+            cert_type=row.cert_type or "",
+            cert_no=row.certno or "",
+            gender=row.gender or "",
+            birth_date=row.birth_date,
+            naty=row.naty or "",
+            phone=row.phone or "",
+            insurances=tuple(_insurance(i) for i in insurances),
+        )
+
+    def filings(self, psn_no: str) -> list[Filing]:
+        return FilingRepository(self.session).list_for_person(psn_no)
+
+    def chronic_qualifications(self, psn_no: str) -> list[ChronicQualification]:
+        rows = self.session.execute(
+            select(ChronicQualificationRow)
+            .where(ChronicQualificationRow.psn_no == psn_no)
+            .order_by(ChronicQualificationRow.begin_date)
+        ).scalars()
+        return [
+            ChronicQualification(
+                trt_dcla_detl_sn=r.trt_dcla_detl_sn,
+                psn_no=r.psn_no,
+                disease_code=r.opsp_dise_code,
+                begin_date=r.begin_date,
+                end_date=r.end_date,
+                active=r.status == "active",
+                insutype=r.insutype,
+                disease_name=r.opsp_dise_name or "",
+            )
+            for r in rows
+        ]
+
+    def policy(self, region: str, insutype: str, on: date) -> BenefitPolicy:
+        return refdata_cache.policy_for(self.session, region, insutype, on)
+
+    # --- accumulators and account ----------------------------------------------------
+
+    def benefit_state(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        return self._read(psn_no, insutype, year)
+
+    def lock_benefit_state(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        locked = self.session.execute(
+            select(InsuranceRow.psn_no)
+            .where(InsuranceRow.psn_no == psn_no, InsuranceRow.insutype == insutype)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if locked is None:
+            raise LookupError(f"person {psn_no} has no insurance {insutype}")
+        return self._read(psn_no, insutype, year)
+
+    def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        rows = self.session.execute(
+            select(AccumulatorRow.key, AccumulatorRow.value).where(
+                AccumulatorRow.psn_no == psn_no,
+                AccumulatorRow.insutype == insutype,
+                AccumulatorRow.year == year,
+            )
+        ).all()
+        account = self.session.execute(
+            select(AccountRow.balance, AccountRow.mutual_aid_balance)
+            .where(AccountRow.psn_no == psn_no)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        state = AccountState() if account is None else AccountState(account[0], account[1])
+        return BenefitState(Accumulators({k: v for k, v in rows}), state)
+
+    def apply_benefit_change(
+        self,
+        psn_no: str,
+        insutype: str,
+        year: int,
+        delta: Mapping[str, int],
+        account_delta: AccountState,
+        now: datetime,
+    ) -> BenefitState:
+        session = self.session
+        for key, amount in delta.items():
+            if amount == 0:
+                continue
+            row = session.get(AccumulatorRow, (psn_no, insutype, year, key), populate_existing=True)
+            if row is None:
+                session.add(
+                    AccumulatorRow(
+                        psn_no=psn_no,
+                        insutype=insutype,
+                        year=year,
+                        key=key,
+                        value=amount,
+                        updated_at=now,
+                    )
+                )
+            elif row.value + amount == 0:
+                session.delete(row)
+            else:
+                row.value += amount
+                row.updated_at = now
+        if account_delta.balance or account_delta.mutual_aid_balance:
+            account = session.get(AccountRow, psn_no, populate_existing=True)
+            if account is None:
+                account = AccountRow(psn_no=psn_no, balance=0, mutual_aid_balance=0, updated_at=now)
+                session.add(account)
+            balance = account.balance + account_delta.balance
+            mutual = account.mutual_aid_balance + account_delta.mutual_aid_balance
+            if balance < 0 or mutual < 0:
+                raise ValueError(
+                    f"account of {psn_no} would go negative (balance {balance}, "
+                    f"mutual aid {mutual} fen)"
+                )
+            account.balance = balance
+            account.mutual_aid_balance = mutual
+            account.updated_at = now
+        session.flush()
+        return self._read(psn_no, insutype, year)
+
+
+def _insurance(row: InsuranceRow) -> Insurance:
+    return Insurance(
+        insutype=row.insutype,
+        psn_type=row.psn_type,
+        status=row.psn_insu_stas,
+        insured_region=row.insured_region,
+        civil_servant=row.cvlserv_flag,
+        emp_name=row.emp_name or "",
+        begin_date=row.begin_date,
+        pause_date=row.pause_date,
+        assistance=None if row.assistance is None else AssistanceCategory(row.assistance),
+    )
+
+
+# --- the registry's writes ----------------------------------------------------------------
+
+
+def register_person(
+    session: Session,
+    person: InsuredPerson,
+    *,
+    vouchers: Iterable[tuple[str, str, str | None]] = (),
+    account: AccountState | None = None,
+    now: datetime,
+) -> None:
+    """Create or replace a person with their insurances, vouchers
+    ``(mdtrt_cert_type, mdtrt_cert_no, card_sn)`` and account. The person's own
+    ``insured_region`` is that of their first insurance."""
+    if not person.insurances:
+        raise ValueError(f"person {person.psn_no} needs at least one insurance")
+    row = session.get(PersonRow, person.psn_no)
+    if row is None:
+        row = PersonRow(psn_no=person.psn_no)
+        session.add(row)
+    row.cert_type = person.cert_type
+    row.certno = person.cert_no
+    row.name = person.name
+    row.gender = person.gender
+    row.birth_date = person.birth_date
+    row.naty = person.naty or None
+    row.phone = person.phone or None
+    row.insured_region = person.insurances[0].insured_region
+    session.flush()
+    session.execute(delete(InsuranceRow).where(InsuranceRow.psn_no == person.psn_no))
+    for insurance in person.insurances:
+        session.add(
+            InsuranceRow(
+                psn_no=person.psn_no,
+                insutype=insurance.insutype,
+                psn_type=insurance.psn_type,
+                psn_insu_stas=insurance.status,
+                insured_region=insurance.insured_region,
+                cvlserv_flag=insurance.civil_servant,
+                emp_name=insurance.emp_name or None,
+                begin_date=insurance.begin_date,
+                pause_date=insurance.pause_date,
+                assistance=None if insurance.assistance is None else insurance.assistance.value,
+            )
+        )
+    for cert_type, cert_no, card_sn in vouchers:
+        voucher = session.get(PersonVoucherRow, (cert_type, cert_no))
+        if voucher is None:
+            session.add(
+                PersonVoucherRow(
+                    mdtrt_cert_type=cert_type,
+                    mdtrt_cert_no=cert_no,
+                    card_sn=card_sn,
+                    psn_no=person.psn_no,
+                )
+            )
+        else:
+            voucher.card_sn = card_sn
+            voucher.psn_no = person.psn_no
+    if account is not None:
+        set_account(session, person.psn_no, account, now=now)
+    session.flush()
+
+
+def set_account(session: Session, psn_no: str, account: AccountState, *, now: datetime) -> None:
+    row = session.get(AccountRow, psn_no)
+    if row is None:
+        session.add(
+            AccountRow(
+                psn_no=psn_no,
+                balance=account.balance,
+                mutual_aid_balance=account.mutual_aid_balance,
+                updated_at=now,
+            )
+        )
+    else:
+        row.balance = account.balance
+        row.mutual_aid_balance = account.mutual_aid_balance
+        row.updated_at = now
+    session.flush()
+
+
+def set_insurance_status(
+    session: Session, psn_no: str, insutype: str, status: str, *, pause_date: date | None = None
+) -> None:
+    row = session.get(InsuranceRow, (psn_no, insutype))
+    if row is None:
+        raise LookupError(f"person {psn_no} has no insurance {insutype}")
+    row.psn_insu_stas = status
+    row.pause_date = pause_date
+    session.flush()
+
+
+def set_accumulators(
+    session: Session,
+    psn_no: str,
+    insutype: str,
+    year: int,
+    values: Mapping[str, int],
+    *,
+    now: datetime,
+) -> None:
+    """Replace the year's accumulators (e.g. history carried over from another system)."""
+    session.execute(
+        delete(AccumulatorRow).where(
+            AccumulatorRow.psn_no == psn_no,
+            AccumulatorRow.insutype == insutype,
+            AccumulatorRow.year == year,
+        )
+    )
+    for key, value in values.items():
+        if value:
+            session.add(
+                AccumulatorRow(
+                    psn_no=psn_no,
+                    insutype=insutype,
+                    year=year,
+                    key=key,
+                    value=value,
+                    updated_at=now,
+                )
+            )
+    session.flush()
+
+
+def add_chronic_qualification(
+    session: Session, qualification: ChronicQualification, *, now: datetime, reviewed: bool = True
+) -> None:
+    session.add(
+        ChronicQualificationRow(
+            trt_dcla_detl_sn=qualification.trt_dcla_detl_sn,
+            psn_no=qualification.psn_no,
+            insutype=qualification.insutype,
+            opsp_dise_code=qualification.disease_code,
+            opsp_dise_name=qualification.disease_name or None,
+            begin_date=qualification.begin_date,
+            end_date=qualification.end_date,
+            status="active" if qualification.active else "cancelled",
+            reviewed=reviewed,
+            ide_fixmedins_no=None,
+            created_at=now,
+        )
+    )
+    session.flush()

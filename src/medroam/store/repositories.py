@@ -1,0 +1,431 @@
+"""Repositories of the place of treatment: visits, diagnoses, fee lines, settlements,
+the ledger and the message log. Rows ↔ domain values; never a commit.
+
+Every lookup of a visit or settlement takes the institution code: an institution sees
+only its own records, and another institution's id is indistinguishable from an unknown
+one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medroam.domain.catalogue import FeeLine, LineResult
+from medroam.domain.codes import BenefitStatus, ServiceKind
+from medroam.domain.settlement import FundDetail, Settlement
+from medroam.store.tables import (
+    DiagnosisRow,
+    FeeLineRow,
+    LedgerLegRow,
+    LedgerPostingRow,
+    MessageLogRow,
+    SettlementDetailRow,
+    SettlementRow,
+    VisitRow,
+)
+
+
+class UnbalancedPostingError(AssertionError):
+    """A ledger posting whose legs do not sum to zero (a bug, never a user error)."""
+
+
+def new_id(prefix: str, region: str, now: datetime) -> str:
+    """A 30-character id: prefix (2) + region (6) + UTC yyyyMMddHHmmss (14) + 8 hex."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{prefix[:2]}{region[:6]}{stamp}{secrets.token_hex(4).upper()}"
+
+
+# --- visits ---------------------------------------------------------------------------------
+
+
+class VisitRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: VisitRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def get(self, fixmedins_code: str, mdtrt_id: str, *, lock: bool = False) -> VisitRow | None:
+        stmt = select(VisitRow).where(
+            VisitRow.mdtrt_id == mdtrt_id, VisitRow.fixmedins_code == fixmedins_code
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.execute(
+            stmt.execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
+    def open_with_serial(self, fixmedins_code: str, ipt_otp_no: str, kind: str) -> VisitRow | None:
+        """A visit of the institution with this ipt_otp_no that is not cancelled."""
+        return self.session.execute(
+            select(VisitRow)
+            .where(
+                VisitRow.fixmedins_code == fixmedins_code,
+                VisitRow.ipt_otp_no == ipt_otp_no,
+                VisitRow.kind == kind,
+                VisitRow.status != "cancelled",
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
+        return self.session.execute(
+            select(VisitRow)
+            .where(VisitRow.fixmedins_code == fixmedins_code, VisitRow.msgid == msgid)
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def upsert_diagnoses(self, mdtrt_id: str, stage: str, rows: Iterable[DiagnosisRow]) -> None:
+        """Add diagnoses; one already stored with the same type, code and stage is
+        updated instead (a diagnosis is voided by sending it again with vali_flag 0)."""
+        existing = {
+            (d.diag_type, d.diag_code): d
+            for d in self.session.execute(
+                select(DiagnosisRow).where(
+                    DiagnosisRow.mdtrt_id == mdtrt_id, DiagnosisRow.stage == stage
+                )
+            ).scalars()
+        }
+        for row in rows:
+            old = existing.get((row.diag_type, row.diag_code))
+            if old is None:
+                row.mdtrt_id = mdtrt_id
+                row.stage = stage
+                self.session.add(row)
+                existing[(row.diag_type, row.diag_code)] = row
+            else:
+                for column in (
+                    "diag_srt_no",
+                    "diag_name",
+                    "maindiag_flag",
+                    "diag_dept",
+                    "dise_dor_no",
+                    "dise_dor_name",
+                    "diag_time",
+                    "adm_cond",
+                    "valid",
+                ):
+                    setattr(old, column, getattr(row, column))
+        self.session.flush()
+
+    def diagnoses(self, mdtrt_id: str) -> list[DiagnosisRow]:
+        return list(
+            self.session.execute(
+                select(DiagnosisRow)
+                .where(DiagnosisRow.mdtrt_id == mdtrt_id)
+                .order_by(DiagnosisRow.stage, DiagnosisRow.diag_srt_no)
+            ).scalars()
+        )
+
+
+# --- fee lines ------------------------------------------------------------------------------
+
+
+def fee_line(row: FeeLineRow) -> FeeLine:
+    return FeeLine(
+        line_id=row.feedetl_sn,
+        list_code=row.med_list_codg,
+        amount=row.amount,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        hosp_approval=row.hosp_appr_flag,
+        hospital_code=row.medins_list_codg,
+        refund_of=row.init_feedetl_sn,
+    )
+
+
+def line_result(row: FeeLineRow) -> LineResult:
+    return LineResult(
+        row.feedetl_sn,
+        row.amount,
+        row.quantity,
+        row.unit_price,
+        row.price_cap,
+        row.selfpay_ratio,
+        row.fulamt_ownpay,
+        row.overlmt,
+        row.preselfpay,
+        row.inscp,
+        row.chrgitm_lv,
+        row.med_chrgitm_type,
+        row.restricted,
+        row.essential,
+        row.negotiated,
+        row.special,
+        row.reason,
+    )
+
+
+def classify_into(row: FeeLineRow, r: LineResult) -> None:
+    """Store a line's catalogue classification on its row."""
+    row.fulamt_ownpay = r.fulamt_ownpay
+    row.overlmt = r.overlmt
+    row.preselfpay = r.preselfpay
+    row.inscp = r.inscp
+    row.chrgitm_lv = r.level
+    row.med_chrgitm_type = r.charge_type
+    row.selfpay_ratio = r.selfpay_ratio
+    row.price_cap = r.price_cap
+    row.restricted = r.restricted
+    row.essential = r.essential
+    row.negotiated = r.negotiated
+    row.special = r.special
+    row.reason = r.reason
+
+
+class FeeLineRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_serial(self, mdtrt_id: str) -> dict[str, FeeLineRow]:
+        return {
+            row.feedetl_sn: row
+            for row in self.session.execute(
+                select(FeeLineRow).where(FeeLineRow.mdtrt_id == mdtrt_id)
+            ).scalars()
+        }
+
+    def add(self, row: FeeLineRow) -> None:
+        self.session.add(row)
+
+    def unsettled(self, mdtrt_id: str, chrg_bchno: str | None = None) -> list[FeeLineRow]:
+        stmt = select(FeeLineRow).where(
+            FeeLineRow.mdtrt_id == mdtrt_id, FeeLineRow.status == "uploaded"
+        )
+        if chrg_bchno is not None:
+            stmt = stmt.where(FeeLineRow.chrg_bchno == chrg_bchno)
+        return list(self.session.execute(stmt.order_by(FeeLineRow.row_id)).scalars())
+
+    def of_settlement(self, setl_id: str, status: str | None = None) -> list[FeeLineRow]:
+        stmt = select(FeeLineRow).where(FeeLineRow.setl_id == setl_id)
+        if status is not None:
+            stmt = stmt.where(FeeLineRow.status == status)
+        return list(self.session.execute(stmt.order_by(FeeLineRow.row_id)).scalars())
+
+    def count(self, mdtrt_id: str, status: str) -> int:
+        return self.session.execute(
+            select(func.count())
+            .select_from(FeeLineRow)
+            .where(FeeLineRow.mdtrt_id == mdtrt_id, FeeLineRow.status == status)
+        ).scalar_one()
+
+
+# --- settlements ----------------------------------------------------------------------------
+
+_AMOUNTS = (
+    "medfee",
+    "fulamt_ownpay",
+    "overlmt_selfpay",
+    "preselfpay",
+    "inscp",
+    "deductible",
+    "pool",
+    "civil_servant",
+    "enterprise",
+    "critical_illness",
+    "large_expense",
+    "assistance",
+    "other",
+    "fund_total",
+    "personal",
+    "account",
+    "mutual_aid",
+    "cash",
+    "hospital",
+    "balance_before",
+    "balance_after",
+    "mutual_aid_balance_after",
+)
+
+
+def amounts_of(s: Settlement) -> dict[str, int]:
+    """The amount columns of a settlement row."""
+    values = {name: getattr(s, name) for name in _AMOUNTS}
+    values["pool_ratio"] = s.pool_ratio
+    return values
+
+
+def settlement_of(row: SettlementRow, details: Sequence[SettlementDetailRow]) -> Settlement:
+    """The domain settlement a row records (without the lines and the trace)."""
+    return Settlement(
+        kind=ServiceKind(row.kind),
+        status=BenefitStatus(row.benefit_status),
+        medfee=row.medfee,
+        fulamt_ownpay=row.fulamt_ownpay,
+        overlmt_selfpay=row.overlmt_selfpay,
+        preselfpay=row.preselfpay,
+        inscp=row.inscp,
+        deductible=row.deductible,
+        pool=row.pool,
+        pool_ratio=row.pool_ratio,
+        civil_servant=row.civil_servant,
+        enterprise=row.enterprise,
+        critical_illness=row.critical_illness,
+        large_expense=row.large_expense,
+        assistance=row.assistance,
+        other=row.other,
+        fund_total=row.fund_total,
+        personal=row.personal,
+        account=row.account,
+        mutual_aid=row.mutual_aid,
+        cash=row.cash,
+        hospital=row.hospital,
+        balance_before=row.balance_before,
+        balance_after=row.balance_after,
+        mutual_aid_balance_after=row.mutual_aid_balance_after,
+        details=tuple(
+            FundDetail(d.fund_pay_type, d.inscp, d.limit_amount, d.paid, d.note)
+            for d in sorted(details, key=lambda d: d.seq)
+        ),
+        lines=(),
+        accumulator_delta=dict(row.accumulator_delta),
+        trace=(),
+        reversed_=row.refd_setl_flag,
+    )
+
+
+class SettlementRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: SettlementRow, details: Sequence[FundDetail]) -> None:
+        self.session.add(row)
+        self.session.flush()
+        for seq, d in enumerate(details, start=1):
+            self.session.add(
+                SettlementDetailRow(
+                    setl_id=row.setl_id,
+                    seq=seq,
+                    fund_pay_type=d.fund_pay_type,
+                    inscp=d.inscp,
+                    limit_amount=d.limit,
+                    paid=d.paid,
+                    note=d.note,
+                )
+            )
+        self.session.flush()
+
+    def get(self, fixmedins_code: str, setl_id: str, *, lock: bool = False) -> SettlementRow | None:
+        stmt = select(SettlementRow).where(
+            SettlementRow.setl_id == setl_id, SettlementRow.fixmedins_code == fixmedins_code
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.execute(
+            stmt.execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
+    def details(self, setl_id: str) -> list[SettlementDetailRow]:
+        return list(
+            self.session.execute(
+                select(SettlementDetailRow)
+                .where(SettlementDetailRow.setl_id == setl_id)
+                .order_by(SettlementDetailRow.seq)
+            ).scalars()
+        )
+
+    def of_visit(self, mdtrt_id: str) -> list[SettlementRow]:
+        """Every settlement row of a visit (reverse records included), oldest first."""
+        return list(
+            self.session.execute(
+                select(SettlementRow)
+                .where(SettlementRow.mdtrt_id == mdtrt_id)
+                .order_by(SettlementRow.setl_time, SettlementRow.setl_id)
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
+
+    def in_force(self, mdtrt_id: str) -> list[SettlementRow]:
+        """The visit's settlements that stand (not cancelled, not reverse records)."""
+        return [r for r in self.of_visit(mdtrt_id) if r.status == "valid" and not r.refd_setl_flag]
+
+    def by_request(self, fixmedins_code: str, msgid: str, *, reverse: bool) -> SettlementRow | None:
+        """The settlement (or reverse record) written by the request ``msgid``."""
+        return self.session.execute(
+            select(SettlementRow)
+            .where(
+                SettlementRow.fixmedins_code == fixmedins_code,
+                SettlementRow.medins_setl_id == msgid,
+                SettlementRow.refd_setl_flag == reverse,
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def reverse_of(self, setl_id: str) -> SettlementRow | None:
+        """The reverse record that stands against a settlement (voided ones excluded)."""
+        return self.session.execute(
+            select(SettlementRow)
+            .where(SettlementRow.reverses_setl_id == setl_id, SettlementRow.status == "valid")
+            .limit(1)
+        ).scalar_one_or_none()
+
+
+# --- ledger ---------------------------------------------------------------------------------
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def post(self, setl_id: str, kind: str, legs: Sequence[tuple[str, int]], at: datetime) -> int:
+        """Write one posting; refuses (as a bug) legs that do not sum to zero."""
+        total = sum(amount for _, amount in legs)
+        if total != 0:
+            raise UnbalancedPostingError(
+                f"ledger posting of {setl_id} ({kind}) does not balance: legs sum to {total} "
+                f"fen ({list(legs)})"
+            )
+        posting = LedgerPostingRow(setl_id=setl_id, kind=kind, posted_at=at)
+        self.session.add(posting)
+        self.session.flush()
+        for account, amount in legs:
+            if amount:
+                self.session.add(
+                    LedgerLegRow(posting_id=posting.posting_id, account=account, amount=amount)
+                )
+        self.session.flush()
+        return posting.posting_id
+
+    def legs(self, setl_id: str) -> list[tuple[str, str, int]]:
+        """(kind, account, amount) of every leg posted for a settlement row."""
+        rows = self.session.execute(
+            select(LedgerPostingRow.kind, LedgerLegRow.account, LedgerLegRow.amount)
+            .join(LedgerLegRow, LedgerLegRow.posting_id == LedgerPostingRow.posting_id)
+            .where(LedgerPostingRow.setl_id == setl_id)
+            .order_by(LedgerLegRow.leg_id)
+        ).all()
+        return [(k, a, v) for k, a, v in rows]
+
+    def balances(self, prefix: str = "") -> Mapping[str, int]:
+        rows = self.session.execute(
+            select(LedgerLegRow.account, func.sum(LedgerLegRow.amount))
+            .where(LedgerLegRow.account.startswith(prefix))
+            .group_by(LedgerLegRow.account)
+        ).all()
+        return {a: int(v) for a, v in rows}
+
+
+# --- message log (read; the dispatcher writes it) ----------------------------------------------
+
+
+class MessageLogRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, fixmedins_code: str, msgid: str) -> MessageLogRow | None:
+        return self.session.execute(
+            select(MessageLogRow)
+            .where(MessageLogRow.fixmedins_code == fixmedins_code, MessageLogRow.msgid == msgid)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
+    def mark_reversed(self, row: MessageLogRow) -> None:
+        row.reversed = True
+        self.session.flush()
