@@ -119,11 +119,11 @@ CASES: dict[str, tuple[Callable[[], dict[str, str]], str]] = {
     ),
     "expired tif timestamp": (
         lambda: tif_headers("paas-h1", "token-h1", ts=int(time.time()) - 400),
-        r"签名时间戳超时! x-tif-timestamp is 40[01] s old, outside the 300 s window",
+        r"签名时间戳超时! x-tif-timestamp is 4[0-9][0-9] s old, outside the 300 s window",
     ),
     "future tif timestamp": (
         lambda: tif_headers("paas-h1", "token-h1", ts=int(time.time()) + 400),
-        r"签名时间戳超时! x-tif-timestamp is (399|400) s in the future, outside the 300 s window",
+        r"签名时间戳超时! x-tif-timestamp is 3[5-9][0-9] s in the future, outside the 300 s window",
     ),
     "non-numeric timestamp": (
         lambda: {**tif_headers("paas-h1", "token-h1"), "x-tif-timestamp": "soon"},
@@ -148,7 +148,7 @@ CASES: dict[str, tuple[Callable[[], dict[str, str]], str]] = {
     ),
     "expired csb timestamp": (
         lambda: csb_headers("ak-h1", "sk-h1", "9001", ts=str(int((time.time() - 1801) * 1000))),
-        r"签名时间戳超时! _api_timestamp is 180[12] s old, outside the 1800 s window",
+        r"签名时间戳超时! _api_timestamp is 18[0-9][0-9] s old, outside the 1800 s window",
     ),
     "unknown csb access key": (
         lambda: csb_headers("ak-nobody", "sk-h1", "9001"),
