@@ -472,3 +472,22 @@ def test_a_hospital_paid_from_its_own_clearing_application(cengine: Engine, worl
     # S3 (15 Oct, 419,345 fen incl. account), S4 (20 Oct), S5 (31 Oct) paid on 17 Dec
     weighted = 417_345 * 63 + 99_999 * 58 + 13_334 * 47
     assert own.advance_days_x100 == round(weighted * 100 / (417_345 + 99_999 + 13_334))
+
+
+def test_scopes_of_proposal_and_confirmation(cengine: Engine, world: World) -> None:
+    october(world)
+    guangzhou = svc.propose(cengine, OCT, now=NOW, treatment_scope=GUANGZHOU)
+    assert guangzhou.proposed == 3  # S3, S4, S5 treated in 440100
+    rest = svc.propose(cengine, OCT, now=NOW, treatment_scope="310000")
+    assert rest.proposed == 1  # S1, treated in Shanghai
+    assert svc.propose(cengine, OCT, now=NOW).proposed == 1  # S2, the one left
+    again = svc.propose(cengine, OCT, now=NOW)
+    assert (again.created, again.proposed, again.carried) == (False, 0, 0)
+    assert svc.confirm(cengine, now=NOW, insured_region="440000") == 1  # S4 (深圳)
+    assert svc.confirm(cengine, now=NOW, insured_region="000000") == 4
+    with pytest.raises(ClearingError, match="name the items"):
+        svc.confirm(cengine, now=NOW)
+    with pytest.raises(ClearingError, match="not proposed"):
+        svc.dispute(cengine, ["NOPE"], "x", now=NOW)
+    run = svc.clear(cengine, "monthly", "2026-10", as_of=date(2026, 11, 2), now=NOW)
+    assert run.amount_fen == 870_000 + 417_345 + 99_999 + 13_334 + 427_500

@@ -6,6 +6,7 @@ import typer
 
 from medroam import __version__
 from medroam.cli.calc import calc
+from medroam.cli.clearing import clear, prepay, reconcile, statements
 from medroam.cli.demo import demo
 from medroam.cli.reference import policy_app, regions
 from medroam.cli.seed import seed
@@ -23,6 +24,10 @@ app.command("demo")(demo)
 app.command("regions")(regions)
 app.add_typer(policy_app, name="policy")
 app.command("seed")(seed)
+app.command("clear")(clear)
+app.add_typer(prepay, name="prepay")
+app.add_typer(statements, name="statements")
+app.add_typer(reconcile, name="reconcile")
 
 
 @app.command()

@@ -128,9 +128,10 @@ class Proposal:
 
 
 def _scope_filter(column: Any, scope: str) -> Any:
-    """Settlement rows of a treatment scope: nation, one province, one region."""
+    """Rows of a scope: the nation, one province or one region (an Ibis expression or a
+    SQLAlchemy column)."""
     if scope == NATIONAL:
-        return column.notnull()
+        return column.isnot(None) if hasattr(column, "isnot") else column.notnull()
     if scope.endswith("0000"):
         return column.startswith(scope[:2])
     return column == scope
