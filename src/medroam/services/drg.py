@@ -5,10 +5,14 @@ Grouping (``medroam drg group``): ``group_csv(source, sink, scheme)`` reads the 
 (columns ``INPUT_COLUMNS``), groups every row it can and writes one output row per input
 row (``OUTPUT_COLUMNS``). A row with a missing principal diagnosis, an unknown code, a
 non-numeric number or the wrong number of fields is written with status ``error`` and its
-reason, counted in the summary, and the rest of the file is still grouped.
+reason, counted in the summary, and the rest of the file is still grouped. When the input
+also has payment columns (``PAYMENT_COLUMNS``, written by ``drg synth``), they are carried
+to the output after ``los`` and ``leaving_type`` (``CARRIED_COLUMNS``), so that the
+groups file can be priced (``medroam drg price``); without them the output is unchanged.
 
 Settlement list: see ``upload_settlement_list`` and ``SettlementListStore`` below; the
-gateway handlers 4101/4104 will be thin wrappers over these two functions.
+gateway handlers 4101/4104 (``gateway/handlers/drg.py``) reach them through
+``services.settlement_lists`` with the database store ``store.settlement_lists``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import csv
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Protocol, TextIO
 
 from medroam.domain.drg.grouper import (
@@ -30,6 +35,8 @@ from medroam.domain.drg.grouper import (
 )
 from medroam.domain.drg.scheme import GrouperOptions, Scheme
 from medroam.domain.drg.settlement_list import QcFinding, SettlementList, quality_control
+from medroam.domain.drg.synthetic import HistoricalCase, historical_year
+from medroam.domain.money import format_yuan
 
 INPUT_COLUMNS = (
     "id",
@@ -44,6 +51,19 @@ INPUT_COLUMNS = (
     "procedures",
 )
 OUTPUT_COLUMNS = ("id", "status", "mdc", "adrg", "drg", "trace", "error")
+# What payment needs beyond the grouping input (money in yuan, dates ISO yyyy-mm-dd).
+PAYMENT_COLUMNS = (
+    "person_id",
+    "hospital_id",
+    "hospital_level",
+    "insured_region",
+    "admitted",
+    "discharged",
+    "total_cost",
+    "patient_share",
+    "item_fund",
+)
+CARRIED_COLUMNS = ("los", "leaving_type", *PAYMENT_COLUMNS)
 ERROR_STATUS = "error"
 
 
@@ -107,15 +127,16 @@ def _output(result: GroupResult) -> dict[str, str]:
     }
 
 
-def group_rows(
-    lines: Iterable[str],
-    scheme: Scheme,
-    options: GrouperOptions | None = None,
-    summary: GroupSummary | None = None,
-) -> Iterator[dict[str, str]]:
-    """Group CSV text lines (header first) and yield one output row per input row."""
-    summ = summary if summary is not None else GroupSummary()
-    reader = csv.reader(iter(lines))
+def carried_columns(header: Iterable[str]) -> tuple[str, ...]:
+    """The input columns copied to the output: ``CARRIED_COLUMNS`` present in the header,
+    but only when it has at least one payment column (else none: the classic output)."""
+    names = set(header)
+    if not names & set(PAYMENT_COLUMNS):
+        return ()
+    return tuple(c for c in CARRIED_COLUMNS if c in names)
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
     header = next(reader, None)
     if header is None:
         raise RowError("the file is empty")
@@ -123,23 +144,42 @@ def group_rows(
     missing = [c for c in INPUT_COLUMNS if c not in names]
     if missing:
         raise RowError(f"header lacks column(s) {', '.join(missing)}")
+    return names
+
+
+def group_rows(
+    lines: Iterable[str],
+    scheme: Scheme,
+    options: GrouperOptions | None = None,
+    summary: GroupSummary | None = None,
+) -> Iterator[dict[str, str]]:
+    """Group CSV text lines (header first) and yield one output row per input row
+    (``OUTPUT_COLUMNS`` and the ``carried_columns`` of the header)."""
+    summ = summary if summary is not None else GroupSummary()
+    reader = csv.reader(iter(lines))
+    names = _header(reader)
+    carried = carried_columns(names)
     for fields in reader:
         if not fields or all(not f.strip() for f in fields):
             continue
         summ.rows += 1
         row_id = fields[0].strip() if fields else ""
+        row: dict[str, str] = {}
         if len(fields) != len(names):
             reason = f"malformed line: expected {len(names)} fields, got {len(fields)}"
             out = _error_row(row_id or f"line {reader.line_num}", reason)
         else:
+            row = dict(zip(names, fields, strict=True))
             try:
-                case = parse_row(dict(zip(names, fields, strict=True)))
+                case = parse_row(row)
             except RowError as exc:
                 out = _error_row(row_id, str(exc))
             else:
                 result = group(case, scheme, options)
                 out = _output(result)
                 summ.by_mdc[result.mdc or result.drg or ERROR_STATUS] += 1
+        for c in carried:
+            out[c] = row.get(c, "").strip()
         summ.by_status[out["status"]] += 1
         if out["status"] == ERROR_STATUS:
             summ.errors.append((out["id"], out["error"]))
@@ -167,9 +207,13 @@ def group_csv(
 ) -> GroupSummary:
     """Group a whole CSV stream into ``sink``; ``on_row`` is called after each row."""
     summary = GroupSummary()
-    writer = csv.DictWriter(sink, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
+    first = source.readline()
+    header = _header(csv.reader([first]))
+    writer = csv.DictWriter(
+        sink, fieldnames=(*OUTPUT_COLUMNS, *carried_columns(header)), lineterminator="\n"
+    )
     writer.writeheader()
-    for out in group_rows(source, scheme, options, summary):
+    for out in group_rows(chain([first], source), scheme, options, summary):
         writer.writerow(out)
         if on_row is not None:
             on_row()
@@ -190,7 +234,8 @@ class StoredList:
 
 
 class SettlementListStore(Protocol):
-    """Where uploaded lists live; the gateway supplies a database-backed one later."""
+    """Where uploaded lists live (``store.settlement_lists.SqlSettlementListStore`` is the
+    database one)."""
 
     def next_id(self) -> str: ...
 
@@ -289,11 +334,50 @@ def case_to_row(case: GroupCase) -> dict[str, str]:
     }
 
 
-def write_synthetic_cases(sink: TextIO, scheme: Scheme, *, n: int, seed: int) -> None:
-    """Write ``n`` SYNTHETIC cases (``domain.drg.synthetic.historical_year``) as CSV."""
-    from medroam.domain.drg.synthetic import historical_year
+def historical_to_row(h: HistoricalCase) -> dict[str, str]:
+    """A synthetic stay as a CSV row: the grouping columns and ``PAYMENT_COLUMNS``
+    (money in yuan: 1_234_567 fen → ``"12345.67"``)."""
+    return {
+        **case_to_row(h.case),
+        "person_id": h.person_id,
+        "hospital_id": h.hospital_id,
+        "hospital_level": h.hospital_level,
+        "insured_region": h.insured_region,
+        "admitted": h.admitted.isoformat(),
+        "discharged": h.discharged.isoformat(),
+        "total_cost": format_yuan(h.total_cost),
+        "patient_share": format_yuan(h.patient_share),
+        "item_fund": format_yuan(h.item_fund),
+    }
 
-    writer = csv.DictWriter(sink, fieldnames=INPUT_COLUMNS, lineterminator="\n")
+
+def write_synthetic_cases(
+    sink: TextIO,
+    scheme: Scheme,
+    *,
+    n: int,
+    seed: int,
+    year: int = 2025,
+    insured_regions: tuple[str, ...] | None = None,
+) -> None:
+    """Write ``n`` SYNTHETIC stays (``domain.drg.synthetic.historical_year``) as CSV:
+    ``INPUT_COLUMNS`` then ``PAYMENT_COLUMNS``. ``insured_regions``: the place of
+    treatment first, then the places of insurance of cross-region patients (default:
+    620100; 621000, 620500 in the province; 110100 outside)."""
+    if insured_regions is None:
+        stays = historical_year(scheme, seed=seed, n=n, year=year)
+    else:
+        stays = historical_year(
+            scheme,
+            seed=seed,
+            n=n,
+            year=year,
+            treatment_region=insured_regions[0],
+            insured_regions=insured_regions,
+        )
+    writer = csv.DictWriter(
+        sink, fieldnames=(*INPUT_COLUMNS, *PAYMENT_COLUMNS), lineterminator="\n"
+    )
     writer.writeheader()
-    for h in historical_year(scheme, seed=seed, n=n):
-        writer.writerow(case_to_row(h.case))
+    for h in stays:
+        writer.writerow(historical_to_row(h))

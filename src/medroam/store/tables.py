@@ -1126,3 +1126,61 @@ class DemoSeedRegionRow(Base):
     persons: Mapped[int] = mapped_column(Integer)  # persons per region
     generator_version: Mapped[int] = mapped_column(Integer)
     seeded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- settlement lists (0007): 4101 uploads, their QC findings (4104) and DRG group --------
+
+QC_STATUSES = ("passed", "warning", "failed")
+LIST_GROUP_STATUSES = ("grouped", "ambiguous", "ungroupable", "check_failed")
+
+
+class SettlementListRow(Base):
+    """One 医保基金结算清单 per settlement (re-uploads replace it, keeping the id).
+
+    ``document``: ``{"list": …, "nodes": …}`` — the list as QC and the grouper read it
+    (``store.settlement_lists.list_to_dict``) and the other 4101 nodes as sent (amounts in
+    fen). ``findings``: the QC findings. Grouped exactly when ``qc_status`` is not
+    ``failed``; ``group_detail`` keeps the severity, trace and problems.
+    """
+
+    __tablename__ = "settlement_lists"
+    __table_args__ = (
+        UniqueConstraint("setl_id", name="uq_settlement_lists_setl_id"),
+        CheckConstraint(in_list("qc_status", QC_STATUSES), name="qc_status"),
+        CheckConstraint(
+            f"group_status IS NULL OR {in_list('group_status', LIST_GROUP_STATUSES)}",
+            name="group_status",
+        ),
+        CheckConstraint(
+            "(qc_status = 'failed' AND group_status IS NULL) OR "
+            "(qc_status <> 'failed' AND group_status IS NOT NULL)",
+            name="grouped_unless_failed",
+        ),
+        CheckConstraint("qc_errors >= 0 AND qc_warnings >= 0 AND uploads >= 1", name="counts"),
+        Index("ix_settlement_lists_mdtrt_id", "mdtrt_id"),
+        Index("ix_settlement_lists_fixmedins_code_uploaded_at", "fixmedins_code", "uploaded_at"),
+    )
+
+    setl_list_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    mdtrt_id: Mapped[str] = mapped_column(String(30), ForeignKey("visits.mdtrt_id"))
+    setl_id: Mapped[str] = mapped_column(String(30), ForeignKey("settlements.setl_id"))
+    fixmedins_code: Mapped[str] = mapped_column(
+        String(30), ForeignKey("institutions.fixmedins_code")
+    )
+    insuplc: Mapped[str] = mapped_column(String(6))
+    treatment_region: Mapped[str] = mapped_column(String(6))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    qc_status: Mapped[str] = mapped_column(String(10))
+    qc_errors: Mapped[int] = mapped_column(Integer)
+    qc_warnings: Mapped[int] = mapped_column(Integer)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    scheme: Mapped[str] = mapped_column(String(60))  # the grouping scheme's label
+    group_status: Mapped[str | None] = mapped_column(String(12))
+    mdc: Mapped[str | None] = mapped_column(String(8))
+    adrg: Mapped[str | None] = mapped_column(String(8))
+    drg: Mapped[str | None] = mapped_column(String(8))
+    group_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    uploads: Mapped[int] = mapped_column(Integer)
+    msgid: Mapped[str] = mapped_column(String(40))  # of the last 4101
+    first_uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -60,6 +60,21 @@ class QcFinding:
         return self.severity is QcSeverity.ERROR
 
 
+class QcStatus(StrEnum):
+    """The list's overall QC result (4104 ``qc_stas``)."""
+
+    PASSED = "passed"  # no finding: grouped
+    WARNING = "warning"  # warnings only: grouped
+    FAILED = "failed"  # at least one error: not grouped
+
+
+def qc_status(findings: tuple[QcFinding, ...]) -> QcStatus:
+    """``()`` → passed; only QC007/QC012/… warnings → warning; any error → failed."""
+    if any(f.blocking for f in findings):
+        return QcStatus.FAILED
+    return QcStatus.WARNING if findings else QcStatus.PASSED
+
+
 @dataclass(frozen=True, slots=True)
 class ListDiagnosis:
     code: str  # diag_code (医保版 ICD-10)
