@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from medroam import __version__
+from medroam.api.clearing_routes import install as install_clearing_routes
 from medroam.api.errors import install_error_handlers
 from medroam.api.routes import router
 
@@ -64,6 +65,7 @@ def create_agency_app(engine: Engine, *, clock: Callable[[], datetime] | None = 
     app.state.clock = clock or china_now
     install_error_handlers(app)
     app.include_router(router)
+    install_clearing_routes(app)  # clearing, statements, prepayment
     return app
 
 
