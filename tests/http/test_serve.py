@@ -41,6 +41,17 @@ def test_bad_log_level_is_refused() -> None:
     assert "--log-level must be debug, info, warning or error" in result.output
 
 
+def test_bad_provinces_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "provinces.json"
+    path.write_text('{"synthetic": true, "source": "x", "provinces": {"440100": {}}}')
+    result = CliRunner().invoke(
+        app, ["serve", "--provinces", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    )
+    assert result.exit_code == 2
+    assert "'440100' is not a province code" in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_serve_runs_the_gateway(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     engine = make_engine(url)

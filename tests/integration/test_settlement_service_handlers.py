@@ -259,9 +259,12 @@ def test_outpatient_transactions_answer_the_documented_nodes(world: Engine) -> N
     assert q["setlinfo"]["psn_pay"] == info["psn_part_amt"]
 
     cum = call(world, "5206", {"data": {"psn_no": PSN, "cum_ym": "202506"}})["cuminfo"]
+    keys = {r["cum_type_name"]: r["cum"] for r in cum}
+    assert keys.get("op_fund", Decimal("0.00")) == info["hifp_pay"]
+    assert keys["op_deductible"] == info["act_pay_dedc"]
     codes = {r["cum_type_code"]: r["cum"] for r in cum}
-    assert codes.get("op_fund", Decimal("0.00")) == info["hifp_pay"]
-    assert codes["op_deductible"] == info["act_pay_dedc"]
+    assert codes["Q1000"] == info["act_pay_dedc"]  # the short code of op_deductible
+    assert all(len(r["cum_type_code"]) <= 10 for r in cum)
     assert all(r["year"] == "2025" and r["cum_ym"] == "202506" for r in cum)
 
     out = call(world, "2208", {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": PSN}})

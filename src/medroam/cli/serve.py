@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,8 @@ from medroam.cli.common import console, fail
 from medroam.gateway import logging as gateway_logging
 from medroam.gateway.app import STANDARD_PATH, create_app
 from medroam.gateway.settings import GatewaySettings
+from medroam.refdata.errors import ReferenceDataError
+from medroam.refdata.provinces import load_province_book
 from medroam.store.db import database_url, make_engine, upgrade
 
 
@@ -60,10 +63,24 @@ def serve(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+    provinces: Annotated[
+        Path | None,
+        typer.Option(
+            "--provinces",
+            help="Province settings file (format of data/provinces.json; default: packaged).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the national interface (国家医保接口) for hospital HIS clients."""
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         fail(f"--log-level must be debug, info, warning or error, got {log_level!r}")
+    try:
+        province_book = load_province_book(provinces)
+    except OSError as exc:
+        fail(f"--provinces: cannot read {provinces}: {exc.strerror}")
+    except ReferenceDataError as exc:
+        fail(f"--provinces: {exc}")
     problem = port_problem(host, port)
     if problem:
         fail(problem)
@@ -76,7 +93,9 @@ def serve(
     except SQLAlchemyError as exc:
         fail(f"cannot open the database: {str(exc).splitlines()[0]}", code=1)
     settings = GatewaySettings(
-        allow_unauthenticated=allow_unauthenticated, log_bodies=log_level.lower() == "debug"
+        allow_unauthenticated=allow_unauthenticated,
+        log_bodies=log_level.lower() == "debug",
+        provinces=province_book,
     )
     gateway_logging.configure(log_level)
     app = create_app(engine, settings)

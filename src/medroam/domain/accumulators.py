@@ -8,6 +8,8 @@ the state exactly. Keys are plain strings so that regional accumulator types (52
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from datetime import date
 
@@ -42,6 +44,64 @@ def layer_basis_key(fund: str) -> str:
 
 def layer_paid_key(fund: str) -> str:
     return f"layer_paid:{fund}"
+
+
+# --- 5206 cum_type_code: a short code (≤ 10 characters) for every key ------------------
+#
+# The interface's cum_type_code is C(10) and its values are regional; one HIS reads
+# Q0000 as the deductible so far and C0000 as the admission count (national-interface
+# §4.12). medroam's scheme (docs/glossary.md, accumulator table): a letter for what is
+# counted (C count, Q deductible, F fund paid, B basis of a tiered fund, T total, A
+# account) followed by a subject: 0000 inpatient pool, 1000 outpatient pool, the first
+# four digits of the fund_pay_type of a supplementary fund, or a chronic-disease code
+# (and ``-MM`` for a monthly quota). A key that fits none of these gets ``X`` + 9 hex
+# digits of its SHA-1, so every key has a code and codes never collide.
+
+CUM_CODE_MAX = 10
+_FIXED_CODES: dict[str, str] = {
+    IP_ADMISSIONS: "C0000",
+    IP_DEDUCTIBLE: "Q0000",
+    POOL_FUND: "F0000",
+    OP_DEDUCTIBLE: "Q1000",
+    OP_FUND: "F1000",
+    CIVIL_SERVANT_PAID: "F3201",
+    ASSISTANCE_BASIS: "B6101",
+    ASSISTANCE_PAID: "F6101",
+    MEDFEE: "T0000",
+    INSCP: "T0001",
+    ACCOUNT_PAID: "A0000",
+}
+_LAYER_SUBJECTS = {"hifmi": "3902", "hifob": "3301"}  # fund_pay_type 390200 / 330100
+_DISEASE = re.compile(r"[A-Za-z][0-9A-Za-z]*")
+_YEAR = re.compile(r"[0-9]{4}")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def cum_type_code(key: str) -> str:
+    """The 5206 ``cum_type_code`` of accumulator ``key``: at most 10 characters, the same
+    for the same key, different for different keys."""
+    code = _FIXED_CODES.get(key) or _parametrised_code(key)
+    if code is not None and len(code) <= CUM_CODE_MAX:
+        return code
+    return "X" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:9].upper()
+
+
+def _parametrised_code(key: str) -> str | None:
+    kind, _, rest = key.partition(":")
+    if kind in ("layer_basis", "layer_paid"):
+        subject = _LAYER_SUBJECTS.get(rest)
+        return None if subject is None else ("B" if kind == "layer_basis" else "F") + subject
+    if kind == "chronic_deductible" and _DISEASE.fullmatch(rest):
+        return "Q" + rest
+    if kind == "chronic_fund":
+        disease, _, period = rest.partition(":")
+        if not _DISEASE.fullmatch(disease):
+            return None
+        if _YEAR.fullmatch(period):
+            return "F" + disease
+        if _MONTH.fullmatch(period):
+            return f"F{disease}-{period[5:]}"
+    return None
 
 
 class Accumulators(Mapping[str, int]):

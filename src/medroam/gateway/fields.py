@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE, LineResult
+from medroam.domain.codes import AssistanceCategory
 from medroam.domain.money import fen_to_yuan, ratio_to_decimal
 from medroam.domain.settlement import FundDetail, Settlement
 
@@ -29,6 +30,16 @@ FUND_NAMES: dict[str, str] = {
     "390102": "居民门诊统筹",
     "390200": "城乡居民大病医疗保险",
     "610100": "医疗救助",
+}
+
+
+# 1101 idetinfo psn_idet_type (人员身份类别) of each 医疗救助 category: medroam's own
+# codes, listed in code_tables.json (served by 1901) and docs/glossary.md.
+PSN_IDET_TYPES: dict[AssistanceCategory, str] = {
+    AssistanceCategory.EXTREME_POVERTY: "2301",  # 特困人员
+    AssistanceCategory.MINIMUM_LIVING: "2302",  # 低保对象
+    AssistanceCategory.NEAR_MINIMUM: "2303",  # 低保边缘家庭成员
+    AssistanceCategory.RELAPSE_POVERTY: "2304",  # 返贫致贫人口
 }
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from medroam.domain.identity import IdNumberError, validate_id_number
 from medroam.domain.money import MoneyError, yuan_to_fen
 from medroam.gateway.errors import InputError
 
@@ -81,6 +82,20 @@ class Node:
         if value and (len(value) != 6 or not value.isdigit()):
             raise InputError(f"{self._field(key)}: must be a 6-digit region code, got {value!r}")
         return value
+
+    def id_number(self, key: str, *, required: bool = True) -> str:
+        """An 18-character resident ID number (GB 11643: birth date and check digit
+        checked), normalised to an upper-case ``X``."""
+        value = self.text(key, required=required, max_len=50)
+        if not value:
+            return ""
+        try:
+            return validate_id_number(value).number
+        except IdNumberError as exc:
+            raise InputError(
+                f"{self._field(key)}: {value!r} is not a valid resident ID number "
+                f"(居民身份证号码): {exc}"
+            ) from None
 
     def money(self, key: str, *, required: bool = True, allow_negative: bool = False) -> int:
         """An amount in yuan (≤ 2 decimals) as integer fen."""

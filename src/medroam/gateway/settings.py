@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from medroam.domain.province import ProvinceBook
+
 # China keeps one time zone without daylight saving: UTC+8 is exact.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
@@ -39,4 +41,7 @@ class GatewaySettings:
     file_ttl: timedelta = timedelta(days=1)
     # Log request bodies (masked) at debug level.
     log_bodies: bool = False
+    # Province settings (e.g. whether intra-province care needs a filing); None: the
+    # packaged data/provinces.json.
+    provinces: ProvinceBook | None = None
     clock: Callable[[], datetime] = field(default=china_now)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from medroam.domain.codes import (
     FUND_EMPLOYEE_ACCOUNT,
     INSUTYPE_EMPLOYEE,
+    AssistanceCategory,
     BenefitStatus,
     ServiceKind,
     service_kind,
@@ -20,6 +21,7 @@ from medroam.domain.codes import (
 from medroam.domain.filing import BenefitDecision, resolve_benefit_status
 from medroam.domain.identity import mask_id_number
 from medroam.domain.policy import BenefitPolicy
+from medroam.domain.province import ProvinceSettings
 from medroam.domain.region import CrossRegion, classify_visit
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ports import (
@@ -34,12 +36,25 @@ EMERGENCY_MED_TYPES = frozenset({"13", "24"})
 
 
 @dataclass(frozen=True, slots=True)
+class SpecialIdentity:
+    """A special identity of the person (1101 ``idetinfo``): the 医疗救助 category the
+    place of insurance marked on an insurance. The registry keeps no separate validity for
+    it, so its period is that of the insurance that carries it: from ``psn_insu_date``,
+    open-ended unless the insurance is no longer in force (then to ``paus_insu_date``)."""
+
+    category: AssistanceCategory
+    begin: date | None
+    end: date | None
+
+
+@dataclass(frozen=True, slots=True)
 class PersonInfo:
     """1101: the person, every insurance, and the personal-account balance."""
 
     person: InsuredPerson
     balance: int  # fen
     age: int  # on the day of the lookup
+    identities: tuple[SpecialIdentity, ...] = ()
 
     def balance_of(self, insurance: Insurance) -> int:
         """The balance shown on an insurance row (employees own the personal account)."""
@@ -66,7 +81,36 @@ def person_info(
         age = person.age_on(now.date())
     except ValueError:
         age = 0
-    return PersonInfo(person=person, balance=state.account.balance, age=age)
+    return PersonInfo(
+        person=person,
+        balance=state.account.balance,
+        age=age,
+        identities=special_identities(person),
+    )
+
+
+def special_identities(person: InsuredPerson) -> tuple[SpecialIdentity, ...]:
+    """One identity per assistance category held on any insurance, in category order
+    (the earliest start; open-ended if any insurance carrying it is in force)."""
+    found: dict[AssistanceCategory, SpecialIdentity] = {}
+    for insurance in person.insurances:
+        category = insurance.assistance
+        if category is None:
+            continue
+        end = None if insurance.active else insurance.pause_date
+        seen = found.get(category)
+        if seen is None:
+            found[category] = SpecialIdentity(category, insurance.begin_date, end)
+            continue
+        begins = [d for d in (seen.begin, insurance.begin_date) if d is not None]
+        ends = (seen.end, end)
+        found[category] = SpecialIdentity(
+            category,
+            min(begins) if begins else None,
+            None if None in ends else max(d for d in ends if d is not None),
+        )
+    order = list(AssistanceCategory)
+    return tuple(sorted(found.values(), key=lambda i: order.index(i.category)))
 
 
 def require_person(
@@ -104,8 +148,35 @@ def networked_refusal(institution: InstitutionRef, cross: CrossRegion) -> str | 
     return None
 
 
-def filing_refusal(decision: BenefitDecision, policy: BenefitPolicy) -> str | None:
-    if decision.status is BenefitStatus.UNFILED and not policy.filing.unfiled_direct_settlement:
+def filing_refusal(
+    decision: BenefitDecision,
+    policy: BenefitPolicy,
+    *,
+    cross: CrossRegion | None = None,
+    province: ProvinceSettings | None = None,
+    treatment_region: str = "",
+) -> str | None:
+    """Why unfiled care cannot settle directly, or None (FIL-01).
+
+    Intra-province care (省内异地) needs a filing when its province says so
+    (``province.intra_filing_required``); other cross-region care when the place of
+    insurance does not settle unfiled care directly (``unfiled_direct_settlement``).
+    Emergency care and a filing made before the discharge settlement never reach here
+    as unfiled (FIL-07, FIL-08).
+    """
+    if decision.status is not BenefitStatus.UNFILED:
+        return None
+    if (
+        cross is CrossRegion.INTRA_PROVINCE
+        and province is not None
+        and province.intra_filing_required
+    ):
+        return (
+            f"province {province.province} requires a filing (备案) for intra-province care "
+            f"(省内异地就医需备案): none covers {treatment_region or 'this region'}; file "
+            "before the discharge settlement (emergency care counts as filed)"
+        )
+    if not policy.filing.unfiled_direct_settlement:
         return (
             f"{decision.reason} The place of insurance {policy.region} requires a filing "
             "(备案) before direct settlement."
@@ -170,7 +241,13 @@ def check_benefits(
     general = (
         insurance_refusal(insurance, person.psn_no)
         or networked_refusal(institution, cross)
-        or filing_refusal(decision, policy)
+        or filing_refusal(
+            decision,
+            policy,
+            cross=cross,
+            province=place.province_settings(insurance.insured_region),
+            treatment_region=institution.region,
+        )
     )
     end = None if query.end is None else query.end.date()
 

@@ -2,8 +2,8 @@
 
 The place of treatment (the gateway and its services) knows visits, fee lines and
 settlements. Everything the place of insurance decides — who the person is, their
-insurances, filings, chronic-disease qualifications, the benefit policy, the
-year-to-date accumulators and the personal account — is reached only through
+insurances, filings, chronic-disease qualifications, the benefit policy, its province's
+settings, the year-to-date accumulators and the personal account — is reached only through
 :class:`InsuredPlace`. The in-process adapter (``store.insured_place.SqlInsuredPlace``)
 reads the same database in the caller's transaction; a deployment with one node per
 province replaces only the adapter.
@@ -21,6 +21,7 @@ from medroam.domain.codes import AssistanceCategory
 from medroam.domain.filing import Filing
 from medroam.domain.identity import IdNumberError, validate_id_number
 from medroam.domain.policy import BenefitPolicy
+from medroam.domain.province import ProvinceSettings
 from medroam.domain.settlement import AccountState, Person
 
 INSURED = "1"  # psn_insu_stas 1 正常参保
@@ -170,6 +171,11 @@ class InsuredPlace(Protocol):
 
     def policy(self, region: str, insutype: str, on: date) -> BenefitPolicy:
         """The benefit policy in force; raises LookupError when there is none."""
+        ...
+
+    def province_settings(self, region: str) -> ProvinceSettings:
+        """The settings of the province of ``region`` (e.g. whether intra-province care
+        needs a filing)."""
         ...
 
     def benefit_state(self, psn_no: str, insutype: str, year: int) -> BenefitState:

@@ -5,6 +5,11 @@ succeeded it is undone exactly: a settlement (2207/2304) gets its reverse settle
 admission (2401) is cancelled, a cancellation (2208/2305) is itself undone (the original
 settlement stands again). If it never arrived or failed there is nothing to undo, and the
 answer is still success. A repeated reversal is a no-op.
+
+A settlement (or a cancellation's reverse record) that the place of insurance has
+already confirmed for clearing is not reversed (national-interface §4.8): its period is
+settled between the regions, so the refusal names the setl_id and the period and points
+to 2208/2305, whose reverse record nets in a later period.
 """
 
 from __future__ import annotations
@@ -23,10 +28,17 @@ from medroam.services.settlement import (
     restore_cancelled,
 )
 from medroam.services.visits import cancel_admission_row
-from medroam.store.repositories import MessageLogRepository, SettlementRepository, VisitRepository
+from medroam.store.repositories import (
+    ClearingItemRepository,
+    ConfirmedClearing,
+    MessageLogRepository,
+    SettlementRepository,
+    VisitRepository,
+)
 
 SETTLEMENTS = frozenset({"2207", "2304"})
 CANCELLATIONS = frozenset({"2208", "2305"})
+CANCELLATION_OF = {"2207": "2208", "2304": "2305"}
 ADMISSION = "2401"
 REVERSIBLE = SETTLEMENTS | CANCELLATIONS | {ADMISSION}
 
@@ -113,6 +125,12 @@ def _undo(
         assert row is not None
         if row.status != "valid":
             return ReversalOutcome(ReversalAction.ALREADY_UNDONE)
+        cleared = ClearingItemRepository(session).confirmed(row.setl_id)
+        if cleared is not None:
+            raise RefusedError(
+                f"setl_id {row.setl_id} is in {_clearing_text(cleared)}: 2601 refused; "
+                f"cancel it with {CANCELLATION_OF[oinfno]} instead (nets in a later period)"
+            )
         visit = VisitRepository(session).get(institution.code, row.mdtrt_id, lock=True)
         assert visit is not None
         view = cancel_settlement_row(session, place, now, visit, row, msgid=msgid)
@@ -124,8 +142,20 @@ def _undo(
     _check_person(psn_no, reverse_row.psn_no, omsgid)
     if reverse_row.status == "voided":
         return ReversalOutcome(ReversalAction.ALREADY_UNDONE)
+    cleared = ClearingItemRepository(session).confirmed(reverse_row.setl_id)
+    if cleared is not None:
+        raise RefusedError(
+            f"setl_id {reverse_row.setl_id}, this cancellation's reverse record, is in "
+            f"{_clearing_text(cleared)}: 2601 refused; settle the bill again instead"
+        )
     view = restore_cancelled(session, place, institution, now, reverse_row)
     return ReversalOutcome(ReversalAction.CANCELLATION_UNDONE, view)
+
+
+def _clearing_text(c: ConfirmedClearing) -> str:
+    """≤ 75 characters: err_msg is C(200)."""
+    run = "" if c.run_id is None else f", run {c.run_id}"
+    return f"a confirmed clearing (period {c.period}{run})"
 
 
 def _check_person(sent: str, recorded: str, omsgid: str) -> None:

@@ -223,7 +223,13 @@ def _prepare(
         emergency,
         policy.filing,
     )
-    refusal = filing_refusal(decision, policy)
+    refusal = filing_refusal(
+        decision,
+        policy,
+        cross=cross,
+        province=place.province_settings(insurance.insured_region),
+        treatment_region=institution.region,
+    )
     if refusal:
         raise RefusedError(refusal)
     qualified = frozenset(

@@ -23,7 +23,9 @@ from medroam.domain.accumulators import Accumulators
 from medroam.domain.codes import AssistanceCategory
 from medroam.domain.filing import Filing
 from medroam.domain.policy import BenefitPolicy
+from medroam.domain.province import ProvinceBook, ProvinceSettings
 from medroam.domain.settlement import AccountState
+from medroam.refdata.provinces import load_province_book
 from medroam.services.ports import BenefitState, ChronicQualification, Insurance, InsuredPerson
 from medroam.store import refdata_cache
 from medroam.store.filings import FilingRepository
@@ -42,10 +44,14 @@ CERT_SOCIAL_CARD = "03"
 
 
 class SqlInsuredPlace:
-    """The place of insurance in the same database, inside the caller's session."""
+    """The place of insurance in the same database, inside the caller's session.
 
-    def __init__(self, session: Session) -> None:
+    Province settings come from ``provinces`` (default: the packaged
+    ``data/provinces.json``)."""
+
+    def __init__(self, session: Session, provinces: ProvinceBook | None = None) -> None:
         self.session = session
+        self.provinces = provinces
 
     # --- persons ---------------------------------------------------------------------
 
@@ -113,6 +119,9 @@ class SqlInsuredPlace:
 
     def policy(self, region: str, insutype: str, on: date) -> BenefitPolicy:
         return refdata_cache.policy_for(self.session, region, insutype, on)
+
+    def province_settings(self, region: str) -> ProvinceSettings:
+        return (self.provinces or load_province_book()).of(region)
 
     # --- accumulators and account ----------------------------------------------------
 

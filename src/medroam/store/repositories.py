@@ -1,5 +1,6 @@
 """Repositories of the place of treatment: visits, diagnoses, fee lines, settlements,
-the ledger and the message log. Rows ↔ domain values; never a commit.
+the ledger, the message log and the clearing state of a settlement. Rows ↔ domain
+values; never a commit.
 
 Every lookup of a visit or settlement takes the institution code: an institution sees
 only its own records, and another institution's id is indistinguishable from an unknown
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -19,11 +21,14 @@ from medroam.domain.catalogue import FeeLine, LineResult
 from medroam.domain.codes import BenefitStatus, ServiceKind
 from medroam.domain.settlement import FundDetail, Settlement
 from medroam.store.tables import (
+    ClearingItemRow,
+    ClearingRunRow,
     DiagnosisRow,
     FeeLineRow,
     LedgerLegRow,
     LedgerPostingRow,
     MessageLogRow,
+    ReconBatchRow,
     SettlementDetailRow,
     SettlementRow,
     VisitRow,
@@ -429,3 +434,45 @@ class MessageLogRepository:
     def mark_reversed(self, row: MessageLogRow) -> None:
         row.reversed = True
         self.session.flush()
+
+
+# --- clearing state of a settlement (read; services.clearing writes it) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedClearing:
+    """A settlement the place of insurance has confirmed for clearing (3261-like)."""
+
+    setl_id: str
+    period: str  # the reconciliation period, e.g. 2026-11
+    batch_id: str  # the reconciliation batch that proposed it
+    run_id: str | None  # the clearing run that cleared it, if it has run
+    run_period: str | None  # that run's cycle and period, e.g. "monthly 2026-11"
+
+
+class ClearingItemRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def confirmed(self, setl_id: str) -> ConfirmedClearing | None:
+        """The confirmed clearing ``setl_id`` is part of, or None (not proposed, only
+        proposed, disputed or withdrawn). The item row is locked (PostgreSQL), so a
+        confirmation cannot slip in before the caller's transaction ends."""
+        item = self.session.execute(
+            select(ClearingItemRow)
+            .where(ClearingItemRow.setl_id == setl_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if item is None or item.state != "confirmed":
+            return None
+        batch = self.session.get(ReconBatchRow, item.batch_id)
+        run_id = item.cleared_run_id or item.mulaid_run_id
+        run = None if run_id is None else self.session.get(ClearingRunRow, run_id)
+        return ConfirmedClearing(
+            setl_id=setl_id,
+            period=batch.period_label if batch is not None else "",
+            batch_id=item.batch_id,
+            run_id=run_id,
+            run_period=None if run is None else f"{run.cycle} {run.period_label}",
+        )

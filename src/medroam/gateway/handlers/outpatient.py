@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE
+from medroam.domain.province import ProvinceBook
 from medroam.gateway.errors import InputError
 from medroam.gateway.fields import (
     age_value,
@@ -37,13 +38,15 @@ ACCOUNT_FLAGS = ("0", "1", "2")
 
 
 def place_of(ctx: RequestContext) -> InsuredPlace:
-    """The place-of-insurance port for this request (settings may supply another
-    adapter as ``insured_place``: a callable taking the session)."""
+    """The place-of-insurance port for this request: the in-database adapter with the
+    settings' province book (settings may supply another adapter as ``insured_place``: a
+    callable taking the session)."""
     factory = ctx.settings.get("insured_place")
     if callable(factory):
         place: InsuredPlace = factory(ctx.session)
         return place
-    return SqlInsuredPlace(ctx.session)
+    provinces = ctx.settings.get("provinces")
+    return SqlInsuredPlace(ctx.session, provinces if isinstance(provinces, ProvinceBook) else None)
 
 
 def read_exp(node: Node) -> dict[str, Any]:

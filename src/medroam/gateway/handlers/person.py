@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medroam.gateway.fields import age_value, amount, day_text
+from medroam.gateway.fields import PSN_IDET_TYPES, age_value, amount, day_text
 from medroam.gateway.handlers.outpatient import place_of, read_exp
 from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
@@ -12,17 +12,22 @@ from medroam.services import persons
 from medroam.services.visits import emergency_in
 
 CERT_TYPES = ("01", "02", "03")
+CERT_ID_NUMBER = "02"  # mdtrt_cert_type 02: the voucher is the resident ID number
 
 
 @handler("1101", "人员信息获取", state_changing=False)
 def person_info(ctx: RequestContext, inp: Node) -> dict[str, Any]:
     data = inp.node("data")
     cert_type = data.code("mdtrt_cert_type", CERT_TYPES)
+    if cert_type == CERT_ID_NUMBER:
+        cert_no = data.id_number("mdtrt_cert_no")
+    else:
+        cert_no = data.text("mdtrt_cert_no", max_len=50)
     info = persons.person_info(
         place_of(ctx),
         ctx.now,
         cert_type,
-        data.text("mdtrt_cert_no", max_len=50),
+        cert_no,
         data.text("card_sn", required=False, max_len=32),
     )
     p = info.person
@@ -51,7 +56,16 @@ def person_info(ctx: RequestContext, inp: Node) -> dict[str, Any]:
             }
             for i in p.insurances
         ],
-        "idetinfo": [],
+        "idetinfo": [
+            {
+                "psn_idet_type": PSN_IDET_TYPES[i.category],
+                "psn_type_lv": "",
+                "memo": f"医疗救助对象 (assistance category {i.category.value})",
+                "begntime": "" if i.begin is None else f"{i.begin.isoformat()} 00:00:00",
+                "endtime": "" if i.end is None else f"{i.end.isoformat()} 23:59:59",
+            }
+            for i in info.identities
+        ],
     }
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from medroam.domain.accumulators import IP_ADMISSIONS, cum_type_code
 from medroam.gateway.fields import amount, day_text, local_time, setldetail_row, setlinfo_amounts
 from medroam.gateway.handlers.outpatient import person_fields, place_of
 from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
 from medroam.services import settlement as settling
 
-_COUNT_KEYS = frozenset({"ip_admissions"})
+_COUNT_KEYS = frozenset({IP_ADMISSIONS})
 
 
 @handler("5203", "结算信息查询", state_changing=False)
@@ -86,7 +87,8 @@ def accumulators(ctx: RequestContext, inp: Node) -> dict[str, Any]:
                 "insutype": r.insutype,
                 "year": str(r.year),
                 "cum_ym": r.cum_ym,
-                "cum_type_code": r.key,
+                "cum_type_code": cum_type_code(r.key),  # C(10): docs/glossary.md
+                "cum_type_name": r.key,  # the full key (an added field)
                 "cum": amount(r.value * 100 if r.key in _COUNT_KEYS else r.value),
             }
             for r in rows
