@@ -1,70 +1,139 @@
-"""``medroam demo``: settle every shipped example case and show what each one shows.
-
-This is the main job until the synthetic-nation demo exists: it needs no server and no
-setup, and exercises the reference data, the filing rules and the calculator end to end.
-"""
+"""``medroam demo`` (what ``make demo`` runs): seed the synthetic nation, start the
+gateway, simulate a month of national cross-region care through it, reconcile and
+clear, print the summary, write the HTML report — then keep the server running."""
 
 from __future__ import annotations
 
-from importlib import resources
+import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from medroam.cli.common import console, fail
-from medroam.domain.explain import explain
-from medroam.domain.money import format_yuan
-from medroam.gateway.case_file import CaseError, load_case_text
-from medroam.services.calc import calculate
+from medroam.cli.sim import codes, parse_day, print_summary, progress_bar, quiet_gateway_logs
+from medroam.domain.clearing.periods import ClearingError
+from medroam.services.demo import (
+    DEFAULT_FIXTURES,
+    DEFAULT_REPORT,
+    DemoConfig,
+    choose_port,
+    full,
+    run_demo,
+)
+from medroam.services.seed import DEFAULT_SEED
+from medroam.services.sim import DEFAULT_DAYS, SimConfig, SimError, parse_cycles
+from medroam.sim.seed import PERSONS_PER_REGION
 
 
 def demo(
-    trace: Annotated[
-        bool, typer.Option("--trace/--no-trace", help="Explain the first case in full.")
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: a fresh sqlite:///var/demo.db, recreated each run).",
+            show_default=False,
+        ),
+    ] = None,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives the same run.")
+    ] = DEFAULT_SEED,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start", help="First simulated day (default 2026-10-01).", show_default=False
+        ),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help="Days to simulate.")] = DEFAULT_DAYS,
+    provinces: Annotated[
+        list[str] | None,
+        typer.Option("--provinces", help="Only these provinces (e.g. 11,31,44,51,42)."),
+    ] = None,
+    persons: Annotated[
+        int, typer.Option("--persons", help="Insured persons per pooling region (at least 20).")
+    ] = PERSONS_PER_REGION,
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="The whole nation at four times the population (≈ 4× the time).",
+        ),
+    ] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="HIS clients at once.")] = 2,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="Port (default 8080, or a free one if 8080 is taken).",
+            show_default=False,
+        ),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep the server running afterwards.")
     ] = True,
+    report: Annotated[Path, typer.Option("--report", help="The HTML report.")] = DEFAULT_REPORT,
+    fixtures: Annotated[
+        Path, typer.Option("--fixtures", help="Fixtures for calling the server (JSON).")
+    ] = DEFAULT_FIXTURES,
 ) -> None:
-    """Settle the shipped example cases (packaged data, no server) and summarise them."""
-    from medroam.refdata.catalogue import load_catalogue
-    from medroam.refdata.policies import load_policy_book
-
-    book = load_policy_book()
-    folder = resources.files("medroam") / "data" / "examples"
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
-    if not names:
-        fail("no example cases are packaged")
-    table = Table(title="Example settlements (synthetic policies and catalogue)")
-    for col in ("case", "status", "医疗费", "统筹", "大病/大额", "救助", "个账", "现金", "ratio"):
-        table.add_column(col, justify="left" if col in ("case", "status") else "right")
-    first = None
-    for name in names:
-        try:
-            case = load_case_text((folder / name).read_text(encoding="utf-8"), source=name)
-            outcome = calculate(case, book, load_catalogue)
-        except (CaseError, LookupError, ValueError) as exc:
-            fail(f"{name}: {exc}")
-        s = outcome.settlement
-        if first is None:
-            first = (name, outcome)
-        table.add_row(
-            name.removesuffix(".json"),
-            s.status.value,
-            format_yuan(s.medfee),
-            format_yuan(s.pool),
-            format_yuan(s.critical_illness + s.large_expense),
-            format_yuan(s.assistance),
-            format_yuan(s.account),
-            format_yuan(s.cash),
-            f"{s.pool_ratio / 100:g}%",
+    """The platform end to end on synthetic data: seed, serve, simulate, clear, report."""
+    try:
+        config = SimConfig(
+            seed=seed_value,
+            start=parse_day(start, "--start"),
+            days=days,
+            provinces=codes(provinces),
+            persons=persons,
+            concurrency=concurrency,
+            cycles=parse_cycles(["all"]),
+            host=host,
+            port=choose_port(host, port),
         )
-    console.print(table)
-    if trace and first is not None:
-        name, outcome = first
-        console.print(f"\n[bold]{name}[/]: {outcome.case.description}")
-        console.print(f"[dim]{outcome.decision.reason}[/]")
-        for text in explain(outcome.settlement):
-            console.print(f"  {text}", highlight=False)
+        if whole:
+            config = full(config)
+        demo_config = DemoConfig(config, db=db, report=report, fixtures=fixtures, serve=serve)
+    except SimError as exc:
+        fail(str(exc))
+    quiet_gateway_logs()
+    try:
+        with progress_bar() as progress:
+            result = run_demo(demo_config, progress=progress)
+    except (SimError, ClearingError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(str(exc), code=1)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(f"database: {first[0] if first else type(exc).__name__}", code=1)
+    print_summary(result.sim.summary)
+    urls = result.urls
     console.print(
-        "\nSettle your own case: [bold]medroam calc CASE.json --trace[/] "
-        "(format: docs/case-format.md)"
+        f"\nReport:   {result.report}\nFixtures: {result.fixtures}\nDatabase: {result.db_url}",
+        highlight=False,
     )
+    server = result.sim.server
+    if server is None:
+        result.engine.dispose()
+        return
+    console.print(
+        f"\n[bold]medroam is serving[/] on {urls['server']} (real time from now on)\n"
+        f"  national interface  POST {urls['interface']}\n"
+        f"  agency API docs     {urls['agency_docs']}\n"
+        f"  fixtures            {result.fixtures} (credentials, persons, tokens)\n"
+        "Press Ctrl-C to stop.",
+        highlight=False,
+    )
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # stop as cleanly on TERM as on Ctrl-C
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        console.print("stopping …")
+    finally:
+        server.stop()
+        result.engine.dispose()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from medroam import __version__
+from medroam.cli.bench import bench
 from medroam.cli.calc import calc
 from medroam.cli.clearing import clear, prepay, reconcile, statements
 from medroam.cli.demo import demo
 from medroam.cli.reference import policy_app, regions
 from medroam.cli.seed import seed
 from medroam.cli.serve import serve
+from medroam.cli.sim import sim
 
 app = typer.Typer(
     name="medroam",
@@ -24,6 +26,8 @@ app.command("demo")(demo)
 app.command("regions")(regions)
 app.add_typer(policy_app, name="policy")
 app.command("seed")(seed)
+app.command("sim")(sim)
+app.command("bench")(bench)
 app.command("clear")(clear)
 app.add_typer(prepay, name="prepay")
 app.add_typer(statements, name="statements")
