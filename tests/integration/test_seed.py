@@ -9,7 +9,6 @@ the same seed, refused for another), and once for the whole nation on SQLite.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -292,18 +291,16 @@ def test_fixtures_hold_what_a_caller_needs(tmp_path: Path) -> None:
     assert scenario["hospital"]["region"][:2] != scenario["person"]["insuplc_admdvs"][:2]
 
 
-def test_the_whole_nation_on_sqlite_within_a_minute(tmp_path: Path) -> None:
+def test_the_whole_nation_on_sqlite(tmp_path: Path) -> None:
+    # Speed is measured by benchmarks, not asserted here (a busy CI machine must not fail it).
     engine = _fresh(tmp_path, "nation.db")
     try:
-        started = time.perf_counter()
         result = seed_demo(engine, seed=1, as_of=AS_OF)
-        elapsed = time.perf_counter() - started
         regions = [r.code for r in load_regions().pooling_regions()]
         assert len(regions) == 370 and len(result.written) == 370
         check_nation(engine, regions, plan.PERSONS_PER_REGION)
     finally:
         engine.dispose()
-    assert elapsed < 60, f"seeding the nation took {elapsed:.1f} s"
     scenario = result.fixtures["scenario"]
     destination = scenario["person"]["filing"]["destination"]
     assert region_covers(destination, scenario["hospital"]["region"])
