@@ -8,19 +8,18 @@ from typing import Any
 from medroam.gateway.fields import line_result_row
 from medroam.gateway.handlers.outpatient import (
     CERT_TYPES,
+    cancel_visit_settlement,
     extras,
     place_of,
+    pre_settle_visit,
     read_diagnoses,
     read_exp,
     read_fee_lines,
-    read_settle_request,
-    reverse_output,
-    settlement_output,
+    settle_visit,
 )
 from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
 from medroam.services import fees, visits
-from medroam.services import settlement as settling
 
 DSCG_WAYS = ("1", "2", "3", "4", "5", "9")
 
@@ -199,50 +198,14 @@ def cancel_fees(ctx: RequestContext, inp: Node) -> None:
 
 @handler("2303", "住院预结算", state_changing=False)
 def pre_settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
-    req = read_settle_request(inp.node("data"), inpatient=True, final=False)
-    view = settling.pre_settle(
-        ctx.session,
-        place_of(ctx),
-        ctx.institution,
-        ctx.now,
-        req,
-        kind=visits.INPATIENT,
-        msgid=ctx.envelope.msgid,
-    )
-    return settlement_output(view)
+    return pre_settle_visit(ctx, inp, kind=visits.INPATIENT)
 
 
 @handler("2304", "住院结算", state_changing=True, reversible=True)
 def settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
-    req = read_settle_request(inp.node("data"), inpatient=True, final=True)
-    view = settling.settle(
-        ctx.session,
-        place_of(ctx),
-        ctx.institution,
-        ctx.now,
-        req,
-        kind=visits.INPATIENT,
-        msgid=ctx.envelope.msgid,
-        opter=ctx.envelope.opter,
-        opter_name=ctx.envelope.opter_name,
-    )
-    return settlement_output(view)
+    return settle_visit(ctx, inp, kind=visits.INPATIENT)
 
 
 @handler("2305", "住院结算撤销", state_changing=True, reversible=True)
 def cancel_settlement(ctx: RequestContext, inp: Node) -> dict[str, Any]:
-    data = inp.node("data")
-    view = settling.cancel_settlement(
-        ctx.session,
-        place_of(ctx),
-        ctx.institution,
-        ctx.now,
-        mdtrt_id=data.text("mdtrt_id", max_len=30),
-        setl_id=data.text("setl_id", max_len=30),
-        psn_no=data.text("psn_no", max_len=30),
-        kind=visits.INPATIENT,
-        msgid=ctx.envelope.msgid,
-        opter=ctx.envelope.opter,
-        opter_name=ctx.envelope.opter_name,
-    )
-    return reverse_output(view)
+    return cancel_visit_settlement(ctx, inp, kind=visits.INPATIENT)

@@ -379,31 +379,33 @@ def cancel_fees(ctx: RequestContext, inp: Node) -> None:
     return None
 
 
-@handler("2206", "门诊预结算", state_changing=False)
-def pre_settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
-    req = read_settle_request(inp.node("data"), inpatient=False, final=False)
+def pre_settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]:
+    """2206 / 2303: compute the settlement, write nothing."""
+    inpatient = kind == visits.INPATIENT
+    req = read_settle_request(inp.node("data"), inpatient=inpatient, final=False)
     view = settling.pre_settle(
         ctx.session,
         place_of(ctx),
         ctx.institution,
         ctx.now,
         req,
-        kind=visits.OUTPATIENT,
+        kind=kind,
         msgid=ctx.envelope.msgid,
     )
     return settlement_output(view)
 
 
-@handler("2207", "门诊结算", state_changing=True, reversible=True)
-def settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
-    req = read_settle_request(inp.node("data"), inpatient=False, final=True)
+def settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]:
+    """2207 / 2304: settle and persist in the dispatcher's transaction."""
+    inpatient = kind == visits.INPATIENT
+    req = read_settle_request(inp.node("data"), inpatient=inpatient, final=True)
     view = settling.settle(
         ctx.session,
         place_of(ctx),
         ctx.institution,
         ctx.now,
         req,
-        kind=visits.OUTPATIENT,
+        kind=kind,
         msgid=ctx.envelope.msgid,
         opter=ctx.envelope.opter,
         opter_name=ctx.envelope.opter_name,
@@ -411,8 +413,8 @@ def settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
     return settlement_output(view)
 
 
-@handler("2208", "门诊结算撤销", state_changing=True, reversible=True)
-def cancel_settlement(ctx: RequestContext, inp: Node) -> dict[str, Any]:
+def cancel_visit_settlement(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]:
+    """2208 / 2305: the reverse settlement."""
     data = inp.node("data")
     view = settling.cancel_settlement(
         ctx.session,
@@ -422,9 +424,24 @@ def cancel_settlement(ctx: RequestContext, inp: Node) -> dict[str, Any]:
         mdtrt_id=data.text("mdtrt_id", max_len=30),
         setl_id=data.text("setl_id", max_len=30),
         psn_no=data.text("psn_no", max_len=30),
-        kind=visits.OUTPATIENT,
+        kind=kind,
         msgid=ctx.envelope.msgid,
         opter=ctx.envelope.opter,
         opter_name=ctx.envelope.opter_name,
     )
     return reverse_output(view)
+
+
+@handler("2206", "门诊预结算", state_changing=False)
+def pre_settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
+    return pre_settle_visit(ctx, inp, kind=visits.OUTPATIENT)
+
+
+@handler("2207", "门诊结算", state_changing=True, reversible=True)
+def settle(ctx: RequestContext, inp: Node) -> dict[str, Any]:
+    return settle_visit(ctx, inp, kind=visits.OUTPATIENT)
+
+
+@handler("2208", "门诊结算撤销", state_changing=True, reversible=True)
+def cancel_settlement(ctx: RequestContext, inp: Node) -> dict[str, Any]:
+    return cancel_visit_settlement(ctx, inp, kind=visits.OUTPATIENT)
