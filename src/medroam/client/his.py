@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -46,6 +47,10 @@ class CallError(Exception):
 
 
 class HisClient:
+    # one sequence per process, from a random start (msgid uniqueness across instances)
+    _seq: int = secrets.randbelow(9999)
+    _seq_lock = threading.Lock()
+
     def __init__(
         self,
         base_url: str,
@@ -85,7 +90,6 @@ class HisClient:
         self.csb_version = csb_version
         self.clock = clock
         self.sign_no = ""
-        self._seq = 0
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
@@ -104,10 +108,15 @@ class HisClient:
         return datetime.fromtimestamp(self.clock(), CHINA_TZ)
 
     def new_msgid(self) -> str:
-        """Institution code + yyyyMMddHHmmss + 4-digit sequence (0001–9999, cycling)."""
-        with self._lock:
-            self._seq = self._seq % 9999 + 1
-            seq = self._seq
+        """Institution code + yyyyMMddHHmmss + 4-digit sequence (0001–9999, cycling).
+
+        The sequence is shared by every client in the process and starts at a random
+        point, so two clients of one institution never repeat a msgid within a second
+        (up to 9,999 messages), and two processes rarely do.
+        """
+        with HisClient._seq_lock:
+            HisClient._seq = HisClient._seq % 9999 + 1
+            seq = HisClient._seq
         return f"{self.fixmedins_code}{self._local_now():%Y%m%d%H%M%S}{seq:04d}"
 
     def envelope(
