@@ -129,8 +129,10 @@ def test_decimals_with_a_scale() -> None:
         node(c="x").decimal("c", 4)
     with pytest.raises(InputError, match=r"input\.data\.c: must be a number, got True"):
         node(c=True).decimal("c", 4)
-    with pytest.raises(InputError, match=r"must have at most 6 decimals"):
+    with pytest.raises(InputError, match=r"input\.data\.p: 'NaN' is not a finite number"):
         node(p="NaN").decimal("p", 6)
+    with pytest.raises(InputError, match=r"input\.data\.p: '1e30' has more than 10 digits"):
+        node(p="1e30").decimal("p", 6)
 
 
 def test_integers() -> None:

@@ -32,3 +32,11 @@ def test_indentation_round_trips() -> None:
 def test_floats_non_finite_and_unknown_values_are_refused(bad: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         dumps({"v": bad})
+
+
+def test_a_lone_surrogate_is_written_as_replacement_character() -> None:
+    """An error message echoing a lone surrogate once failed to encode (HTTP 500)."""
+    from medroam.gateway import jsonfmt
+
+    text = jsonfmt.dumps({"err_msg": "x\ud800", "k\udc80": 1})
+    assert text.encode("utf-8") == '{"err_msg":"x\ufffd","k\ufffd":1}'.encode()

@@ -15,6 +15,8 @@ Ratio = int  # ten-thousandths: 8500 == 85 %
 
 RATIO_ONE: Ratio = 10_000
 _CENT = Decimal("0.01")
+# The interface's amounts are N(16,2): at most 14 digits before the decimal point.
+MAX_YUAN_DIGITS = 14
 _RATIO_STEP = Decimal("0.0001")
 
 
@@ -47,6 +49,10 @@ def yuan_to_fen(value: str | int | Decimal, *, field: str = "amount") -> Fen:
         raise MoneyError(f"{field}: {value!r} is not a number") from exc
     if not d.is_finite():
         raise MoneyError(f"{field}: {value!r} is not a finite number")
+    if d.adjusted() >= MAX_YUAN_DIGITS:  # 1e30, or 40 digits: no amount is that large
+        raise MoneyError(
+            f"{field}: {value!r} has more than {MAX_YUAN_DIGITS} digits before the decimal point"
+        )
     if d != d.quantize(_CENT):
         raise MoneyError(f"{field}: {value!r} has more than 2 decimals")
     return int(d * 100)

@@ -90,7 +90,9 @@ def _response(outcome: Outcome) -> Response:
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
         )
     return Response(
-        content=outcome.body.encode("utf-8"), status_code=outcome.status, media_type=JSON_TYPE
+        content=outcome.body.encode("utf-8", "replace"),
+        status_code=outcome.status,
+        media_type=JSON_TYPE,
     )
 
 

@@ -41,6 +41,9 @@ _MAX_LEN = {
     "sign_no": 30,
     "signtype": 10,
 }
+# NUL and lone surrogates: valid JSON escapes, but no database, log or UTF-8 writer takes them
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S")
 
 
@@ -55,13 +58,48 @@ def parse_json(body: bytes) -> Any:
     if not text.strip():
         raise InputError("request body is empty: expected the JSON envelope")
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        doc = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise InputError("request body is not valid JSON: nested too deeply") from None
+    if _SUSPECT_ESCAPE.search(text):  # only a \\u escape can smuggle them in
+        check_text(doc)
+    return doc
+
+
+def _bad_character(text: str) -> str:
+    """What makes ``text`` unstorable, or ``""``: a NUL (PostgreSQL refuses it) or a lone
+    UTF-16 surrogate (``"\\ud800"`` in JSON; no UTF-8 form exists)."""
+    found = _BAD_CHARACTER.search(text)
+    if found is None:
+        return ""
+    if found.group() == "\x00":
+        return "contains a NUL character (\\u0000)"
+    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not a character"
+
+
+def check_text(doc: Any, path: str = "") -> None:
+    """Refuse, naming the field, any string (value or key) of ``doc`` with a NUL or a lone
+    surrogate: no handler, database or log can take them."""
+    stack: list[tuple[Any, str]] = [(doc, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            problem = _bad_character(value)
+            if problem:
+                raise InputError(f"{where or 'request body'}: {problem}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_text = str(key)
+                problem = _bad_character(key_text)
+                if problem:
+                    raise InputError(f"{where or 'request body'}: a field name {problem}")
+                stack.append((item, f"{where}.{key_text}" if where else key_text))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
 
 
 def _refuse_constant(name: str) -> Any:

@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from medroam.domain.identity import mask_id_number, mask_name
+from medroam.gateway.jsonfmt import safe_text
 
 logger = logging.getLogger("medroam.gateway")
 
@@ -56,7 +57,7 @@ _ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
 def _mask_text(text: str) -> str:
-    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
+    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), safe_text(text))
 
 
 def mask(value: Any, key: str = "") -> Any:
@@ -67,7 +68,7 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [mask(v, key) for v in value]
     if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = str(value)
+        text = safe_text(str(value))
         if k in NAME_KEYS:
             return mask_name(text)
         if k in ID_KEYS:

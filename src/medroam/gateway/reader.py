@@ -59,6 +59,8 @@ class Node:
         if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
             raise InputError(f"{self._field(key)}: must be a string, got {value!r}")
         text = str(value).strip()
+        if not text and required:  # blank ("  ") is as good as missing
+            raise InputError(f"{self._field(key)}: is required (必填)")
         if max_len is not None and len(text) > max_len:
             raise InputError(f"{self._field(key)}: longer than {max_len} characters ({len(text)})")
         return text
@@ -127,7 +129,15 @@ class Node:
             d = Decimal(str(value).strip())
         except InvalidOperation:
             raise InputError(f"{self._field(key)}: {value!r} is not a number") from None
-        if not d.is_finite() or d != d.quantize(Decimal(1).scaleb(-places)):
+        if not d.is_finite():
+            raise InputError(f"{self._field(key)}: {value!r} is not a finite number")
+        # N(16, places): at most 16 - places digits before the decimal point ("1e30": no)
+        if d.adjusted() >= 16 - places:
+            raise InputError(
+                f"{self._field(key)}: {value!r} has more than {16 - places} digits "
+                "before the decimal point"
+            )
+        if d != d.quantize(Decimal(1).scaleb(-places)):
             raise InputError(f"{self._field(key)}: {value!r} must have at most {places} decimals")
         return d
 
@@ -138,8 +148,11 @@ class Node:
                 raise InputError(f"{self._field(key)}: is required (必填)")
             return default
         text = str(value).strip()
-        if isinstance(value, bool) or not text.lstrip("-").isdigit():
+        digits = text.removeprefix("-")
+        if isinstance(value, bool) or not (digits.isascii() and digits.isdigit()):
             raise InputError(f"{self._field(key)}: must be a whole number, got {value!r}")
+        if len(digits) > 9:  # the counts and serial numbers read here fit a 32-bit column
+            raise InputError(f"{self._field(key)}: {text[:20]!r} has more than 9 digits")
         return int(text)
 
     def flag(self, key: str, *, required: bool = False, default: str = "0") -> str:
