@@ -30,7 +30,7 @@ designated institutions (定点医药机构) and their gateway credentials, bene
 Authenticate with `Authorization: Bearer <agency token>`. A token has a role —
 `insured_place` (参保地经办), `treatment_place` (就医地经办), `province` (省级), `nation`
 (国家级) — and a region; a call outside the role's region is answered 403.
-`medroam seed --demo` writes tokens for every role into demo-fixtures.json.
+`medroam seed --demo` writes tokens for every role into var/demo-fixtures.json.
 
 Every error is JSON: `{"status": 403, "error": "forbidden", "message": "…"}` (plus
 `details` naming the fields for 422). All data of the demo nation is SYNTHETIC.

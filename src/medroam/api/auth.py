@@ -44,7 +44,7 @@ bearer = HTTPBearer(
     scheme_name="agencyToken",
     description=(
         "An agency token (经办令牌): `Authorization: Bearer <token>`. `medroam seed --demo` "
-        "writes one per role and region into demo-fixtures.json (`agency_tokens`)."
+        "writes one per role and region into var/demo-fixtures.json (`agency_tokens`)."
     ),
 )
 

@@ -2,7 +2,7 @@
 
 Migrates the database, loads the reference data, writes institutions (with gateway
 credentials), insured persons, filings and agency tokens for every pooling region (or the
-chosen provinces/regions), and writes ``demo-fixtures.json`` with everything needed to
+chosen provinces/regions), and writes ``var/demo-fixtures.json`` (as ``medroam demo`` does) with everything needed to
 call the server at once. Deterministic for a given ``--seed``; a second run with the same
 seed changes nothing, a run with another seed is refused.
 """
@@ -63,7 +63,7 @@ def seed(
         int, typer.Option("--seed", help="Random seed: the same seed gives the same nation.")
     ] = DEFAULT_SEED,
     out: Annotated[Path, typer.Option("--out", help="Where to write the fixtures (JSON).")] = Path(
-        "demo-fixtures.json"
+        "var/demo-fixtures.json"
     ),
     provinces: Annotated[
         list[str] | None,
@@ -148,6 +148,7 @@ def seed(
     finally:
         engine.dispose()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
             json.dumps(result.fixtures, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
