@@ -2,9 +2,10 @@
 
 Migrates the database, loads the reference data, writes institutions (with gateway
 credentials), insured persons, filings and agency tokens for every pooling region (or the
-chosen provinces/regions), and writes ``var/demo-fixtures.json`` (as ``medroam demo`` does) with everything needed to
-call the server at once. Deterministic for a given ``--seed``; a second run with the same
-seed changes nothing, a run with another seed is refused.
+chosen provinces/regions), and writes ``var/demo-fixtures.json`` (as ``medroam demo``
+does) with everything needed to call the server at once. Deterministic for a given
+``--seed``; a second run with the same seed changes nothing, a run with another seed is
+refused.
 """
 
 from __future__ import annotations
