@@ -137,3 +137,4 @@ def demo(
     finally:
         server.stop()
         result.engine.dispose()
+        result.release()

@@ -9,10 +9,12 @@ HTML report (``var/demo-report.html``) and the fixtures for calling the server
 
 from __future__ import annotations
 
+import fcntl
 import json
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -35,6 +37,7 @@ VAR = Path("var")
 DEFAULT_DB_FILE = VAR / "demo.db"
 DEFAULT_REPORT = VAR / "demo-report.html"
 DEFAULT_FIXTURES = VAR / "demo-fixtures.json"
+LOCK_FILE = VAR / "demo.lock"  # held while a demo uses (or serves) var/demo.db
 DEFAULT_PORT = 8080
 FULL_PERSONS = 96  # --full: four times the default population of every pooling region
 
@@ -56,6 +59,41 @@ class DemoResult:
     fixtures: Path
     urls: dict[str, str]
     engine: Engine  # the caller disposes of it once the server has stopped
+    lock: IO[str] | None = field(default=None, repr=False)
+
+    def release(self) -> None:
+        """Let another demo use ``var/demo.db`` (call once the server has stopped)."""
+        release_lock(self.lock)
+        self.lock = None
+
+
+def acquire_lock(path: Path = LOCK_FILE) -> IO[str]:
+    """The demo's lock on ``var/demo.db``; refused while another demo in this checkout
+    holds it (the lock goes with its process, however that process ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SimError(
+            f"another medroam demo (pid {holder}) is using {DEFAULT_DB_FILE} in this folder "
+            "and may still be serving it: stop it first (Ctrl-C), or give this run its own "
+            "database with --db sqlite:///var/other.db"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def release_lock(handle: IO[str] | None) -> None:
+    if handle is not None and not handle.closed:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def default_db_url() -> str:
@@ -83,7 +121,7 @@ def _check_writable(path: Path, what: str) -> None:
 
 def prepare(config: DemoConfig) -> tuple[DemoConfig, str]:
     """Check everything before any work; the database URL to use. A default demo
-    database is removed so the run starts fresh."""
+    database is removed so the run starts fresh (the caller holds :func:`acquire_lock`)."""
     check_config(config.sim)
     _check_writable(config.report, "--report")
     _check_writable(config.fixtures, "--fixtures")
@@ -108,15 +146,24 @@ def run_demo(
 ) -> DemoResult:
     """Seed, serve, simulate, clear, report (module docstring). With ``config.serve``
     the gateway is still running in ``result.sim.server`` (the caller stops it)."""
-    config, url = prepare(config)
+    lock = acquire_lock() if config.db is None else None
+    try:
+        config, url = prepare(config)
+    except BaseException:
+        release_lock(lock)
+        raise
     own_engine = engine is None
     engine = engine or make_engine(url)
     try:
         sim = run_simulation(engine, config.sim, progress=progress, keep_server=config.serve)
     except BaseException:
+        release_lock(lock)
         if own_engine:
             engine.dispose()
         raise
+    if sim.server is None:  # nothing serves the database any more
+        release_lock(lock)
+        lock = None
     base = (
         sim.server.url if sim.server is not None else f"http://{config.sim.host}:{config.sim.port}"
     )
@@ -138,7 +185,7 @@ def run_demo(
     config.fixtures.write_text(json.dumps(fixtures, ensure_ascii=False, indent=1) + "\n", "utf-8")
     config.report.parent.mkdir(parents=True, exist_ok=True)
     config.report.write_text(render_report(sim.summary), "utf-8")
-    return DemoResult(sim, url, config.report, config.fixtures, urls, engine)
+    return DemoResult(sim, url, config.report, config.fixtures, urls, engine, lock)
 
 
 def full(config: SimConfig) -> SimConfig:
