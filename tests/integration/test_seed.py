@@ -330,3 +330,14 @@ def test_cli_seed(tmp_path: Path) -> None:
     assert runner.invoke(app, ["seed", "--db", db]).exit_code == 2  # --demo is required
     bad = runner.invoke(app, ["seed", "--demo", "--db", db, "--provinces", "xx"])
     assert bad.exit_code == 2 and "--provinces" in bad.output
+
+
+def test_institution_and_employer_names_are_obviously_synthetic() -> None:
+    """Faker's zh_CN company names and ``<city>第一人民医院`` read like real bodies: every
+    synthetic institution and employer name says 测试 and ends with （模拟） (issue 12 item 19)."""
+    plans = plan_regions(1, _regions(SUBSET), AS_OF, plan.PERSONS_PER_REGION)
+    institutions = [i.name for p in plans for i in p.institutions]
+    employers = {p.employer for p in _persons(plans) if p.employer}
+    assert institutions and employers
+    for name in institutions + sorted(employers):
+        assert "测试" in name and name.endswith("（模拟）"), name

@@ -110,6 +110,10 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
+EMPLOYERS_PER_REGION = 8
+SYNTHETIC_MARK = "（模拟）"  # every synthetic institution and employer name ends with it
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a synthetic person is (the 1101 ``baseinfo`` part) and their vouchers."""
@@ -146,6 +150,7 @@ class PeopleFactory:
         self.region_name = region_name
         self.prefixes = county_prefixes(region_code)
         self.taken: set[str] = set()
+        self._employers = 0
         self._minorities = _MINORITIES.get(region_code[:2], ())
 
     def _naty(self) -> str:
@@ -185,5 +190,9 @@ class PeopleFactory:
         )
 
     def employer(self) -> str:
-        company: str = self.faker.company()
-        return company
+        """An obviously synthetic employer of the region, e.g. ``成都市测试第3用人单位（模拟）``
+        (Faker's zh_CN company names read like real companies). Eight per region, taken in
+        turn; no random draw, so the people drawn after it are unchanged."""
+        self._employers += 1
+        n = (self._employers - 1) % EMPLOYERS_PER_REGION + 1
+        return f"{self.region_name}测试第{n}用人单位（模拟）"

@@ -8,8 +8,9 @@ plan); everything is SYNTHETIC.
 
 Per pooling region:
 
-* institutions: a 三级 ``<region>第一人民医院``, a 二级 ``<region>第二人民医院`` and a 一级
-  ``<region>城关社区卫生服务中心`` (codes ``H`` + region + 5 digits), all networked for
+* institutions: a 三级 ``<region>测试第一人民医院（模拟）``, a 二级
+  ``<region>测试第二人民医院（模拟）`` and a 一级 ``<region>测试社区卫生服务中心（模拟）``
+  (codes ``H`` + region + 5 digits), all networked for
   cross-province settlement, each with TIF credentials (paasid + token); the 三级 and 二级
   ones also with a CSB access key and secret. The referral centres 北京, 上海, 广州, 成都 and
   武汉 have two more 三级 hospitals.
@@ -44,7 +45,14 @@ from medroam.domain.filing import Filing, FilingChannel, FilingRequest, new_fili
 from medroam.domain.identity import GENDER_FEMALE, GENDER_MALE
 from medroam.domain.policy import FilingRules
 from medroam.domain.region import Region
-from medroam.sim.people import FAKER_LOCALE, Identity, PeopleFactory, age_on, birth_date_for_age
+from medroam.sim.people import (
+    FAKER_LOCALE,
+    SYNTHETIC_MARK,
+    Identity,
+    PeopleFactory,
+    age_on,
+    birth_date_for_age,
+)
 
 GENERATOR_VERSION = 1  # bump when a change makes the same seed give other data
 PERSONS_PER_REGION = 24
@@ -251,15 +259,17 @@ def _alnum(rng: random.Random, n: int) -> str:
 
 def _institution_names(region: Region) -> list[tuple[str, str]]:
     name = region.name
+    # Obviously synthetic: "测试" in the name and "（模拟）" at its end, so no name can be
+    # mistaken for a real hospital's.
     names = [
-        ("3", f"{name}第一人民医院"),
-        ("2", f"{name}第二人民医院"),
-        ("1", f"{name}城关社区卫生服务中心"),
+        ("3", f"{name}测试第一人民医院"),
+        ("2", f"{name}测试第二人民医院"),
+        ("1", f"{name}测试社区卫生服务中心"),
     ]
     if region.code in CENTRES.values():
         short = name.removesuffix("市")
-        names += [("3", f"{short}医科大学附属医院"), ("3", f"{name}肿瘤医院")]
-    return names
+        names += [("3", f"{short}测试医科大学附属医院"), ("3", f"{name}测试肿瘤医院")]
+    return [(level, f"{n}{SYNTHETIC_MARK}") for level, n in names]
 
 
 def plan_institutions(seed: int, region: Region) -> tuple[SeedInstitution, ...]:
