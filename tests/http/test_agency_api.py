@@ -145,6 +145,13 @@ def test_a_token_is_required(agency: Agency) -> None:
 
 def test_unknown_paths_and_methods_answer_json(agency: Agency) -> None:
     _error(agency.call("GET", "/nothing", "nation"), 404)
+    for path in ("/api/v1", "/api/v1/", "/api/v1x", "/api", "/api/v1/settlements/a/b"):
+        r = agency.http.get(agency.base_url + path)
+        assert _error(r, 404) == {
+            "status": 404,
+            "error": "not_found",
+            "message": "no such resource",
+        }
     _error(agency.call("DELETE", "/persons", "nation"), 405)
     r = agency.http.post(
         API + "/persons",
@@ -165,6 +172,13 @@ def test_openapi_documents_every_operation(agency: Agency) -> None:
     assert len(operations) >= 20
     assert all(op.get("summary") for op in operations)
     assert doc["components"]["schemas"]["PersonCreate"]["examples"]
+    # every operation documents the errors any request may get, with the real error body
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    for op in operations:
+        for status in ("400", "401", "403", "404", "422"):
+            documented = op["responses"][status]["content"]["application/json"]["schema"]
+            assert documented == error_body, (op["summary"], status)
+    assert "HTTPValidationError" not in str(doc)
     assert agency.http.get(API + "/docs").status_code == 200
 
 
@@ -666,8 +680,12 @@ def test_settlement_queries_by_role(agency: Agency) -> None:
         ("insured_place", "440100"),
         ("province", "310000"),
     ):
-        _error(agency.call("GET", path, role, region), 403, "outside its region")
-    _error(agency.call("GET", "/settlements/NOSUCH", "nation"), 404)
+        # another region's settlement is answered exactly as a missing one: no probing
+        other = agency.call("GET", path, role, region)
+        body = _error(other, 404)
+        assert body == {"status": 404, "error": "not_found", "message": f"no settlement {setl_id}"}
+    missing = _error(agency.call("GET", "/settlements/NOSUCH", "nation"), 404)
+    assert missing == {"status": 404, "error": "not_found", "message": "no settlement NOSUCH"}
 
     mine = agency.call("GET", f"/persons/{person['psn_no']}/settlements", "insured_place", "110100")
     assert setl_id in {x["setl_id"] for x in mine.json()["items"]}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from medroam import __version__
 from medroam.api.clearing_routes import install as install_clearing_routes
-from medroam.api.errors import install_error_handlers
+from medroam.api.errors import document_errors, install_error_handlers
 from medroam.api.routes import router
 
 AGENCY_PREFIX = "/api/v1"
@@ -66,6 +67,14 @@ def create_agency_app(engine: Engine, *, clock: Callable[[], datetime] | None = 
     install_error_handlers(app)
     app.include_router(router)
     install_clearing_routes(app)  # clearing, statements, prepayment
+    openapi = app.openapi
+
+    def documented() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(openapi())
+        return app.openapi_schema
+
+    app.openapi = documented  # type: ignore[method-assign]
     return app
 
 

@@ -166,3 +166,43 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, name in ERROR_NAMES.items()
     if status in (400, 401, 403, 404, 409, 422)
 }
+
+
+# Statuses any operation may answer whatever it does: a malformed request (400), no or a
+# wrong token (401), outside the role's region (403), no such resource (404, also for
+# another region's settlement), invalid fields (422). Documented on every operation.
+COMMON_ERRORS = (400, 401, 403, 404, 422)
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (an OpenAPI document, changed in place) with :data:`COMMON_ERRORS`
+    documented on every operation as :class:`ErrorBody`, replacing FastAPI's default 422
+    body (``HTTPValidationError``), which this API never answers."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    for name, sub in (
+        ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        .get("$defs", {})
+        .items()
+    ):
+        components.setdefault(name, sub)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status in COMMON_ERRORS:
+                entry = responses.get(str(status))
+                content = (entry or {}).get("content", {}).get("application/json", {})
+                if entry is None or "HTTPValidationError" in str(content.get("schema")):
+                    responses[str(status)] = {
+                        "description": ERROR_NAMES[status].replace("_", " "),
+                        "content": {"application/json": {"schema": dict(_ERROR_REF)}},
+                    }
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused in components and unused not in str(schema.get("paths")):
+            del components[unused]
+    return schema

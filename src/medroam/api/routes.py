@@ -770,7 +770,8 @@ def search_catalogue(
 )
 def get_settlement(setl_id: SetlPath, who: Who, engine: Db) -> Any:
     """Roles: insured_place of the person's insured region, treatment_place of the
-    institution's region, province of either, nation."""
+    institution's region, province of either, nation. A settlement outside the role's
+    region is answered 404 exactly like a missing one."""
     regions = _read(engine, lambda s: queries.settlement_regions(s, setl_id))
     if regions is None:
         raise not_found(f"no settlement {setl_id}")
@@ -780,9 +781,6 @@ def get_settlement(setl_id: SetlPath, who: Who, engine: Db) -> Any:
         TREATMENT_PLACE: who.covers(treatment),
         PROVINCE: who.covers(insured) or who.covers(treatment),
     }.get(who.role, True)
-    if not allowed:
-        raise forbidden(
-            f"role {who.describe()} may not read settlement {setl_id} (insured in {insured}, "
-            f"treated in {treatment}: outside its region)"
-        )
+    if not allowed:  # answered as a missing one, so that no region can probe the ids
+        raise not_found(f"no settlement {setl_id}")
     return _read(engine, lambda s: queries.get_settlement(s, setl_id))

@@ -20,9 +20,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medroam import __version__
 from medroam.api import mount_agency_api
+from medroam.api.errors import error_response
 from medroam.gateway.dispatch import Gateway, Outcome
 from medroam.gateway.errors import InputError
 from medroam.gateway.settings import GatewaySettings
@@ -107,6 +109,16 @@ def create_app(engine: Engine, settings: GatewaySettings | None = None) -> FastA
         openapi_url=None,
     )
     app.state.gateway = gateway
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        # unmatched paths and methods outside the mounted agency API: the same JSON error
+        # body as the agency API's, not FastAPI's {"detail": ...}
+        assert isinstance(exc, StarletteHTTPException)
+        message = {404: "no such resource", 405: "method not allowed on this resource"}
+        return error_response(exc.status_code, message.get(exc.status_code, str(exc.detail)))
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.router.redirect_slashes = False  # "/api/v1" is not found, not redirected (307)
 
     async def call(request: Request, infno: str | None = None) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
