@@ -17,6 +17,7 @@ Every error body is ``{"status": 403, "error": "forbidden", "message": "…"}``,
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from medroam.gateway.logging import scrub_trace
 
 log = logging.getLogger("medroam.api")
 
@@ -152,7 +155,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return _validation(exc)
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("agency API: unexpected error", exc_info=exc)
+        trace = "".join(traceback.format_exception(exc))
+        log.error("agency API: unexpected error\n%s", scrub_trace(trace))  # no personal data
         return error_response(500, "internal error; the request was not carried out")
 
     app.add_exception_handler(ApiError, api_error)

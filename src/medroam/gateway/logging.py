@@ -94,10 +94,34 @@ def log_body(direction: str, ref: str, body: Any) -> None:
         logger.debug(_dump({"event": direction, "ref": ref, "body": body}))
 
 
+# What a database error may quote of the data: SQLAlchemy's "[parameters: …]" (also
+# hidden by the engines' hide_parameters), PostgreSQL's "DETAIL: Key (certno)=(…)" and
+# "Failing row contains (…)", and the values of a "[SQL: …]" statement's literals.
+_DB_ECHOES = (
+    (
+        re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|$))", re.S | re.M),
+        "[parameters hidden]",
+    ),
+    (
+        re.compile(r"(Key \([^)]*\))=\(.*?\)( already exists| is not present|\s*$)", re.M),
+        r"\1=(…)\2",
+    ),
+    (re.compile(r"(Failing row contains )\(.*\)", re.M), r"\1(…)"),
+    (re.compile(r"'[^'\n]{0,200}'"), "'…'"),
+)
+
+
+def scrub_trace(text: str) -> str:
+    """A traceback without any data a database error may quote, ID numbers masked."""
+    for pattern, replacement in _DB_ECHOES:
+        text = pattern.sub(replacement, text)
+    return _mask_text(text)
+
+
 def log_internal_error(ref: str, **fields: Any) -> None:
-    """The exception being handled, with its traceback (ID numbers in it masked) and the
-    reference the client gets."""
-    trace = _mask_text(traceback.format_exc())
+    """The exception being handled, with its traceback (quoted values dropped, ID numbers
+    masked) and the reference the client gets."""
+    trace = scrub_trace(traceback.format_exc())
     logger.error("%s\n%s", _dump({"event": "internal_error", "ref": ref, **fields}), trace)
 
 

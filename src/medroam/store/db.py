@@ -38,6 +38,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     would leave DDL and reads outside the transaction, and a deferred transaction could
     not wait for the write lock after reading (read-check-write use cases need that).
     """
+    # SQL parameters hold personal data (card numbers, ID numbers, names): never in an
+    # exception's text, so never in a logged traceback.
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(database_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
