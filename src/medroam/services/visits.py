@@ -149,6 +149,14 @@ def _check_voucher(
     if cert_type not in ("01", "02", "03"):
         raise InvalidInputError(f"mdtrt_cert_type: unknown voucher type {cert_type!r}")
     found = place.find_person(cert_type, cert_no, card_sn)
+    if found is None and card_sn and place.find_person(cert_type, cert_no) is not None:
+        raise RefusedError(
+            f"card_sn: {card_sn!r} is not the card's 卡识别码 (社会保障卡识别码不符)"
+        )
+    if found is None:
+        raise RefusedError(
+            f"mdtrt_cert_no (mdtrt_cert_type {cert_type}): no such voucher (就诊凭证不存在)"
+        )
     if found != psn_no:
         raise RefusedError(
             f"mdtrt_cert_no (mdtrt_cert_type {cert_type}) does not identify person {psn_no} "

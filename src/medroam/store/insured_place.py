@@ -58,7 +58,9 @@ class SqlInsuredPlace:
     def find_person(self, cert_type: str, cert_no: str, card_sn: str = "") -> str | None:
         row = self.session.get(PersonVoucherRow, (cert_type, cert_no))
         if row is not None:
-            if cert_type == CERT_SOCIAL_CARD and row.card_sn and row.card_sn != card_sn:
+            # card_sn is checked when sent; the national edition sends it with 1101 only,
+            # so a social-security card without it still identifies its holder
+            if cert_type == CERT_SOCIAL_CARD and card_sn and row.card_sn not in ("", card_sn):
                 return None
             return row.psn_no
         if cert_type == CERT_ID_NUMBER:
