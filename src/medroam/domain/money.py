@@ -50,9 +50,7 @@ def yuan_to_fen(value: str | int | Decimal, *, field: str = "amount") -> Fen:
     if not d.is_finite():
         raise MoneyError(f"{field}: {value!r} is not a finite number")
     if d.adjusted() >= MAX_YUAN_DIGITS:  # 1e30, or 40 digits: no amount is that large
-        raise MoneyError(
-            f"{field}: {value!r} has more than {MAX_YUAN_DIGITS} digits before the decimal point"
-        )
+        raise MoneyError(f"{field}: more than {MAX_YUAN_DIGITS} integer digits")
     if d != d.quantize(_CENT):
         raise MoneyError(f"{field}: {value!r} has more than 2 decimals")
     return int(d * 100)

@@ -133,10 +133,7 @@ class Node:
             raise InputError(f"{self._field(key)}: {value!r} is not a finite number")
         # N(16, places): at most 16 - places digits before the decimal point ("1e30": no)
         if d.adjusted() >= 16 - places:
-            raise InputError(
-                f"{self._field(key)}: {value!r} has more than {16 - places} digits "
-                "before the decimal point"
-            )
+            raise InputError(f"{self._field(key)}: more than {16 - places} integer digits")
         if d != d.quantize(Decimal(1).scaleb(-places)):
             raise InputError(f"{self._field(key)}: {value!r} must have at most {places} decimals")
         return d

@@ -7,6 +7,7 @@ from typing import Any
 from medroam.domain.accumulators import IP_ADMISSIONS, cum_type_code
 from medroam.gateway.fields import amount, day_text, local_time, setldetail_row, setlinfo_amounts
 from medroam.gateway.handlers.outpatient import person_fields, place_of
+from medroam.gateway.handlers.reconciliation import reversal_of
 from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
 from medroam.services import settlement as settling
@@ -69,7 +70,26 @@ def settlement_info(ctx: RequestContext, inp: Node) -> dict[str, Any]:
             "opt_time": local_time(v.setl_time),
         }
     )
+    info.update(_status_fields(ctx, v.setl_id or "", v.status))
     return {"setlinfo": info, "setldetail": [setldetail_row(d) for d in s.details]}
+
+
+_UNDONE_BY = {"2601": "已冲正 (2601 冲正交易)", "2208": "已撤销 (2208)", "2305": "已撤销 (2305)"}
+
+
+def _status_fields(ctx: RequestContext, setl_id: str, status: str) -> dict[str, str]:
+    """``vali_flag`` (有效标志) and ``memo`` saying whether and how the settlement was
+    undone: a reversed settlement must not read as one in force."""
+    if status == "voided":
+        return {"vali_flag": "0", "memo": "退费记录已被冲正 (2601), 视同未发生"}
+    if status != "cancelled":
+        return {"vali_flag": "1", "memo": ""}
+    undone = reversal_of(ctx.session, ctx.institution.code, setl_id)
+    if undone is None:
+        return {"vali_flag": "0", "memo": "已撤销"}
+    reverse_id, infno = undone
+    how = _UNDONE_BY.get(infno, "已撤销")
+    return {"vali_flag": "0", "memo": f"{how}, 冲销记录 setl_id {reverse_id}"}
 
 
 @handler("5206", "人员累计信息查询", state_changing=False)

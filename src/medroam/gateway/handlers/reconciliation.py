@@ -11,6 +11,10 @@ count; an original and its reverse record both count, so their amounts net out.
 figures include refund and reversal records; ``0`` — they do not, and the centre leaves
 its reverse records out too.
 
+A settlement reversed by 2601 and the reverse record the 2601 wrote are void for 3201/3202
+under either flag: the HIS drops a reversed settlement from its book (the reversal makes
+it as if it never happened), whereas a 2208/2305 cancellation is a refund it keeps.
+
 3203 is checked against the same figures: an application that does not match the
 centre's settlements of its period is refused, naming each differing figure, and so is a
 second application in force for the same month and ``clr_type``.
@@ -26,7 +30,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, not_, select
+from sqlalchemy.orm import Session, aliased
 
 from medroam.domain.money import fen_to_yuan
 from medroam.gateway.errors import BusinessError, ForbiddenError, InputError
@@ -41,7 +46,12 @@ from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
 from medroam.gateway.settings import CHINA_TZ
 from medroam.refdata.code_tables import load_code_tables
-from medroam.store.tables import CLEARING_OPEN, ClearingApplicationRow, SettlementRow
+from medroam.store.tables import (
+    CLEARING_OPEN,
+    ClearingApplicationRow,
+    MessageLogRow,
+    SettlementRow,
+)
 
 COUNTED_STATUSES = ("valid", "cancelled")
 MAX_FEN = 10**16  # N(16,2): at most 14 integer digits
@@ -129,9 +139,60 @@ def _scope(
     ]
     if insutype is not None:
         conditions.append(SettlementRow.insutype == insutype)
+    conditions.append(not_(_reversed_by_2601(ctx.institution.code)))
     if not with_reversals:
         conditions.append(SettlementRow.refd_setl_flag.is_(False))
     return and_(*conditions)
+
+
+REVERSAL = "2601"
+
+
+def _reversal_msgids(fixmedins_code: str) -> Any:
+    """The msgids of the institution's 2601 reversals (the reverse records they wrote
+    carry them as ``medins_setl_id``)."""
+    return select(MessageLogRow.msgid).where(
+        MessageLogRow.fixmedins_code == fixmedins_code, MessageLogRow.infno == REVERSAL
+    )
+
+
+def _reversed_by_2601(fixmedins_code: str) -> ColumnElement[bool]:
+    """A settlement reversed by 2601, or the reverse record a 2601 wrote: void for 3201/
+    3202 under either ``refd_setl_flag``, since the HIS drops the reversed settlement from
+    its book (a reversal means "as if it never happened"), unlike a 2208/2305 refund."""
+    reverse = aliased(SettlementRow)
+    msgids = _reversal_msgids(fixmedins_code)
+    return (
+        SettlementRow.refd_setl_flag.is_(True) & SettlementRow.medins_setl_id.in_(msgids)
+    ) | SettlementRow.setl_id.in_(
+        select(reverse.reverses_setl_id).where(
+            reverse.fixmedins_code == fixmedins_code,
+            reverse.refd_setl_flag.is_(True),
+            reverse.medins_setl_id.in_(msgids),
+        )
+    )
+
+
+def reversal_of(session: Session, fixmedins_code: str, setl_id: str) -> tuple[str, str] | None:
+    """(reverse record's setl_id, the infno that wrote it: 2601, 2208 or 2305) of a
+    cancelled settlement, or ``None``."""
+    row = session.execute(
+        select(SettlementRow.setl_id, MessageLogRow.infno)
+        .join(
+            MessageLogRow,
+            and_(
+                MessageLogRow.fixmedins_code == SettlementRow.fixmedins_code,
+                MessageLogRow.msgid == SettlementRow.medins_setl_id,
+            ),
+            isouter=True,
+        )
+        .where(
+            SettlementRow.fixmedins_code == fixmedins_code,
+            SettlementRow.reverses_setl_id == setl_id,
+            SettlementRow.status == "valid",
+        )
+    ).first()
+    return None if row is None else (str(row[0]), str(row[1] or ""))
 
 
 @dataclass(frozen=True, slots=True)
