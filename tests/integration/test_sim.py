@@ -168,7 +168,15 @@ def many_cancellations() -> Any:
 def test_a_simulated_period_reconciles_with_clearing_to_the_fen(
     engine: Engine, many_cancellations: Any
 ) -> None:
-    result = run_simulation(engine, small_config())
+    last: dict[str, tuple[int, int]] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        last[what] = (done, total)
+
+    result = run_simulation(engine, small_config(), progress=progress)
+    # every progress step reaches its total (the prepayment bar once stopped at 924/950)
+    assert "prepayment quotas" in last and "encounters" in last
+    assert all(done == total for done, total in last.values()), last
     s = result.summary
     settled = result.books.settled
     assert s["refusals"] == []

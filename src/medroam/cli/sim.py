@@ -4,8 +4,10 @@ gateway, then reconciliation and clearing; ``--clearing-cycle`` compares cycles.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -48,9 +50,44 @@ def parse_day(text: str | None, option: str) -> date | None:
         fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
 
 
+PLAIN_PROGRESS_SECONDS = 10.0  # a plain progress line at least this often per step
+
+
+def plain_progress(
+    write: Callable[[str], None],
+    *,
+    every: float = PLAIN_PROGRESS_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[str, int, int], None]:
+    """A progress callback writing plain lines (``encounters 1200/5000 (24 %)``) for a
+    log or a pipe, where a bar shows nothing: on a step's start, on its end, and otherwise
+    at most every ``every`` seconds."""
+    last: dict[str, float] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        now = clock()
+        first = what not in last
+        finished = done >= total
+        if not (first or finished or now - last[what] >= every):
+            return
+        last[what] = now
+        share = f" ({100 * done // total} %)" if total > 0 else ""
+        write(f"{what} {done}/{total}{share}")
+
+    return progress
+
+
 @contextmanager
 def progress_bar() -> Iterator[Any]:
-    """A Rich progress bar on stderr; yields the ``(what, done, total)`` callback."""
+    """A Rich progress bar on stderr when it is a terminal, else periodic plain lines;
+    yields the ``(what, done, total)`` callback."""
+    if not err_console.is_terminal:
+
+        def write(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        yield plain_progress(write)
+        return
     with Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),

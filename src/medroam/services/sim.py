@@ -437,13 +437,11 @@ def issue_quotas(
     basis = quota_basis(books)
     quotas: dict[tuple[str, str, str], int] = {}
     years = sorted({start.year, end.year})
-    items = sorted(basis.items())
-    progress("prepayment quotas", 0, len(items) * len(years))
+    items = [(key, amount) for key, amount in sorted(basis.items()) if amount > 0]
+    progress("prepayment quotas", 0, len(items) * len(years))  # reaches its total
     done = 0
     for year in years:
         for (level, payer, payee), amount in items:
-            if amount <= 0:
-                continue
             growth = config.growth.of(config.seed, f"{level}:{payer}>{payee}")
             yearly = Fraction(amount * 365, days) / (1 + growth)
             quota = div_round(
