@@ -177,6 +177,7 @@ def test_a_simulated_period_reconciles_with_clearing_to_the_fen(
     # every progress step reaches its total (the prepayment bar once stopped at 924/950)
     assert "prepayment quotas" in last and "encounters" in last
     assert all(done == total for done, total in last.values()), last
+    _check_report_is_honest(result.summary)
     s = result.summary
     settled = result.books.settled
     assert s["refusals"] == []
@@ -252,3 +253,30 @@ def test_a_second_simulation_of_the_same_period_is_refused(engine: Engine) -> No
     # another period is fine
     later = run_simulation(engine, small_config(start=AS_OF + timedelta(days=90), days=2))
     assert later.summary["period"]["start"] == "2026-12-30"
+
+
+def _check_report_is_honest(summary: dict[str, Any]) -> None:
+    """The report (issue 12 item 16): a cut table says so, the growth text is the model
+    the code uses, and the targets are not called published figures."""
+    import copy
+
+    from medroam.services.sim import Growth
+    from medroam.sim.report import WARNINGS_SHOWN, render_report
+
+    s = copy.deepcopy(summary)
+    warning = {
+        "level": "national",
+        "payer": "110000",
+        "payee": "440000",
+        "month": "2026-10",
+        "cleared_fen": 100,
+        "quota_fen": 100,
+        "usage_rate": "100.00%",
+        "warning": "red",
+        "topup_fen": 0,
+    }
+    s["prepayment"]["warnings"] = [dict(warning) for _ in range(218)]
+    html = render_report(s)
+    assert f"Showing the first {WARNINGS_SHOWN} of 218 warnings" in html
+    assert Growth().describe() in html
+    assert "published 公开" not in html and "simulator&#x27;s target" in html.replace("'", "&#x27;")

@@ -100,6 +100,14 @@ class Growth:
         if self.sd < 0 or not 0 <= self.tail_share <= 1 or not 0 <= self.tail[0] <= self.tail[1]:
             raise ValueError(f"impossible growth model {self}")
 
+    def describe(self) -> str:
+        """The model in words, for the report (e.g. ``normal(25 %, sd 12 %) …``)."""
+        lo, hi = self.tail
+        return (
+            f"normal(mean {self.mean:.0%}, sd {self.sd:.0%}) per province pair, not below 0, "
+            f"and for {self.tail_share:.0%} of pairs uniform {lo:.0%}–{hi:.0%}"
+        )
+
     def of(self, seed: int, pair: str) -> Fraction:
         """The growth of one pair (deterministic), as an exact fraction (0.1 % steps)."""
         rng = random.Random(f"medroam-sim:growth:{seed}:{pair}")
@@ -705,6 +713,7 @@ def summarise(
             "quotas": len(quotas),
             "national_quota_fen": sum(v for k, v in quotas.items() if k[0] == "national"),
             "warnings": warnings,
+            "growth_model": config.growth.describe(),
         },
         "advance": advance,
         "whatif": whatif,

@@ -17,6 +17,7 @@ from typing import Any
 from medroam import __version__
 
 PALETTE = ("#2f6fab", "#e07b39", "#3c9d5d", "#8e5ea2", "#c94f4f", "#6b7b8c")
+WARNINGS_SHOWN = 60  # rows of the prepayment warnings table; the note says how many in all
 CYCLE_LABELS = {"daily": "日清算", "monthly": "月清算", "quarterly": "季清算", "annual": "年清算"}
 
 
@@ -292,7 +293,11 @@ def render_report(summary: Mapping[str, Any], *, title: str = "medroam 异地就
         section(
             "与公开数据的形态对比 Shape against the published figures",
             table(
-                ["figure", "achieved 模拟", "published 公开 (2021 Jan–Oct)"],
+                [
+                    "figure",
+                    "achieved 模拟结果",
+                    "simulator's target 模拟目标 (set from the 2021 Jan–Oct published figures)",
+                ],
                 [
                     (
                         "outpatient : inpatient person-times 门诊:住院人次",
@@ -438,9 +443,17 @@ def render_report(summary: Mapping[str, Any], *, title: str = "medroam 异地就
             "预付金 Prepayment",
             note(
                 f"{s['prepayment']['quotas']} quotas issued (national and provincial): 2 months of "
-                "last year's monthly average, last year being this period's pace ÷ (1 + growth) "
-                "drawn per pair (0–90 %; 2024 grew +85 % in person-times). Usage = the month's "
-                "clearing ÷ quota; ≥ 70 % yellow, ≥ 90 % red with an emergency top-up."
+                "last year's monthly average, last year being this period's pace ÷ (1 + growth), "
+                "the growth drawn "
+                + s["prepayment"].get("growth_model", "per province pair")
+                + ". Usage = the month's clearing ÷ quota; ≥ 70 % yellow, ≥ 90 % red with an "
+                "emergency top-up. "
+                + (
+                    f"Showing the first {WARNINGS_SHOWN} of {len(warnings)} warnings "
+                    f"(显示 {WARNINGS_SHOWN} / {len(warnings)} 条)."
+                    if len(warnings) > WARNINGS_SHOWN
+                    else f"All {len(warnings)} warnings shown."
+                )
             ),
             table(
                 [
@@ -466,7 +479,7 @@ def render_report(summary: Mapping[str, Any], *, title: str = "medroam 异地就
                         w["warning"],
                         yuan(w["topup_fen"]),
                     )
-                    for w in warnings[:60]
+                    for w in warnings[:WARNINGS_SHOWN]
                 ],
                 numeric=(4, 5, 6, 8),
             )
