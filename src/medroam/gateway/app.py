@@ -13,9 +13,11 @@ download, or HTTP 401 for a gateway-authentication failure. ``GET /health`` answ
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
@@ -26,6 +28,7 @@ from medroam.api import mount_agency_api
 from medroam.gateway.dispatch import Gateway, Outcome
 from medroam.gateway.errors import InputError
 from medroam.gateway.settings import GatewaySettings
+from medroam.store import sqlstats
 
 STANDARD_PATH = "/fsi/api/rsfComIfsService/callService"
 JILIN_PATH = "/mbs/fmi/fsi/api/callFsiService/callService"
@@ -82,6 +85,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _response(outcome: Outcome) -> Response:
+    extra = {sqlstats.HEADER: outcome.sql.header()} if outcome.sql is not None else None
     if outcome.file is not None:
         content, filename = outcome.file
         return Response(
@@ -90,19 +94,37 @@ def _response(outcome: Outcome) -> Response:
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
         )
     return Response(
-        content=outcome.body.encode("utf-8"), status_code=outcome.status, media_type=JSON_TYPE
+        content=outcome.body.encode("utf-8"),
+        status_code=outcome.status,
+        media_type=JSON_TYPE,
+        headers=extra,
     )
 
 
-def create_app(engine: Engine, settings: GatewaySettings | None = None) -> FastAPI:
-    """The gateway application over ``engine`` (already migrated)."""
+def create_app(
+    engine: Engine, settings: GatewaySettings | None = None, *, thread_limit: int | None = None
+) -> FastAPI:
+    """The gateway application over ``engine`` (already migrated).
+
+    ``thread_limit``: at most this many requests run their (blocking, database) work at
+    once in this process; the default is the thread pool's own (40). A serving worker
+    sets it to its connection pool's size.
+    """
     gateway = Gateway(engine, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if thread_limit:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = thread_limit
+        yield
+
     app = FastAPI(
         title="medroam gateway",
         version=__version__,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.gateway = gateway
 

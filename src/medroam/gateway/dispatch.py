@@ -29,7 +29,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from email.message import Message
 from email.parser import BytesParser
@@ -56,6 +56,7 @@ from medroam.gateway.registry import (
 )
 from medroam.gateway.settings import GatewaySettings
 from medroam.services.uow import unit_of_work
+from medroam.store import sqlstats
 from medroam.store.tables import MessageLogRow, SignInRow
 
 SIGN_IN_INFNO = "9001"
@@ -73,6 +74,7 @@ class Outcome:
     file: tuple[bytes, str] | None = None  # (content, filename) for 9102
     replayed: bool = False
     extra: Mapping[str, Any] | None = None  # keys added for 401s ({code, message})
+    sql: sqlstats.Counts | None = None  # statements and commits, when counting is on
 
 
 @dataclass(slots=True)
@@ -121,6 +123,7 @@ class Gateway:
         load_handlers()
         self.engine = engine
         self.settings = settings or GatewaySettings()
+        self._counting = sqlstats.is_installed(engine)
         self._settings_dict = {
             f.name: getattr(self.settings, f.name) for f in fields(self.settings)
         }
@@ -139,6 +142,8 @@ class Gateway:
         req = _Request(
             ref=secrets.token_hex(6), received_at=self.settings.clock(), started=time.perf_counter()
         )
+        if self._counting:
+            sqlstats.begin()
         try:
             outcome = self._process(req, headers, body, content_type, path_infno)
         except AuthError as exc:
@@ -154,6 +159,8 @@ class Gateway:
             log_internal_error(req.ref, infno=req.infno, msgid=req.msgid)
             outcome = self._refusal(req, GatewayError(f"internal error (ref {req.ref})"))
         self._log(req, outcome)
+        if self._counting:
+            outcome = replace(outcome, sql=sqlstats.snapshot())
         return outcome
 
     def refuse(self, exc: GatewayError) -> Outcome:
