@@ -205,8 +205,9 @@ def test_old_nonces_are_purged(gw: Gateway) -> None:
     client = gw.client("h1")
     assert client.call("1901", DICT_QUERY)["infcode"] == 0
     assert gw.count("gateway_nonces") >= 1
-    # 11 minutes later (beyond 2 × 300 s) the next request purges the remembered nonces
-    gw.shift(timedelta(minutes=11))
+    # 61 minutes later (beyond 2 × the longer window, CSB's 1,800 s) the next request
+    # purges the remembered nonces (and CSB signatures)
+    gw.shift(timedelta(minutes=61))
     assert client.call("1901", DICT_QUERY)["infcode"] == 0
     assert gw.count("gateway_nonces") == 1
 

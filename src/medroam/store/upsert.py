@@ -1,0 +1,68 @@
+"""``INSERT … ON CONFLICT`` on both databases (PostgreSQL and SQLite share the syntax,
+SQLAlchemy spells it per dialect): the hot path's way to claim a key or add to a counter
+in one statement instead of a read followed by a write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+
+def table_of(entity: Any) -> Table:
+    """The Core table of a mapped class (Core statements skip the ORM's bookkeeping)."""
+    return cast(Table, entity.__table__)
+
+
+def _insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"ON CONFLICT on {dialect}")  # pragma: no cover
+
+
+def insert_new(
+    session: Session,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    returning: Any,
+    *,
+    where: ColumnElement[bool] | None = None,
+) -> Any:
+    """Insert a row unless one with the same ``conflict`` key exists (``where``: the
+    predicate of a partial unique index). Returns the ``returning`` column of the new
+    row, or None when the key was taken (no row written). (RETURNING, not the row count:
+    the row count of a PostgreSQL ``DO NOTHING`` insert is not reliable through the
+    driver.)"""
+    stmt = (
+        _insert(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
+        .returning(returning)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def insert_or_add(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    add: Sequence[str],
+    replace: Sequence[str] = (),
+) -> None:
+    """Insert ``rows``; where a key exists, add the ``add`` columns to the stored values
+    and overwrite the ``replace`` ones. One statement for all rows."""
+    if not rows:
+        return
+    stmt = _insert(session, table).values([dict(r) for r in rows])
+    updates: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
+    updates.update({c: stmt.excluded[c] for c in replace})
+    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
