@@ -70,6 +70,7 @@ from medroam.store import sqlstats
 from medroam.store.tables import MessageLogRow, SignInRow
 from medroam.store.upsert import table_of
 
+_INSERT_LOG = insert(table_of(MessageLogRow))
 SIGN_IN_INFNO = "9001"
 SIGN_OUT_INFNO = "9002"
 UPLOAD_INFNO = "9101"
@@ -337,17 +338,18 @@ class Gateway:
         outcome: Outcome,
     ) -> None:
         session.execute(
-            insert(table_of(MessageLogRow)).values(
-                fixmedins_code=institution.code,
-                msgid=envelope.msgid,
-                infno=envelope.infno,
-                request_hash=digest,
-                infcode=outcome.infcode,
-                inf_refmsgid=ref_id,
-                response=outcome.body,
-                received_at=req.received_at,
-                reversed=False,
-            )
+            _INSERT_LOG,
+            {
+                "fixmedins_code": institution.code,
+                "msgid": envelope.msgid,
+                "infno": envelope.infno,
+                "request_hash": digest,
+                "infcode": outcome.infcode,
+                "inf_refmsgid": ref_id,
+                "response": outcome.body,
+                "received_at": req.received_at,
+                "reversed": False,
+            },
         )
 
     def _record_nonce_alone(self, creds: Credentials, now: datetime) -> None:

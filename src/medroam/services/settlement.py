@@ -465,10 +465,7 @@ def settle(
         opter_name=opter_name or None,
     )
     SettlementRepository(session).add(row, s.details)
-    for line in p.lines:
-        line.status = "settled"
-        line.setl_id = setl_id
-    session.flush()
+    FeeLineRepository(session).mark_settled(p.lines, setl_id)
     own = s.account - s.mutual_aid
     place.apply_benefit_change(
         p.person.psn_no,

@@ -231,13 +231,8 @@ def register_outpatient(
     opening = _opening(
         place, institution, reg.psn_no, reg.insutype, (reg.cert_type, reg.cert_no, reg.card_sn)
     )
-    if visits.open_with_serial(institution.code, reg.ipt_otp_no, OUTPATIENT) is not None:
-        raise RefusedError(
-            f"ipt_otp_no {reg.ipt_otp_no} is already registered at {institution.code}; cancel "
-            "that registration (2202) or use a new serial"
-        )
     mdtrt_id = new_id("MD", institution.region, now)
-    visits.add(
+    opened = visits.open(
         VisitRow(
             mdtrt_id=mdtrt_id,
             psn_no=reg.psn_no,
@@ -268,6 +263,11 @@ def register_outpatient(
             updated_at=now,
         )
     )
+    if not opened:
+        raise RefusedError(
+            f"ipt_otp_no {reg.ipt_otp_no} is already registered at {institution.code}; cancel "
+            "that registration (2202) or use a new serial"
+        )
     return Opened(mdtrt_id, reg.psn_no, reg.ipt_otp_no)
 
 
@@ -408,13 +408,8 @@ def admit(
     opening = _opening(
         place, institution, adm.psn_no, adm.insutype, (adm.cert_type, adm.cert_no, adm.card_sn)
     )
-    if visits.open_with_serial(institution.code, adm.ipt_no, INPATIENT) is not None:
-        raise RefusedError(
-            f"ipt_no {adm.ipt_no} is already admitted at {institution.code}; cancel that "
-            "admission (2404) or use a new serial"
-        )
     mdtrt_id = new_id("MD", institution.region, now)
-    visits.add(
+    opened = visits.open(
         VisitRow(
             mdtrt_id=mdtrt_id,
             psn_no=adm.psn_no,
@@ -451,6 +446,11 @@ def admit(
             updated_at=now,
         )
     )
+    if not opened:
+        raise RefusedError(
+            f"ipt_no {adm.ipt_no} is already admitted at {institution.code}; cancel that "
+            "admission (2404) or use a new serial"
+        )
     visits.upsert_diagnoses(mdtrt_id, "admission", [d.row() for d in adm.diagnoses])
     return Opened(mdtrt_id, adm.psn_no, adm.ipt_no)
 

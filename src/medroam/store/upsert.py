@@ -12,6 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+# Statements built once per (dialect, table, key, returned column, value names).
+_built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], Any] = {}
+
 
 def table_of(entity: Any) -> Table:
     """The Core table of a mapped class (Core statements skip the ORM's bookkeeping)."""
@@ -41,13 +44,18 @@ def insert_new(
     row, or None when the key was taken (no row written). (RETURNING, not the row count:
     the row count of a PostgreSQL ``DO NOTHING`` insert is not reliable through the
     driver.)"""
-    stmt = (
-        _insert(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
-        .returning(returning)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table.name, tuple(conflict), str(returning), tuple(values))
+    stmt = _built.get(key) if where is None else None
+    if stmt is None:
+        stmt = (
+            _insert(session, table)
+            .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
+            .returning(returning)
+        )
+        if where is None:
+            _built[key] = stmt
+    return session.execute(stmt, dict(values)).scalar_one_or_none()
 
 
 def insert_or_add(
@@ -59,10 +67,12 @@ def insert_or_add(
     replace: Sequence[str] = (),
 ) -> None:
     """Insert ``rows``; where a key exists, add the ``add`` columns to the stored values
-    and overwrite the ``replace`` ones. One statement for all rows."""
+    and overwrite the ``replace`` ones. One statement (an executemany) for all rows."""
     if not rows:
         return
-    stmt = _insert(session, table).values([dict(r) for r in rows])
+    # One single-row statement executed for every row (psycopg pipelines them): a
+    # multi-row VALUES would be a new, uncached statement text for every row count.
+    stmt = _insert(session, table)
     updates: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
     updates.update({c: stmt.excluded[c] for c in replace})
-    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))
+    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates), rows)
