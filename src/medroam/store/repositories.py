@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,6 +38,9 @@ from medroam.store.tables import (
 from medroam.store.upsert import insert_new, table_of
 
 _VISITS = table_of(VisitRow)
+# The predicate of uq_visits_open_serial, as a literal: PostgreSQL infers the partial
+# index of an ON CONFLICT only from the same predicate, not from a bound parameter.
+_OPEN_VISIT = text("status <> 'cancelled'")
 _FEE_LINES = table_of(FeeLineRow)
 _SETTLEMENTS = table_of(SettlementRow)
 _SETTLEMENT_DETAILS = table_of(SettlementDetailRow)
@@ -88,7 +91,7 @@ class VisitRepository:
             values_of(row, _VISITS),
             ("fixmedins_code", "kind", "ipt_otp_no"),
             _VISITS.c.mdtrt_id,
-            where=_VISITS.c.status != "cancelled",
+            where=_OPEN_VISIT,
         )
         return opened is not None
 

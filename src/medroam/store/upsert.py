@@ -10,10 +10,10 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 # Statements built once per (dialect, table, key, returned column, value names).
-_built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], Any] = {}
+_built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...], str], Any] = {}
 
 
 def table_of(entity: Any) -> Table:
@@ -37,7 +37,7 @@ def insert_new(
     conflict: Sequence[str],
     returning: Any,
     *,
-    where: ColumnElement[bool] | None = None,
+    where: ColumnElement[bool] | TextClause | None = None,
 ) -> Any:
     """Insert a row unless one with the same ``conflict`` key exists (``where``: the
     predicate of a partial unique index). Returns the ``returning`` column of the new
@@ -45,16 +45,15 @@ def insert_new(
     the row count of a PostgreSQL ``DO NOTHING`` insert is not reliable through the
     driver.)"""
     dialect = session.get_bind().dialect.name
-    key = (dialect, table.name, tuple(conflict), str(returning), tuple(values))
-    stmt = _built.get(key) if where is None else None
+    key = (dialect, table.name, tuple(conflict), str(returning), tuple(values), str(where))
+    stmt = _built.get(key)
     if stmt is None:
         stmt = (
             _insert(session, table)
             .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
             .returning(returning)
         )
-        if where is None:
-            _built[key] = stmt
+        _built[key] = stmt
     return session.execute(stmt, dict(values)).scalar_one_or_none()
 
 
