@@ -46,7 +46,12 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 @contextmanager
 def fresh_schema(base_url: str) -> Iterator[str]:
-    """A URL to a new, empty schema of ``base_url``'s database, dropped afterwards."""
+    """A URL to a new, empty schema of ``base_url``'s database, dropped afterwards (for
+    ``sqlite``, a new database file in a temporary folder)."""
+    if base_url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="medroam-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'gateway.db'}"
+        return
     schema = f"medroam_bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -142,6 +147,26 @@ def _tree_cpu_seconds(root: int) -> float:
     return total
 
 
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's main process, when this machine runs it (its CPU,
+    backends included, is then reported too; it includes any other client's work)."""
+    comm: dict[int, tuple[str, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        comm[int(entry)] = (name, int(stat[stat.rindex(")") + 2 :].split()[1]))
+    for pid, (name, ppid) in comm.items():
+        if name == "postgres" and comm.get(ppid, ("", 0))[0] != "postgres":
+            return pid
+    return None
+
+
 class Server:
     """``medroam serve`` as a child process."""
 
@@ -195,7 +220,8 @@ def run(
     db: str | None = None,
 ) -> dict[str, Any]:
     base = db or os.environ.get(ENV_PG) or DEFAULT_PG
-    workers = workers or os.cpu_count() or 1
+    sqlite = base.startswith("sqlite")
+    workers = 1 if sqlite else (workers or os.cpu_count() or 1)
     runs: list[dict[str, Any]] = []
     with fresh_schema(base) as url, tempfile.TemporaryDirectory(prefix="medroam-lg-") as tmp:
         jobs = make_jobs(url, (n + WARMUP) * len(concurrencies))
@@ -205,6 +231,8 @@ def run(
                 part = jobs[i * (n + WARMUP) : (i + 1) * (n + WARMUP)]
                 path = Path(tmp) / f"jobs-{c}.json"
                 path.write_text(json.dumps(part), encoding="utf-8")
+                pg = None if sqlite else postmaster_pid()
+                db0 = _tree_cpu_seconds(pg) if pg else 0.0
                 cpu0 = server.cpu_seconds()
                 done = subprocess.run(
                     [sys.executable, "-m", "medroam.bench.loadgen", str(path), server.url,
@@ -212,6 +240,7 @@ def run(
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 cpu1 = server.cpu_seconds()
+                db1 = _tree_cpu_seconds(pg) if pg else 0.0
                 if done.returncode != 0:
                     raise RuntimeError(f"load generator failed: {done.stderr[-800:]}")
                 result = json.loads(done.stdout)
@@ -219,10 +248,23 @@ def run(
                 visits = result["visits"] + WARMUP
                 result["server_cpu_ms_per_visit"] = round((cpu1 - cpu0) * 1000 / visits, 2)
                 result["server_cpu_ms_per_call"] = round((cpu1 - cpu0) * 1000 / visits / 3, 2)
+                if pg:
+                    result["database_cpu_ms_per_visit"] = round((db1 - db0) * 1000 / visits, 2)
                 runs.append(result)
         finally:
             server.stop()
     last = runs[-1]
+    if sqlite:
+        return {
+            "benchmark": "gateway-sqlite",
+            "workers": 1,
+            "cores": os.cpu_count(),
+            "load_1min": round(os.getloadavg()[0], 2),
+            "gateway.sqlite.per_second": last["settlements_per_second"],
+            "gateway.sqlite.p99_ms": last["2207_p99_ms"],
+            "gateway.sqlite.cpu_ms_per_visit": last["server_cpu_ms_per_visit"],
+            "runs": runs,
+        }
     return {
         "benchmark": "gateway-pg",
         "workers": workers,
