@@ -239,10 +239,15 @@ def _prepare(
     )
     if refusal:
         raise RefusedError(refusal)
-    qualified = frozenset(
-        q.disease_code
-        for q in place.chronic_qualifications(person.psn_no)
-        if q.valid_on(begin) or q.valid_on(settle_day)
+    # Qualifications (认定) matter only to chronic-disease care: not read otherwise.
+    qualified = (
+        frozenset(
+            q.disease_code
+            for q in place.chronic_qualifications(person.psn_no)
+            if q.valid_on(begin) or q.valid_on(settle_day)
+        )
+        if service_kind(med_type) is ServiceKind.CHRONIC
+        else frozenset()
     )
     try:
         domain_person = person.as_domain(insurance, qualified)
@@ -427,7 +432,8 @@ def settle(
     s = p.settlement
     now = _stamp(p.visit, now)
     setl_id = new_id("ST", institution.region, now)
-    row = SettlementRow(
+    # A plain mapping, not an ORM object: the row is inserted by one Core statement.
+    row = dict(
         setl_id=setl_id,
         mdtrt_id=p.visit.mdtrt_id,
         psn_no=p.person.psn_no,
@@ -464,7 +470,7 @@ def settle(
         opter=opter or None,
         opter_name=opter_name or None,
     )
-    SettlementRepository(session).add(row, s.details)
+    SettlementRepository(session).add_values(row, s.details)
     FeeLineRepository(session).mark_settled(p.lines, setl_id)
     own = s.account - s.mutual_aid
     place.apply_benefit_change(
@@ -475,7 +481,18 @@ def settle(
         AccountState(-own, -s.mutual_aid),
         now,
     )
-    LedgerRepository(session).post(setl_id, "settle", _legs(s, row), now)
+    LedgerRepository(session).post(
+        setl_id,
+        "settle",
+        settlement_legs(
+            s,
+            psn_no=p.person.psn_no,
+            insured_region=p.insurance.insured_region,
+            treatment_region=institution.region,
+            fixmedins_code=institution.code,
+        ),
+        now,
+    )
     if kind == INPATIENT and not req.mid_settlement:
         p.visit.status = "settled"
     touch(p.visit, now)

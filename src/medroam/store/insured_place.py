@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from medroam.domain.accumulators import Accumulators
@@ -42,6 +42,11 @@ from medroam.store.upsert import insert_or_add, table_of
 CERT_E_VOUCHER = "01"
 CERT_ID_NUMBER = "02"
 CERT_SOCIAL_CARD = "03"
+
+
+# The account's rows in the benefit-state query, under keys no accumulator has.
+_BALANCE = "#account.balance"
+_MUTUAL_AID = "#account.mutual_aid"
 
 
 class SqlInsuredPlace:
@@ -75,14 +80,17 @@ class SqlInsuredPlace:
         return None
 
     def person(self, psn_no: str) -> InsuredPerson | None:
-        row = self.session.get(PersonRow, psn_no)
-        if row is None:
-            return None
-        insurances = self.session.execute(
-            select(InsuranceRow)
-            .where(InsuranceRow.psn_no == psn_no)
+        # One query: the person with every insurance (outer join: a person without one
+        # is still found).
+        rows = self.session.execute(
+            select(PersonRow, InsuranceRow)
+            .outerjoin(InsuranceRow, InsuranceRow.psn_no == PersonRow.psn_no)
+            .where(PersonRow.psn_no == psn_no)
             .order_by(InsuranceRow.insutype)
-        ).scalars()
+        ).all()
+        if not rows:
+            return None
+        row = rows[0][0]
         return InsuredPerson(
             psn_no=row.psn_no,
             name=row.name or "",
@@ -92,7 +100,7 @@ class SqlInsuredPlace:
             birth_date=row.birth_date,
             naty=row.naty or "",
             phone=row.phone or "",
-            insurances=tuple(_insurance(i) for i in insurances),
+            insurances=tuple(_insurance(i) for _, i in rows if i is not None),
         )
 
     def filings(self, psn_no: str) -> list[Filing]:
@@ -140,20 +148,23 @@ class SqlInsuredPlace:
         return self._read(psn_no, insutype, year)
 
     def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        # One query: the year's accumulators, then the account's two balances.
+        acc, account = AccumulatorRow, AccountRow
         rows = self.session.execute(
-            select(AccumulatorRow.key, AccumulatorRow.value).where(
-                AccumulatorRow.psn_no == psn_no,
-                AccumulatorRow.insutype == insutype,
-                AccumulatorRow.year == year,
+            union_all(
+                select(acc.key, acc.value).where(
+                    acc.psn_no == psn_no, acc.insutype == insutype, acc.year == year
+                ),
+                select(literal(_BALANCE), account.balance).where(account.psn_no == psn_no),
+                select(literal(_MUTUAL_AID), account.mutual_aid_balance).where(
+                    account.psn_no == psn_no
+                ),
             )
         ).all()
-        account = self.session.execute(
-            select(AccountRow.balance, AccountRow.mutual_aid_balance)
-            .where(AccountRow.psn_no == psn_no)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        state = AccountState() if account is None else AccountState(account[0], account[1])
-        return BenefitState(Accumulators({k: v for k, v in rows}), state)
+        values = {k: v for k, v in rows}
+        balance, mutual = values.pop(_BALANCE, None), values.pop(_MUTUAL_AID, None)
+        state = AccountState() if balance is None else AccountState(balance, mutual or 0)
+        return BenefitState(Accumulators(values), state)
 
     def apply_benefit_change(
         self,

@@ -348,12 +348,16 @@ class SettlementRepository:
     def add(self, row: SettlementRow, details: Sequence[FundDetail]) -> None:
         """Insert a settlement row (a transient object, which stays out of the session)
         and its fund rows: two Core statements, no ORM flush."""
-        self.session.execute(_INSERT_SETTLEMENT, values_of(row, _SETTLEMENTS))
+        self.add_values(values_of(row, _SETTLEMENTS), details)
+
+    def add_values(self, row: Mapping[str, Any], details: Sequence[FundDetail]) -> None:
+        """:meth:`add` from the row's column values."""
+        self.session.execute(_INSERT_SETTLEMENT, dict(row))
         if details:
             self.session.execute(
                 insert(_SETTLEMENT_DETAILS),
                 [
-                    {"setl_id": row.setl_id, "seq": seq, "fund_pay_type": d.fund_pay_type,
+                    {"setl_id": row["setl_id"], "seq": seq, "fund_pay_type": d.fund_pay_type,
                      "inscp": d.inscp, "limit_amount": d.limit, "paid": d.paid, "note": d.note}
                     for seq, d in enumerate(details, start=1)
                 ],

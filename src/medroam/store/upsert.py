@@ -16,6 +16,9 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 _built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...], str], Any] = {}
 
 
+_adding: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
 def table_of(entity: Any) -> Table:
     """The Core table of a mapped class (Core statements skip the ORM's bookkeeping)."""
     return cast(Table, entity.__table__)
@@ -71,7 +74,14 @@ def insert_or_add(
         return
     # One single-row statement executed for every row (psycopg pipelines them): a
     # multi-row VALUES would be a new, uncached statement text for every row count.
-    stmt = _insert(session, table)
-    updates: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
-    updates.update({c: stmt.excluded[c] for c in replace})
-    session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates), rows)
+    dialect = session.get_bind().dialect.name
+    built_key = (dialect, table.name, tuple(key), tuple(add), tuple(replace))
+    stmt = _adding.get(built_key)
+    if stmt is None:
+        base = _insert(session, table)
+        updates: dict[str, Any] = {c: table.c[c] + base.excluded[c] for c in add}
+        updates.update({c: base.excluded[c] for c in replace})
+        stmt = _adding[built_key] = base.on_conflict_do_update(
+            index_elements=list(key), set_=updates
+        )
+    session.execute(stmt, rows)
