@@ -221,3 +221,83 @@ def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "SQLite allows one writer at a time" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _stream(base: str, k: int, sent: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """15 registrations on one connection; each (msgid, body, answer) answered is kept."""
+    client = make_clients(base)["h1"]
+    now = datetime.now(CST).strftime("%Y-%m-%d %H:%M:%S")
+    for i in range(15):
+        msgid = f"H44030500001K{k:02d}{i:014d}"
+        data = {"psn_no": PSN, "insutype": "310", "begntime": now, "mdtrt_cert_type": "02",
+                "mdtrt_cert_no": CERTNO, "ipt_otp_no": f"KILL-{k}-{i}"}  # fmt: skip
+        raw = jsonfmt.dumps(
+            client.envelope("2201", {"data": data}, insuplc_admdvs="510100", msgid=msgid)
+        )
+        try:
+            doc = answer(client.post(raw, infno="2201"))
+        except httpx.HTTPError:  # the connection to the killed worker broke
+            client.close()
+            client = make_clients(base)["h1"]
+            continue
+        sent.append((msgid, raw, doc))
+    client.close()
+
+
+def test_a_worker_killed_under_load_loses_nothing_acknowledged(pg_server_url: str) -> None:
+    """Registrations stream in on 6 connections while one of two workers is killed with
+    SIGKILL. Every registration answered infcode 0 has its visit and its message-log row;
+    sending it again (same msgid, same body) gives the first answer, whichever worker
+    takes it; the killed worker is replaced and the server keeps answering."""
+    for url in _pg_schema(pg_server_url):
+        engine = make_engine(url)
+        upgrade(engine)
+        seed_institutions(engine)
+        seed_persons(engine)
+        engine.dispose()
+        port = _port()
+        server = _start(url, port, "--workers", "2")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            workers = _children(server.pid)
+            assert len(workers) >= 2
+            sent: list[tuple[str, str, dict[str, Any]]] = []
+            with ThreadPoolExecutor(6) as pool:
+                futures = [pool.submit(_stream, base, k, sent) for k in range(6)]
+                time.sleep(0.5)
+                os.kill(workers[0], signal.SIGKILL)
+                for f in futures:
+                    f.result()
+            acknowledged = [(m, raw, d) for m, raw, d in sent if d["infcode"] == 0]
+            assert acknowledged, "no registration was answered"
+            for msgid, _raw, doc in acknowledged:
+                mdtrt_id = doc["output"]["data"]["mdtrt_id"]
+                visits = f"SELECT count(*) FROM visits WHERE mdtrt_id = '{mdtrt_id}'"
+                assert _count(url, visits) == 1
+                logged = f"SELECT count(*) FROM message_log WHERE msgid = '{msgid}'"
+                assert _count(url, logged) == 1
+            deadline = time.monotonic() + 20
+            while len([w for w in _children(server.pid) if w != workers[0]]) < 2:
+                assert time.monotonic() < deadline, "the killed worker was not replaced"
+                time.sleep(0.2)
+            client = make_clients(base)["h1"]
+            for _msgid, raw, doc in acknowledged[:20]:
+                again = answer(client.post(raw, infno="2201"))
+                assert again["output"] == doc["output"]
+            client.close()
+        finally:
+            _stop(server)
