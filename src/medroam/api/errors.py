@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medroam.gateway.logging import scrub_trace
+from medroam.gateway.logging import scrub
 
 log = logging.getLogger("medroam.api")
 
@@ -156,7 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         trace = "".join(traceback.format_exception(exc))
-        log.error("agency API: unexpected error\n%s", scrub_trace(trace))  # no personal data
+        log.error("agency API: unexpected error\n%s", scrub(trace))  # no personal data
         return error_response(500, "internal error; the request was not carried out")
 
     app.add_exception_handler(ApiError, api_error)
