@@ -47,6 +47,14 @@ from medroam.refdata.regions import load_regions
 from medroam.services.clearing import advance_comparison, advance_days_x100
 
 PERIOD = parse_period(Cycle.MONTHLY, "2026-10")
+# Why quarterly and annual give the same advance days here: every generated settlement is
+# in October 2026, and both the quarter (Q4) and the year of an October day end on
+# 31 December, so both cycles apply and pay on the same dates. Only data spread over
+# the year can tell them apart (medroam sim --clearing-cycle all does).
+ADVANCE_NOTE = (
+    "all settlements are in 2026-10: quarter Q4 and year 2026 both end on 12-31, so "
+    "quarterly and annual pay on the same day; they differ only on data spread over a year"
+)
 DEFAULT_SETTLEMENTS = 20_000_000
 
 # (fund_pay_type, fund_line, share of settlements in per mille, amount scale)
@@ -194,6 +202,7 @@ def clear(path: Path, settlements: int) -> dict[str, Any]:
         "clearing.seconds": round(finished - started, 2),
         "clearing.peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "clearing.advance_days_by_cycle": overall,
+        "clearing.advance_days_note": ADVANCE_NOTE,
         "cores": os.cpu_count(),
     }
 
