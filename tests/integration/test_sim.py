@@ -261,7 +261,7 @@ def _check_report_is_honest(summary: dict[str, Any]) -> None:
     import copy
 
     from medroam.services.sim import Growth
-    from medroam.sim.report import WARNINGS_SHOWN, render_report
+    from medroam.sim.report import WARNINGS_SHOWN, WHATIF_VS_RUN, render_report
 
     s = copy.deepcopy(summary)
     warning = {
@@ -279,4 +279,6 @@ def _check_report_is_honest(summary: dict[str, Any]) -> None:
     html = render_report(s)
     assert f"Showing the first {WARNINGS_SHOWN} of 218 warnings" in html
     assert Growth().describe() in html
+    if s["whatif"]:  # the two counts of warnings are told apart
+        assert WHATIF_VS_RUN.split(":")[0] in html
     assert "published 公开" not in html and "simulator&#x27;s target" in html.replace("'", "&#x27;")

@@ -18,6 +18,14 @@ from medroam import __version__
 
 PALETTE = ("#2f6fab", "#e07b39", "#3c9d5d", "#8e5ea2", "#c94f4f", "#6b7b8c")
 WARNINGS_SHOWN = 60  # rows of the prepayment warnings table; the note says how many in all
+# The what-if's "monthly" and the prepayment section count warnings differently.
+WHATIF_VS_RUN = (
+    "Its warnings are not the prepayment section's: there each pair's warning is one "
+    "month's cleared amount ÷ quota (domain-rules §4.3), month by month; here it is the "
+    "peak of the balance left uncleared over a steady-state year, which also carries the "
+    "days from settlement to the clearing application, so the monthly row counts "
+    "provinces and pairs at their worst day, not warnings per month."
+)
 CYCLE_LABELS = {"daily": "日清算", "monthly": "月清算", "quarterly": "季清算", "annual": "年清算"}
 
 
@@ -529,7 +537,8 @@ def render_report(summary: Mapping[str, Any], *, title: str = "medroam 异地就
                     "settlement → payment (application after the period + 30 working days), "
                     "amount-weighted. Prepayment usage: the peak balance left uncleared ÷ the "
                     "quota — of all floats together, of each insuring province's floats, and "
-                    "pair by pair (pairs with a handful of settlements a month are lumpy)."
+                    "pair by pair (pairs with a handful of settlements a month are lumpy). "
+                    + WHATIF_VS_RUN
                 ),
                 table(
                     [
