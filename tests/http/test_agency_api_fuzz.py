@@ -93,13 +93,12 @@ def test_no_operation_answers_5xx(agency: Agency) -> None:
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy(), token=st.sampled_from(tokens), data=st.data())
-        def run(
-            case: Any, token: str, data: st.DataObject, documented: set[str] = documented
-        ) -> None:
+        def run(case: Any, token: str, data: st.DataObject) -> None:
             steer(case, data, known)
             response = case.call(base_url=base, headers={"Authorization": f"Bearer {token}"})
             where = f"{case.method} {case.formatted_path}"
-            if str(response.status_code) not in documented:
+            # run() is called in this iteration: the loop variable is current
+            if str(response.status_code) not in documented:  # noqa: B023
                 problems.append(f"{where}: undocumented HTTP {response.status_code}")
             if response.status_code not in ALLOWED:
                 problems.append(f"{where}: HTTP {response.status_code}: {response.text[:300]}")
