@@ -119,9 +119,10 @@ def _check_writable(path: Path, what: str) -> None:
         raise SimError(f"{what}: {path} is a directory")
 
 
-def prepare(config: DemoConfig) -> tuple[DemoConfig, str]:
+def prepare(config: DemoConfig) -> tuple[DemoConfig, str, IO[str] | None]:
     """Check everything before any work; the database URL to use. A default demo
-    database is removed so the run starts fresh (the caller holds :func:`acquire_lock`)."""
+    database is removed so the run starts fresh, under :func:`acquire_lock` (returned;
+    the caller releases it)."""
     check_config(config.sim)
     _check_writable(config.report, "--report")
     _check_writable(config.fixtures, "--fixtures")
@@ -132,13 +133,15 @@ def prepare(config: DemoConfig) -> tuple[DemoConfig, str]:
         raise SimError(
             f"--db: {url!r} is not a database URL (e.g. sqlite:///var/demo.db)"
         ) from None
+    lock = None
     if config.db is None:
+        lock = acquire_lock()  # after every check: a refused run writes nothing
         DEFAULT_DB_FILE.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{DEFAULT_DB_FILE}{suffix}").unlink(missing_ok=True)
     elif parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return config, url
+    return config, url, lock
 
 
 def run_demo(
@@ -146,12 +149,7 @@ def run_demo(
 ) -> DemoResult:
     """Seed, serve, simulate, clear, report (module docstring). With ``config.serve``
     the gateway is still running in ``result.sim.server`` (the caller stops it)."""
-    lock = acquire_lock() if config.db is None else None
-    try:
-        config, url = prepare(config)
-    except BaseException:
-        release_lock(lock)
-        raise
+    config, url, lock = prepare(config)
     own_engine = engine is None
     engine = engine or make_engine(url)
     try:
