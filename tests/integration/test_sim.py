@@ -280,5 +280,5 @@ def _check_report_is_honest(summary: dict[str, Any]) -> None:
     assert f"Showing the first {WARNINGS_SHOWN} of 218 warnings" in html
     assert Growth().describe() in html
     if s["whatif"]:  # the two counts of warnings are told apart
-        assert WHATIF_VS_RUN.split(":")[0] in html
+        assert WHATIF_VS_RUN.split("'")[0] in html
     assert "published 公开" not in html and "simulator&#x27;s target" in html.replace("'", "&#x27;")
