@@ -223,15 +223,6 @@ def _prepare(
         emergency,
         policy.filing,
     )
-    refusal = filing_refusal(
-        decision,
-        policy,
-        cross=cross,
-        province=place.province_settings(insurance.insured_region),
-        treatment_region=institution.region,
-    )
-    if refusal:
-        raise RefusedError(refusal)
     qualified = frozenset(
         q.disease_code
         for q in place.chronic_qualifications(person.psn_no)
@@ -252,6 +243,18 @@ def _prepare(
         admission_counted = bool(standing)
         deductible_applied = sum(s.deductible for s in standing)
     disease = visit.dise_codg or next((ln.dise_codg for ln in lines if ln.dise_codg), None)
+    refusal = filing_refusal(
+        decision,
+        policy,
+        insured_region=insurance.insured_region,
+        treatment_region=institution.region,
+        province=place.province_settings(insurance.insured_region),
+        med_type=med_type,
+        disease_code=disease,
+        on=begin,
+    )
+    if refusal:
+        raise RefusedError(refusal)
     domain_visit = Visit(
         visit_id=visit.mdtrt_id,
         med_type=med_type,
