@@ -15,7 +15,7 @@ from medroam.domain.eligibility import NotEligibleError
 from medroam.domain.explain import explain
 from medroam.domain.money import format_yuan
 from medroam.gateway import jsonfmt
-from medroam.gateway.case_file import CaseError, load_case_text
+from medroam.gateway.case_file import CaseError, cuminfo_document, load_case_text
 from medroam.gateway.fields import line_result_row, setldetail_row, setlinfo_amounts
 from medroam.refdata.errors import ReferenceDataError
 from medroam.services.calc import CalcOutcome, PolicyDate, calculate
@@ -110,7 +110,7 @@ def result_document(outcome: CalcOutcome, *, trace: bool) -> dict[str, Any]:
             "effective_from": outcome.policy.effective_from.isoformat(),
             "synthetic": outcome.policy.synthetic,
         },
-        "cuminfo_after": dict(case.ytd.apply(s.accumulator_delta)),
+        "cuminfo_after": cuminfo_document(case.ytd.apply(s.accumulator_delta)),
     }
     if trace:
         doc["trace"] = explain(s)

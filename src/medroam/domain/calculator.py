@@ -110,6 +110,11 @@ def settle(
         )
     if not lines:
         raise CalculationError("a settlement needs at least one fee line")
+    if account.balance < 0 or account.mutual_aid_balance < 0:
+        raise CalculationError(
+            f"balc {_y(account.balance)} / mutual-aid quota {_y(account.mutual_aid_balance)}: "
+            "a personal-account balance or quota must not be negative (个人账户余额不能为负)"
+        )
 
     trace: list[TraceEntry] = []
     delta: dict[str, int] = {}
