@@ -17,6 +17,7 @@ from medroam.domain.chronic import ChronicDisease
 from medroam.domain.codes import (
     FUND_EMPLOYEE_ACCOUNT,
     INSUTYPE_EMPLOYEE,
+    MED_TYPE_PHARMACY,
     AssistanceCategory,
     ServiceKind,
     service_kind,
@@ -305,6 +306,11 @@ def _pool_refusal(
         return (
             f"the place of insurance {policy.region} has no general-outpatient pooling for "
             f"insutype {policy.insutype}: only the personal account can pay"
+        )
+    if kind is ServiceKind.OUTPATIENT and query.med_type[:2] == MED_TYPE_PHARMACY:
+        return (
+            f"med_type {query.med_type} (定点药店购药): a pharmacy purchase is paid by the "
+            "personal account (and mutual aid) only"
         )
     if kind is ServiceKind.CHRONIC:
         code = query.disease_code
