@@ -4,8 +4,9 @@ The CHS-DRG 1.1 tables do not enumerate OR procedures. This writes, one per line
 procedure code that ``medroam.refdata.drg.derive_or_procedures`` takes as an OR procedure
 (listed by a surgical ADRG, second letter A–J, that is an operation group; not the 介入操作
 half of a "…伴介入操作" group; outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it),
-after the manifest's errata, with the ADRGs that list it as a comment. The output is data: replace it with an authoritative list (the 医保版 ICD-9-CM-3 operation type)
-when one is available. Deterministic: rerunning gives a byte-identical file.
+after the manifest's errata, with the ADRGs that list it as a comment. The output is
+data: replace it with an authoritative list (the 医保版 ICD-9-CM-3 operation type) when
+one is available. Deterministic: rerunning gives a byte-identical file.
 
     python tools/drg_derive_or_procedures.py [--manifest PATH] [--out PATH]
 """

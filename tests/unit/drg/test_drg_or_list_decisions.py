@@ -87,3 +87,13 @@ def test_known_difference_with_the_reference_interventional_codes(scheme: Scheme
     r = group(c, scheme)
     assert r.mdc == "MDCX"
     assert r.adrg != "XJ1"
+
+
+def test_known_difference_with_the_reference_endoscopic_operation(scheme: Scheme) -> None:
+    """A signed-off difference of the other direction: 42.3301 内镜食管病损切除术 is listed
+    by GK2 (a K–Q group) but also by RA2–RA4 (淋巴瘤等伴其他手术, operation groups of the
+    surgical range), so it is OR here: A31.001 (MDCS) + 42.3301 → SB15; the reference,
+    whose list types it as an operation outside the OR, gives SZ15."""
+    assert "42.3301" in scheme.or_procedures
+    c = GroupCase("t", 2, 19, None, None, ("A31.001",), ("42.3301",))
+    assert group(c, scheme).drg == "SB15"
