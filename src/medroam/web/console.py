@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -42,6 +43,7 @@ from medroam.store.tables import (
     SettlementRow,
 )
 from medroam.web import fmt
+from medroam.web.clearing import install as install_clearing
 from medroam.web.explain import explain_settlement
 from medroam.web.security import (
     NATION,
@@ -229,6 +231,21 @@ def xlsx_response(name: str, header: Sequence[str], rows: Sequence[Sequence[Any]
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
+
+
+@dataclass(frozen=True)
+class Pages:
+    """What a page module needs from the console: the engine, the clock, the session,
+    and the shared answers (sign-in redirect, 404, CSRF refusal, out-of-scope refusal)."""
+
+    engine: Engine
+    clock: Callable[[], datetime]
+    session_of: Callable[[Request], SessionInfo | None]
+    to_login: Callable[[Request], RedirectResponse]
+    not_found: Callable[[SessionInfo, str, str], HTMLResponse]
+    checked_form: Callable[[Request, SessionInfo], Awaitable[dict[str, str] | None]]
+    csrf_refused: Callable[[SessionInfo | None], HTMLResponse]
+    refused: Callable[[SessionInfo, str, str, str, str], HTMLResponse]
 
 
 def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSettings) -> APIRouter:
@@ -986,12 +1003,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     # --- subsystems not built yet ---------------------------------------------------------
 
     placeholders = {
-        "clearing": (
-            "清算与预付金",
-            "清算发起、核对与确认、对账争议、结算单打印与预付金预警"
-            "的页面尚在建设中；目前请使用 medroam clear / prepay / statements 命令"
-            "或经办接口 /api/v1。",
-        ),
         "payment": (
             "支付方式管理",
             "DRG/DIP 分组结果与结算清单质控的页面尚在建设中；目前请使用 medroam drg 命令。",
@@ -1024,5 +1035,10 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
 
     for key in placeholders:
         router.add_api_route("/" + key, placeholder(key), methods=["GET"])
+
+    install_clearing(
+        router,
+        Pages(engine, clock, session_of, to_login, not_found, checked_form, csrf_refused, refused),
+    )
 
     return router
