@@ -4,6 +4,7 @@ Passwords are hashed with Argon2id (argon2-cffi's defaults)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -111,3 +112,10 @@ def seed_demo_officers(
         {**o, "role_name": ROLE_NAMES[o["role"]], "password": DEMO_PASSWORD, "synthetic": True}
         for o in plan
     ]
+
+
+def demo_code(psn_no: str) -> str:
+    """The fixed self-service one-time code of a person of a demo-seeded region
+    (SYNTHETIC data only; a person of any other region gets a random code)."""
+    digest = hashlib.sha256(f"medroam-demo-otp:{psn_no}".encode()).hexdigest()
+    return f"{int(digest[:12], 16) % 1_000_000:06d}"

@@ -36,7 +36,7 @@ from medroam.domain.region import Region
 from medroam.refdata.chronic import load_chronic_diseases
 from medroam.refdata.policies import load_policy_book
 from medroam.refdata.regions import RegionTable, load_regions
-from medroam.services.officers import seed_demo_officers
+from medroam.services.officers import demo_code, seed_demo_officers
 from medroam.services.uow import unit_of_work
 from medroam.sim import seed as plan
 from medroam.sim.people import CERT_TYPE_ID_CARD, FAKER_LOCALE, VOUCHER_CARD, VOUCHER_E, VOUCHER_ID
@@ -478,6 +478,11 @@ def seed_demo(
         progress("fixtures", 0, 1)
     fixture = fixtures(seed, day, all_seeded, persons_per_region, server=server, counts=counts)
     fixture["officers"] = officers
+    fixture["self_service"] = {
+        "url": server.rstrip("/") + "/self/",
+        "note": "SYNTHETIC one-time codes of the demo persons (also printed in the server log)",
+        "codes": {p["certno"]: demo_code(p["psn_no"]) for p in fixture["persons"]},
+    }
     if progress:
         progress("fixtures", 1, 1)
     return SeedResult(

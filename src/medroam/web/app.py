@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from medroam.web.console import build_router
 from medroam.web.security import WebSettings
+from medroam.web.selfservice import build_self_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -42,4 +43,6 @@ def mount_web(
     """Serve the console at ``/``, the self-service pages at ``/self/`` and the bundled
     assets at ``/static`` on ``app``."""
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(build_router(engine, clock or _utc_now, settings or settings_from_env()))
+    chosen = settings or settings_from_env()
+    app.include_router(build_router(engine, clock or _utc_now, chosen))
+    app.include_router(build_self_router(engine, clock or _utc_now, chosen))
