@@ -242,3 +242,15 @@ def test_api_docs_and_assets_are_served_locally(console: Console) -> None:
         ):
             assert http.get(path).status_code == 200, path
         assert http.get("/api/v1/openapi.json").json()["info"]["title"] == "medroam agency API"
+
+
+def test_payment_page_lists_drg_results_with_exports(console: Console) -> None:
+    with console.login("province-440000") as http:
+        page = http.get("/payment")
+        assert page.status_code == 200 and "按 DRG 组" in page.text
+        assert "质控未通过的结算清单" in page.text
+        rows = http.get("/payment/groups.csv").content.decode("utf-8-sig").splitlines()
+        assert rows[0] == "DRG 组,ADRG,MDC,病例数,医疗费用合计（元）,例均费用（元）"
+        bad = http.get("/payment", params={"start": "2026-02-30"})
+        assert "日期格式应为 YYYY-MM-DD" in bad.text
+        assert http.get("/payment/other.csv").status_code == 404

@@ -45,6 +45,7 @@ from medroam.store.tables import (
 from medroam.web import fmt
 from medroam.web.clearing import install as install_clearing
 from medroam.web.explain import explain_settlement
+from medroam.web.payment import install as install_payment
 from medroam.web.security import (
     NATION,
     OFFICER,
@@ -1003,10 +1004,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     # --- subsystems not built yet ---------------------------------------------------------
 
     placeholders = {
-        "payment": (
-            "支付方式管理",
-            "DRG/DIP 分组结果与结算清单质控的页面尚在建设中；目前请使用 medroam drg 命令。",
-        ),
         "supervision": ("智能监管", "智能监管（审核规则、疑点筛查）将随智能审核模块提供。"),
         "reports": (
             "报表中心",
@@ -1036,9 +1033,10 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     for key in placeholders:
         router.add_api_route("/" + key, placeholder(key), methods=["GET"])
 
-    install_clearing(
-        router,
-        Pages(engine, clock, session_of, to_login, not_found, checked_form, csrf_refused, refused),
+    pages = Pages(
+        engine, clock, session_of, to_login, not_found, checked_form, csrf_refused, refused
     )
+    install_clearing(router, pages)
+    install_payment(router, pages)
 
     return router
