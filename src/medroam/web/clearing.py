@@ -16,6 +16,7 @@ from medroam.domain.clearing.periods import ClearingError, Cycle, parse_period
 from medroam.domain.clearing.statements import AMOUNT_SUFFIX, Statement
 from medroam.refdata.regions import load_regions
 from medroam.services import clearing as svc
+from medroam.services import prepayment
 from medroam.services.uow import unit_of_work
 from medroam.store.tables import ClearingItemRow, ClearingRunRow, InstitutionRow
 from medroam.web import fmt
@@ -186,9 +187,15 @@ def install(router: APIRouter, pages: Pages) -> None:
                     select(ClearingRunRow).order_by(ClearingRunRow.end_day.desc()).limit(24)
                 ).scalars()
             )
+        warnings = [
+            w
+            for w in prepayment.warnings(engine)
+            if me.covers(w["payer"]) or me.covers(w["payee"])
+        ][-50:]
         return render(
             "clearing.html",
             status,
+            warnings=warnings,
             me=me,
             csrf=sess.csrf,
             active="clearing",
