@@ -254,3 +254,22 @@ def test_payment_page_lists_drg_results_with_exports(console: Console) -> None:
         bad = http.get("/payment", params={"start": "2026-02-30"})
         assert "日期格式应为 YYYY-MM-DD" in bad.text
         assert http.get("/payment/other.csv").status_code == 404
+
+
+def test_report_centre_links_every_export_with_the_period(console: Console) -> None:
+    year = f"{console.clock():%Y}"
+    period = f"start={year}-01-01&amp;end={year}-12-31"
+    with console.login("nation") as http:
+        page = http.get("/reports", params={"start": f"{year}-01-01", "end": f"{year}-12-31"})
+        assert page.status_code == 200
+        for href in (
+            f"/settlements.csv?{period}",
+            f"/settlements.xlsx?{period}",
+            f"/payment/groups.xlsx?{period}",
+            f"/dashboard/kind.csv?{period}",
+        ):
+            assert href in page.text, href
+        csv_rows = http.get(f"/settlements.csv?start={year}-01-01&end={year}-12-31").text
+        assert console.setl_id in csv_rows
+        supervision = http.get("/supervision")
+        assert "将随智能审核模块提供" in supervision.text

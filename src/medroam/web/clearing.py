@@ -188,9 +188,7 @@ def install(router: APIRouter, pages: Pages) -> None:
                 ).scalars()
             )
         warnings = [
-            w
-            for w in prepayment.warnings(engine)
-            if me.covers(w["payer"]) or me.covers(w["payee"])
+            w for w in prepayment.warnings(engine) if me.covers(w["payer"]) or me.covers(w["payee"])
         ][-50:]
         return render(
             "clearing.html",

@@ -1005,11 +1005,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
 
     placeholders = {
         "supervision": ("智能监管", "智能监管（审核规则、疑点筛查）将随智能审核模块提供。"),
-        "reports": (
-            "报表中心",
-            "各列表页均可按当前筛选条件导出 CSV 和 XLSX（如结算查询页）；"
-            "集中的报表中心页面尚在建设中。",
-        ),
     }
 
     def placeholder(key: str) -> Callable[[Request], Response]:
@@ -1032,6 +1027,32 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
 
     for key in placeholders:
         router.add_api_route("/" + key, placeholder(key), methods=["GET"])
+
+    @router.get("/reports")
+    def reports(request: Request) -> Response:
+        sess = session_of(request)
+        if sess is None or sess.officer is None:
+            return to_login(request)
+        start, end = period_of(request)
+        query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
+        lists = [
+            ("结算明细", "/settlements", query),
+            ("DRG 分组结果", "/payment/groups", query),
+            ("质控未通过的结算清单", "/payment/failed", query),
+        ]
+        charts = [
+            (title, f"/dashboard/{key}.csv?{query}") for key, (title, _h) in chart_specs.items()
+        ]
+        return render(
+            "reports.html",
+            me=sess.officer,
+            csrf=sess.csrf,
+            active="reports",
+            start=start,
+            end=end,
+            lists=lists,
+            charts=charts,
+        )
 
     pages = Pages(
         engine, clock, session_of, to_login, not_found, checked_form, csrf_refused, refused
