@@ -187,6 +187,21 @@ def test_replayed_nonce_is_refused(gw: Gateway) -> None:
     assert message == f"replayed nonce: x-tif-nonce '{headers['x-tif-nonce']}' was already used"
 
 
+def test_reused_csb_header_set_is_refused(gw: Gateway) -> None:
+    """A CSB signature covers neither body nor msgid: a header set signed for one 9001 is
+    refused when sent again with another body and msgid within its window."""
+    client = gw.client("h1_csb")
+    headers = csb_headers("ak-h1", "sk-h1", "9001")
+    first = client.post(client.envelope("9001", SIGN_IN), headers=headers)
+    assert answer(first)["infcode"] == 0
+    other = client.envelope("9001", {"signIn": {**SIGN_IN["signIn"], "opter_no": "0002"}})
+    message = _refused(gw, headers, other)
+    assert message == (
+        "签名不一致! replayed request: this _api_signature was already used within the "
+        "1800 s window; sign each request anew"
+    )
+
+
 def test_inactive_institution_is_refused(gw: Gateway) -> None:
     client = gw.client("h3")
     response = client.post(client.envelope("1901", DICT_QUERY), infno="1901")
@@ -205,8 +220,9 @@ def test_old_nonces_are_purged(gw: Gateway) -> None:
     client = gw.client("h1")
     assert client.call("1901", DICT_QUERY)["infcode"] == 0
     assert gw.count("gateway_nonces") >= 1
-    # 11 minutes later (beyond 2 × 300 s) the next request purges the remembered nonces
-    gw.shift(timedelta(minutes=11))
+    # 61 minutes later (beyond 2 × the longer window, CSB's 1,800 s) the next request
+    # purges the remembered nonces (and CSB signatures)
+    gw.shift(timedelta(minutes=61))
     assert client.call("1901", DICT_QUERY)["infcode"] == 0
     assert gw.count("gateway_nonces") == 1
 

@@ -24,7 +24,12 @@ def test_bench_quick_produces_every_required_key() -> None:
         assert isinstance(summary[key], int | float) and summary[key] > 0, key
     assert summary["clearing.settlements"] == 200_000
     details = summary["details"]
-    assert set(details) == {"settlement", "gateway", "clearing", "drg"}
+    assert set(details) == {"settlement", "gateway", "gateway-pg", "clearing", "drg"}
     assert details["gateway"]["failures"] == 0
+    # the PostgreSQL run: a served process tree, a separate load generator, SQL counted
+    pg = details["gateway-pg"]
+    assert [r["failures"] for r in pg["runs"]] == [0]
+    assert pg["runs"][0]["visits"] == 100
+    assert pg["runs"][0]["commits_per_visit"] == 3.0  # one commit per call
     assert details["gateway"]["settlements"] > 100
     assert details["clearing"]["clearing.lines"] > details["clearing"]["clearing.settlements"]

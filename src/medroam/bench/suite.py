@@ -1,10 +1,13 @@
 """Every benchmark in one run (``medroam bench``): the settlement engine, the gateway end
-to end over HTTP, clearing on DuckDB, DRG grouping; one JSON summary.
+to end over HTTP (in-process on SQLite, and ``gateway-pg``: ``medroam serve --workers``
+on PostgreSQL driven by a load generator in its own process), clearing on DuckDB, DRG
+grouping; one JSON summary.
 
-``quick`` runs each on a small size (for CI: well under a minute in total); the default
-runs the sizes named in the issues: 20,000 settlements through the engine, a national
-month of 20 million settlements cleared, 100,000 DRG cases, and 2,000 settlements
-through the gateway over HTTP.
+``quick`` runs each on a small size (for CI: about a minute in total); the default runs
+the sizes named in the issues: 20,000 settlements through the engine, a national month
+of 20 million settlements cleared, 100,000 DRG cases, 2,000 settlements through the
+gateway over HTTP, and 2,000 whole visits at each of concurrency 4, 16 and 64 on
+PostgreSQL (``$MEDROAM_BENCH_PG_URL``, default the local ``test`` database).
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-BENCHMARKS = ("settlement", "gateway", "clearing", "drg")
+BENCHMARKS = ("settlement", "gateway", "gateway-pg", "clearing", "drg")
 REQUIRED_KEYS = (
     "cores",
     "settlement.per_second",
     "gateway.per_second",
     "gateway.p99_ms",
+    "gateway.pg.per_second",
+    "gateway.pg.p99_ms",
+    "gateway.pg.cpu_ms_per_visit",
+    "gateway.pg.statements_per_visit",
     "clearing.settlements",
     "clearing.seconds",
     "clearing.peak_mb",
@@ -33,12 +40,28 @@ REQUIRED_KEYS = (
 class Sizes:
     settlement: int
     gateway: int
+    gateway_pg: int  # visits per concurrency
+    gateway_pg_levels: tuple[int, ...]
     clearing: int
     drg: int
 
 
-FULL = Sizes(settlement=20_000, gateway=2_000, clearing=20_000_000, drg=100_000)
-QUICK = Sizes(settlement=2_000, gateway=150, clearing=200_000, drg=10_000)
+FULL = Sizes(
+    settlement=20_000,
+    gateway=2_000,
+    gateway_pg=2_000,
+    gateway_pg_levels=(4, 16, 64),
+    clearing=20_000_000,
+    drg=100_000,
+)
+QUICK = Sizes(
+    settlement=2_000,
+    gateway=150,
+    gateway_pg=100,
+    gateway_pg_levels=(4,),
+    clearing=200_000,
+    drg=10_000,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -56,7 +79,7 @@ def run_suite(
     progress: Progress = _none,
 ) -> dict[str, Any]:
     """Run the chosen benchmarks; the summary keys first, then each benchmark's figures."""
-    from medroam.bench import clearing, drg, gateway, settlement
+    from medroam.bench import clearing, drg, gateway, gateway_pg, settlement
 
     unknown = sorted(set(only) - set(BENCHMARKS))
     if unknown:
@@ -65,6 +88,11 @@ def run_suite(
     runs: dict[str, Callable[[], dict[str, Any]]] = {
         "settlement": lambda: settlement.run(sizes.settlement),
         "gateway": lambda: gateway.run(sizes.gateway, concurrency=concurrency, db=db),
+        "gateway-pg": lambda: gateway_pg.run(
+            sizes.gateway_pg,
+            sizes.gateway_pg_levels,
+            db=db if db and db.startswith("postgresql") else None,
+        ),
         "clearing": lambda: clearing.run(sizes.clearing),
         "drg": lambda: drg.run(sizes.drg),
     }
@@ -83,8 +111,9 @@ def run_suite(
         figures = runs[name]()
         seconds[name] = round(time.perf_counter() - started, 1)
         details[name] = figures
+        prefix = "gateway.pg." if name == "gateway-pg" else f"{name}."
         for key, value in figures.items():
-            if key.startswith(f"{name}."):
+            if key.startswith(prefix):
                 summary[key] = value
     progress("done", len(chosen), len(chosen))
     summary["wall_seconds"] = seconds

@@ -3,45 +3,29 @@
 Migrates the database if needed, refuses a port that is already in use with a clear
 message, and serves ``POST /fsi/api/rsfComIfsService/callService`` (and its variants,
 see ``medroam.gateway.app``) until interrupted.
+
+On PostgreSQL it runs ``--workers`` processes (default: one per core), each with its own
+connection pool; message-log idempotency, nonces and visit numbers are kept by the
+database's unique keys and row locks, so they hold across processes. SQLite allows one
+writer at a time: it is served by one process, and says so.
+
+The port probe binds with ``SO_REUSEADDR``, as uvicorn's own listening socket does, so a
+restart right after a stop or a ``kill -9`` is not refused for the connections still in
+TIME_WAIT; only a live listener makes the port "in use".
 """
 
 from __future__ import annotations
 
-import errno
-import socket
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from medroam.cli.common import console, fail
-from medroam.gateway import logging as gateway_logging
-from medroam.gateway.app import STANDARD_PATH, create_app
-from medroam.gateway.settings import GatewaySettings
-from medroam.refdata.errors import ReferenceDataError
-from medroam.refdata.provinces import load_province_book
-from medroam.store.db import database_url, make_engine, upgrade
+from medroam.netutil import port_problem
 
-
-def port_problem(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be served, or None when it is free."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        return f"cannot resolve host {host!r}: {exc.strerror}"
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return (
-                    f"port {port} on {host} is already in use; stop the other server or pass --port"
-                )
-            return f"cannot listen on {host}:{port}: {exc.strerror}"
-    return None
+STANDARD_PATH = "/fsi/api/rsfComIfsService/callService"
 
 
 def serve(
@@ -63,6 +47,23 @@ def serve(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Worker processes (PostgreSQL; default: the number of cores). SQLite: 1.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    pool_size: Annotated[
+        int,
+        typer.Option(
+            "--pool-size",
+            help="Database connections per worker (also its requests in progress at once).",
+            min=1,
+        ),
+    ] = 8,
     provinces: Annotated[
         Path | None,
         typer.Option(
@@ -73,10 +74,20 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the national interface (国家医保接口) for hospital HIS clients."""
+
+    import uvicorn
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from medroam.gateway import logging as gateway_logging
+    from medroam.gateway.asgi import engine_options, serve_environment
+    from medroam.refdata.errors import ReferenceDataError
+    from medroam.refdata.provinces import load_province_book
+    from medroam.store.db import database_url, make_engine, upgrade
+
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         fail(f"--log-level must be debug, info, warning or error, got {log_level!r}")
     try:
-        province_book = load_province_book(provinces)
+        load_province_book(provinces)
     except OSError as exc:
         fail(f"--provinces: cannot read {provinces}: {exc.strerror}")
     except ReferenceDataError as exc:
@@ -85,22 +96,45 @@ def serve(
     if problem:
         fail(problem)
     url = database_url(db)
+    sqlite = url.startswith("sqlite")
+    if sqlite and workers is not None and workers > 1:
+        fail(
+            f"--workers {workers}: SQLite allows one writer at a time, so it is served by one "
+            "process; use PostgreSQL for several workers"
+        )
+    n_workers = 1 if sqlite else (workers or os.cpu_count() or 1)
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, **engine_options(url, 1))
         upgrade(engine)
+        engine.dispose()
     except ArgumentError as exc:
         fail(f"--db: not a database URL: {exc}")
     except SQLAlchemyError as exc:
         fail(f"cannot open the database: {str(exc).splitlines()[0]}", code=1)
-    settings = GatewaySettings(
-        allow_unauthenticated=allow_unauthenticated,
-        log_bodies=log_level.lower() == "debug",
-        provinces=province_book,
+    os.environ.update(
+        serve_environment(
+            db=url,
+            allow_unauthenticated=allow_unauthenticated,
+            log_level=log_level,
+            provinces=provinces,
+            pool_size=pool_size,
+        )
     )
     gateway_logging.configure(log_level)
-    app = create_app(engine, settings)
-    console.print(f"medroam gateway on http://{host}:{port}{STANDARD_PATH}", highlight=False)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
-    finally:
-        engine.dispose()
+    mode = (
+        "SQLite: one process (single writer)"
+        if sqlite
+        else f"{n_workers} worker process(es), {pool_size} connections each"
+    )
+    console.print(
+        f"medroam gateway on http://{host}:{port}{STANDARD_PATH} ({mode})", highlight=False
+    )
+    uvicorn.run(
+        "medroam.gateway.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=n_workers if n_workers > 1 else None,
+        log_level=log_level.lower(),
+        access_log=False,
+    )

@@ -13,9 +13,12 @@ download, or HTTP 401 for a gateway-authentication failure. ``GET /health`` answ
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
@@ -26,6 +29,7 @@ from medroam.api import mount_agency_api
 from medroam.gateway.dispatch import Gateway, Outcome
 from medroam.gateway.errors import InputError
 from medroam.gateway.settings import GatewaySettings
+from medroam.store import sqlstats
 from medroam.web import mount_web
 
 STANDARD_PATH = "/fsi/api/rsfComIfsService/callService"
@@ -83,6 +87,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _response(outcome: Outcome) -> Response:
+    extra = {sqlstats.HEADER: outcome.sql.header()} if outcome.sql is not None else None
     if outcome.file is not None:
         content, filename = outcome.file
         return Response(
@@ -91,21 +96,107 @@ def _response(outcome: Outcome) -> Response:
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
         )
     return Response(
-        content=outcome.body.encode("utf-8"), status_code=outcome.status, media_type=JSON_TYPE
+        content=outcome.body.encode("utf-8"),
+        status_code=outcome.status,
+        media_type=JSON_TYPE,
+        headers=extra,
     )
 
 
-def create_app(engine: Engine, settings: GatewaySettings | None = None) -> FastAPI:
-    """The gateway application over ``engine`` (already migrated)."""
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class GatewayApp(FastAPI):
+    """The FastAPI app, with the interface's POST paths answered before FastAPI's routing
+    and middleware stack: those calls are the hot path, and they need nothing of it (no
+    parameters, no validation, no dependency injection). Everything else (the agency
+    API, ``/health``, a GET on an interface path) goes through FastAPI as usual; the
+    interface routes are registered there too, for the same answers under other
+    methods."""
+
+    gateway: Gateway
+    fast_paths: dict[str, str | None]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path in self.fast_paths:
+                await self._interface_call(scope, receive, send, self.fast_paths[path])
+                return
+            head, _, tail = path.rpartition("/")
+            if head == STANDARD_PATH and tail:
+                await self._interface_call(scope, receive, send, tail)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _interface_call(
+        self, scope: Scope, receive: Receive, send: Send, infno: str | None
+    ) -> None:
+        gateway = self.gateway
+        limit = gateway.settings.max_body_bytes
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        content_type = headers.get("content-type", "application/json")
+        declared = headers.get("content-length", "")
+        chunks: list[bytes] = []
+        size = 0
+        too_large = declared.isdigit() and int(declared) > limit
+        more = not too_large
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                too_large = True
+                break
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        if too_large:
+            outcome = await run_in_threadpool(
+                gateway.refuse, InputError(f"request body larger than {limit} bytes")
+            )
+        else:
+            outcome = await run_in_threadpool(
+                gateway.process,
+                headers,
+                b"".join(chunks),
+                content_type=content_type,
+                path_infno=infno,
+            )
+        await _response(outcome)(scope, receive, send)
+
+
+def create_app(
+    engine: Engine, settings: GatewaySettings | None = None, *, thread_limit: int | None = None
+) -> GatewayApp:
+    """The gateway application over ``engine`` (already migrated).
+
+    ``thread_limit``: at most this many requests run their (blocking, database) work at
+    once in this process; the default is the thread pool's own (40). A serving worker
+    sets it to its connection pool's size.
+    """
     gateway = Gateway(engine, settings)
-    app = FastAPI(
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if thread_limit:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = thread_limit
+        yield
+
+    app = GatewayApp(
         title="medroam gateway",
         version=__version__,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.gateway = gateway
+    app.fast_paths = {STANDARD_PATH: None, JILIN_PATH: None, **PER_TRANSACTION_PATHS}
 
     async def call(request: Request, infno: str | None = None) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}

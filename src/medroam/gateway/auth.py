@@ -8,16 +8,20 @@ it holds credentials for (``institution_credentials``):
   The nonce may be used once within the time window (``gateway_nonces``).
 * ``csb``: ``_api_access_key``, ``_api_name``, ``_api_timestamp`` (ms or s),
   ``_api_version``, ``_api_signature`` = Base64 HMAC-SHA1 (key: the SK) of the four
-  parameters sorted and joined as ``k=v&…``. CSB carries no nonce: replays within the
-  window are caught by the msgid log, as every CSB gateway does.
+  parameters sorted and joined as ``k=v&…``. CSB carries no nonce, and its signature
+  covers neither body nor msgid, so a header set could be replayed with another body for
+  the whole window: each signature is accepted once within ``csb_window_s`` (remembered
+  like a TIF nonce, as ``csb:`` + signature).
 * ``apikey``: a static ``apikey`` header, matched against the credential's key id.
 * ``none``: no gateway headers; only when the settings allow it (tests, local dev). The
   institution is the one the envelope names.
 
-Verification of the headers (:func:`verify_headers`) reads only; the nonce is recorded
-(:func:`record_nonce`) once the request has passed every other check, so a refused
-request writes nothing. Each failure raises :class:`AuthError` with its own message,
-answered with HTTP 401 as the gateways do.
+Verification of the headers (:func:`verify_headers`) reads only, and reads credentials
+and institutions from a :class:`Directory` cached in memory (they change rarely; see its
+note on invalidation). The nonce is claimed (:func:`record_nonce`, one ``INSERT … ON
+CONFLICT DO NOTHING``) in the request's own transaction; a replay finds it taken. Each
+failure raises :class:`AuthError` with its own message, answered with HTTP 401 as the
+gateways do.
 """
 
 from __future__ import annotations
@@ -26,18 +30,25 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session
 
 from medroam.gateway.errors import AuthError
 from medroam.gateway.registry import Envelope, Institution
 from medroam.gateway.settings import GatewaySettings
 from medroam.store.tables import CredentialRow, InstitutionRow, NonceRow
+from medroam.store.upsert import insert_new, table_of
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 TIF_HEADERS = ("x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature")
 CSB_HEADERS = ("_api_access_key", "_api_name", "_api_timestamp", "_api_version", "_api_signature")
@@ -51,6 +62,7 @@ MSG_MISSING = "缺少服务网关的请求头!"
 MSG_EXPIRED = "签名时间戳超时!"
 MSG_UNKNOWN = "非法用户!"
 MSG_BAD_SIGNATURE = "签名不一致!"
+CSB_NONCE_PREFIX = "csb:"  # a used CSB signature, kept with the TIF nonces
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,133 @@ class Credentials:
     fixmedins_code: str  # the credential's institution; "" for none
     nonce: str = ""  # tif only
     api_name: str = ""  # csb only
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One row of ``institution_credentials``, as the cache keeps it."""
+
+    scheme: str
+    key_id: str
+    secret: str
+    fixmedins_code: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[V]):
+    value: V
+    expires: float
+
+
+class _TtlMap(Generic[K, V]):
+    """A thread-safe map whose entries are forgotten ``ttl`` seconds after being read
+    from the database. Misses (None) are not kept: a key created a moment later (by a
+    seed, in another process) is found at once."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._data: dict[K, _Entry[V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        now = time.monotonic()
+        entry = self._data.get(key)
+        if entry is not None and entry.expires > now:
+            return entry.value
+        value = load()
+        if value is None or (isinstance(value, tuple) and value[0] is None):
+            return value
+        with self._lock:
+            if len(self._data) > 100_000:  # bound the memory a key-spraying caller can use
+                self._data.clear()
+            self._data[key] = _Entry(value, now + self.ttl)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Directory:
+    """Credentials and institutions of one database, cached for ``ttl`` seconds.
+
+    They change rarely (seeding, an agency enrolling, deactivating an institution or
+    rotating its keys). A commit in this process that changed an institution or a
+    credential through the ORM empties every directory of the process at once (session
+    events below); another process (a second worker) sees the change within ``ttl``
+    seconds (setting ``auth_cache_ttl_s``, default 10): the price of asking the database
+    nothing on the hot path.
+    """
+
+    def __init__(self, engine: Engine, ttl: float) -> None:
+        _directories.add(self)
+        self.engine = engine
+        self._credentials: _TtlMap[tuple[str, str], Credential | None] = _TtlMap(ttl)
+        self._institutions: _TtlMap[str, tuple[Institution | None, bool]] = _TtlMap(ttl)
+
+    def invalidate(self) -> None:
+        self._credentials.clear()
+        self._institutions.clear()
+
+    def credential(self, scheme: str, key_id: str) -> Credential | None:
+        def load() -> Credential | None:
+            with Session(self.engine) as session:
+                row = session.scalars(
+                    select(CredentialRow).where(
+                        CredentialRow.scheme == scheme, CredentialRow.key_id == key_id
+                    )
+                ).one_or_none()
+                if row is None:
+                    return None
+                return Credential(
+                    row.scheme, row.key_id, row.secret, row.fixmedins_code, row.active
+                )
+
+        return self._credentials.get((scheme, key_id), load)
+
+    def institution(self, code: str) -> tuple[Institution | None, bool]:
+        """The institution of ``code`` (None when unknown) and whether it is active."""
+
+        def load() -> tuple[Institution | None, bool]:
+            with Session(self.engine) as session:
+                row = session.get(InstitutionRow, code)
+                if row is None:
+                    return None, False
+                institution = Institution(
+                    code=row.fixmedins_code,
+                    name=row.name,
+                    region=row.region,
+                    level=row.level,
+                    kind=row.kind,
+                    networked=row.networked,
+                )
+                return institution, row.active
+
+        return self._institutions.get(code, load)
+
+
+_directories: weakref.WeakSet[Directory] = weakref.WeakSet()
+_DIRTY = "medroam.directory_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_directory_change(session: Session, _context: object) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, (InstitutionRow, CredentialRow)) for obj in changed):
+        session.info[_DIRTY] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_after_commit(session: Session) -> None:
+    if session.info.pop(_DIRTY, False):
+        for directory in list(_directories):
+            directory.invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_change(session: Session) -> None:
+    session.info.pop(_DIRTY, None)
 
 
 # --- signatures (also used by the HIS client) ------------------------------------------
@@ -87,18 +226,18 @@ def csb_signature(secret: str, params: Mapping[str, str]) -> str:
 
 
 def verify_headers(
-    session: Session, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
+    directory: Directory, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
 ) -> Credentials:
     """Check the gateway headers (signature, time window, known key); writes nothing.
 
     ``headers`` must have lower-case names (as Starlette gives them).
     """
     if any(h in headers for h in TIF_HEADERS):
-        return _verify_tif(session, headers, settings, now)
+        return _verify_tif(directory, headers, settings, now)
     if any(h in headers for h in CSB_HEADERS):
-        return _verify_csb(session, headers, settings, now)
+        return _verify_csb(directory, headers, settings, now)
     if APIKEY_HEADER in headers:
-        return _verify_apikey(session, headers)
+        return _verify_apikey(directory, headers)
     if settings.allow_unauthenticated:
         return Credentials("none", "", "")
     raise AuthError(
@@ -113,10 +252,8 @@ def _require(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, st
     return {n: headers[n].strip() for n in names}
 
 
-def _credential(session: Session, scheme: str, key_id: str, label: str) -> CredentialRow:
-    row = session.scalars(
-        select(CredentialRow).where(CredentialRow.scheme == scheme, CredentialRow.key_id == key_id)
-    ).one_or_none()
+def _credential(directory: Directory, scheme: str, key_id: str, label: str) -> Credential:
+    row = directory.credential(scheme, key_id)
     if row is None:
         raise AuthError(f"{MSG_UNKNOWN} unknown {label} {key_id[:40]!r}")
     if not row.active:
@@ -144,7 +281,7 @@ def _check_window(seconds: float, header: str, now: datetime, window_s: int) -> 
 
 
 def _verify_tif(
-    session: Session, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
+    directory: Directory, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
 ) -> Credentials:
     h = _require(headers, TIF_HEADERS)
     ts = _timestamp(h["x-tif-timestamp"], "x-tif-timestamp", allow_ms=False)
@@ -153,48 +290,47 @@ def _verify_tif(
     nonce = h["x-tif-nonce"]
     if len(nonce) > MAX_NONCE_LEN:
         raise AuthError(f"x-tif-nonce is longer than {MAX_NONCE_LEN} characters")
-    cred = _credential(session, "tif", h["x-tif-paasid"], "paasid")
+    cred = _credential(directory, "tif", h["x-tif-paasid"], "paasid")
     expected = tif_signature(h["x-tif-timestamp"], cred.secret, nonce)
     if not hmac.compare_digest(expected, h["x-tif-signature"].lower()):
         raise AuthError(f"{MSG_BAD_SIGNATURE} bad signature (x-tif-signature)")
-    if _nonce_seen(session, cred.key_id, nonce):
-        raise AuthError(f"replayed nonce: x-tif-nonce {nonce[:40]!r} was already used")
     return Credentials("tif", cred.key_id, cred.fixmedins_code, nonce=nonce)
 
 
 def _verify_csb(
-    session: Session, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
+    directory: Directory, headers: Mapping[str, str], settings: GatewaySettings, now: datetime
 ) -> Credentials:
     h = _require(headers, CSB_HEADERS)
     ts = _timestamp(h["_api_timestamp"], "_api_timestamp", allow_ms=True)
     assert isinstance(ts, float)
     _check_window(ts, "_api_timestamp", now, settings.csb_window_s)
-    cred = _credential(session, "csb", h["_api_access_key"], "access key")
+    cred = _credential(directory, "csb", h["_api_access_key"], "access key")
     params = {k: h[k] for k in CSB_HEADERS if k != "_api_signature"}
     if not hmac.compare_digest(csb_signature(cred.secret, params), h["_api_signature"]):
         raise AuthError(f"{MSG_BAD_SIGNATURE} bad signature (_api_signature)")
-    return Credentials("csb", cred.key_id, cred.fixmedins_code, api_name=h["_api_name"])
+    return Credentials(
+        "csb",
+        cred.key_id,
+        cred.fixmedins_code,
+        nonce=CSB_NONCE_PREFIX + h["_api_signature"][:90],
+        api_name=h["_api_name"],
+    )
 
 
-def _verify_apikey(session: Session, headers: Mapping[str, str]) -> Credentials:
+def _verify_apikey(directory: Directory, headers: Mapping[str, str]) -> Credentials:
     key = headers.get(APIKEY_HEADER, "").strip()
     if not key:
         raise AuthError(f"{MSG_MISSING} missing header apikey")
-    cred = _credential(session, "apikey", key, "apikey")
+    cred = _credential(directory, "apikey", key, "apikey")
     return Credentials("apikey", cred.key_id, cred.fixmedins_code)
-
-
-def _nonce_seen(session: Session, key_id: str, nonce: str) -> bool:
-    found = session.scalar(
-        select(NonceRow.nonce_id).where(NonceRow.key_id == key_id, NonceRow.nonce == nonce)
-    )
-    return found is not None
 
 
 # --- the institution -------------------------------------------------------------------
 
 
-def resolve_institution(session: Session, creds: Credentials, envelope: Envelope) -> Institution:
+def resolve_institution(
+    directory: Directory, creds: Credentials, envelope: Envelope
+) -> Institution:
     """The calling institution: the credential's, which the envelope must name."""
     code = envelope.fixmedins_code
     if creds.scheme != "none" and code != creds.fixmedins_code:
@@ -210,38 +346,44 @@ def resolve_institution(session: Session, creds: Credentials, envelope: Envelope
         raise AuthError(
             f"{MSG_BAD_SIGNATURE} _api_name {creds.api_name} does not match infno {envelope.infno}"
         )
-    row = session.get(InstitutionRow, code)
-    if row is None:
+    institution, active = directory.institution(code)
+    if institution is None:
         raise AuthError(f"{MSG_UNKNOWN} unknown institution fixmedins_code {code[:30]!r}")
-    if not row.active:
+    if not active:
         raise AuthError(f"{MSG_UNKNOWN} institution {code} is not active")
-    return Institution(
-        code=row.fixmedins_code,
-        name=row.name,
-        region=row.region,
-        level=row.level,
-        kind=row.kind,
-        networked=row.networked,
-    )
+    return institution
 
 
 def record_nonce(
     session: Session, creds: Credentials, settings: GatewaySettings, now: datetime
 ) -> None:
-    """Remember a TIF nonce, forgetting those too old to be replayed; refuse a replay.
-
-    A replay must carry the original timestamp, valid for ``window`` around now, and the
-    original was seen within ``window`` of that timestamp: 2 × window of memory suffices.
-    Commits nothing itself; a concurrent replay fails on the unique constraint.
-    """
-    if creds.scheme != "tif":
+    """Claim the request's TIF nonce or CSB signature in the caller's transaction; refuse
+    a replay. One statement: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent replay
+    waits on the unique key and then finds it taken."""
+    if not creds.nonce:
         return
-    horizon = now - timedelta(seconds=2 * settings.tif_window_s)
+    table = table_of(NonceRow)
+    claimed = insert_new(
+        session,
+        table,
+        {"key_id": creds.key_id, "nonce": creds.nonce, "seen_at": now},
+        ("key_id", "nonce"),
+        table.c.nonce_id,
+    )
+    if claimed is None:
+        if creds.scheme == "csb":
+            raise AuthError(
+                f"{MSG_BAD_SIGNATURE} replayed request: this _api_signature was already used "
+                f"within the {settings.csb_window_s} s window; sign each request anew"
+            )
+        raise AuthError(f"replayed nonce: x-tif-nonce {creds.nonce[:40]!r} was already used")
+
+
+def forget_old_nonces(session: Session, settings: GatewaySettings, now: datetime) -> None:
+    """Delete the nonces too old to be replayed. A replay must carry the original
+    timestamp, valid for ``window`` around now, and the original was seen within
+    ``window`` of that timestamp: 2 × the longer window of memory suffices. Called now
+    and then (``nonce_prune_interval_s``), not on every request."""
+    window = max(settings.tif_window_s, settings.csb_window_s)
+    horizon = now - timedelta(seconds=2 * window)
     session.execute(delete(NonceRow).where(NonceRow.seen_at < horizon))
-    session.add(NonceRow(key_id=creds.key_id, nonce=creds.nonce, seen_at=now))
-    try:
-        session.flush()
-    except IntegrityError:
-        raise AuthError(
-            f"replayed nonce: x-tif-nonce {creds.nonce[:40]!r} was already used"
-        ) from None

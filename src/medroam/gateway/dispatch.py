@@ -4,18 +4,21 @@
 reads the body and writes the answer), in this order:
 
 1. the gateway headers are verified (``auth.verify_headers``): signature, time window,
-   known key; a failure is HTTP 401;
+   known key, against credentials cached in memory; a failure is HTTP 401;
 2. the body is parsed (JSON, or multipart for 9101) and the envelope read; the handler is
-   looked up; the institution is resolved from the credentials and must be the one the
-   envelope names (401 otherwise); a TIF nonce is recorded in its own transaction;
-3. the handler runs in one unit of work. For a state-changing transaction the message
-   log is consulted first: the same request again (same hash of infno, the region fields
-   and the canonical input) returns the first answer unchanged and writes nothing; a
-   different request under a used msgid is refused. Otherwise a log row is claimed
-   (its unique key serialises two identical msgids arriving at once), the handler runs,
-   and its answer is stored in the same transaction. A refusal rolls back everything the
-   handler wrote and is then logged in a transaction of its own, so that a retry gets
-   the same answer.
+   looked up; the institution (cached) is resolved from the credentials and must be the
+   one the envelope names (401 otherwise);
+3. one unit of work, one commit: the nonce is claimed, ``sign_no`` checked, the handler
+   runs and, for a state-changing transaction, its answer is inserted into the message
+   log under the unique key (institution, msgid). That key is the arbiter of
+   idempotency: when the insert finds the msgid taken — the same request sent again, or
+   two identical requests at once on two workers, the second waiting on the key until
+   the first commits — everything the handler wrote is rolled back and the stored
+   answer is sent instead (or, for a different request under a used msgid, a refusal).
+   A repeated request therefore runs its handler once more before being answered from
+   the log; repeats are rare, and every ordinary request saves the log look-up.
+   A refusal rolls back everything the handler wrote and is then logged in a
+   transaction of its own (with the nonce), so that a retry gets the same answer.
 
 Refusals answer ``infcode -1`` with HTTP 200; unexpected exceptions are logged with a
 reference and answered ``internal error (ref …)``, also HTTP 200 and not stored, so a
@@ -29,19 +32,26 @@ import hashlib
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from medroam.gateway import jsonfmt
-from medroam.gateway.auth import record_nonce, resolve_institution, verify_headers
+from medroam.gateway.auth import (
+    Credentials,
+    Directory,
+    forget_old_nonces,
+    record_nonce,
+    resolve_institution,
+    verify_headers,
+)
 from medroam.gateway.envelope import new_refmsgid, parse_envelope, parse_json, response_envelope
 from medroam.gateway.errors import AuthError, GatewayError, InputError
 from medroam.gateway.logging import log_body, log_internal_error, log_request
@@ -56,8 +66,11 @@ from medroam.gateway.registry import (
 )
 from medroam.gateway.settings import GatewaySettings
 from medroam.services.uow import unit_of_work
+from medroam.store import sqlstats
 from medroam.store.tables import MessageLogRow, SignInRow
+from medroam.store.upsert import table_of
 
+_INSERT_LOG = insert(table_of(MessageLogRow))
 SIGN_IN_INFNO = "9001"
 SIGN_OUT_INFNO = "9002"
 UPLOAD_INFNO = "9101"
@@ -73,6 +86,7 @@ class Outcome:
     file: tuple[bytes, str] | None = None  # (content, filename) for 9102
     replayed: bool = False
     extra: Mapping[str, Any] | None = None  # keys added for 401s ({code, message})
+    sql: sqlstats.Counts | None = None  # statements and commits, when counting is on
 
 
 @dataclass(slots=True)
@@ -121,6 +135,9 @@ class Gateway:
         load_handlers()
         self.engine = engine
         self.settings = settings or GatewaySettings()
+        self._counting = sqlstats.is_installed(engine)
+        self.directory = Directory(engine, self.settings.auth_cache_ttl_s)
+        self._next_prune: datetime | None = None
         self._settings_dict = {
             f.name: getattr(self.settings, f.name) for f in fields(self.settings)
         }
@@ -139,6 +156,8 @@ class Gateway:
         req = _Request(
             ref=secrets.token_hex(6), received_at=self.settings.clock(), started=time.perf_counter()
         )
+        if self._counting:
+            sqlstats.begin()
         try:
             outcome = self._process(req, headers, body, content_type, path_infno)
         except AuthError as exc:
@@ -154,6 +173,8 @@ class Gateway:
             log_internal_error(req.ref, infno=req.infno, msgid=req.msgid)
             outcome = self._refusal(req, GatewayError(f"internal error (ref {req.ref})"))
         self._log(req, outcome)
+        if self._counting:
+            outcome = replace(outcome, sql=sqlstats.snapshot())
         return outcome
 
     def refuse(self, exc: GatewayError) -> Outcome:
@@ -189,8 +210,7 @@ class Gateway:
         settings = self.settings
         if len(body) > settings.max_body_bytes:
             raise InputError(f"request body too large ({len(body)} bytes)")
-        with unit_of_work(self.engine) as session:
-            creds = verify_headers(session, headers, settings, req.received_at)
+        creds = verify_headers(self.directory, headers, settings, req.received_at)
         req.scheme = creds.scheme
 
         doc = self._document(body, content_type)
@@ -208,16 +228,9 @@ class Gateway:
         spec = get_handler(envelope.infno)
         if spec is None:
             raise InputError(f"infno: unknown transaction {envelope.infno} (交易编号不存在)")
-
-        with unit_of_work(self.engine) as session:
-            institution = resolve_institution(session, creds, envelope)
-            record_nonce(session, creds, settings, req.received_at)
+        institution = resolve_institution(self.directory, creds, envelope)
         req.region = settings.receiver_region or institution.region
-        # Checked before the message log is consulted: a refusal for a missing sign-in
-        # is not stored, so the same msgid may be sent again once signed in.
-        with unit_of_work(self.engine) as session:
-            warn = self._check_sign_no(session, institution, envelope)
-        return self._dispatch(req, spec, institution, envelope, inp, warn)
+        return self._dispatch(req, spec, creds, institution, envelope, inp)
 
     # --- parsing the body ------------------------------------------------------------
 
@@ -239,63 +252,113 @@ class Gateway:
             settings=dict(self._settings_dict),
         )
 
+    def _claim_nonce(self, session: Session, creds: Credentials, now: datetime) -> None:
+        record_nonce(session, creds, self.settings, now)
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + timedelta(seconds=self.settings.nonce_prune_interval_s)
+            forget_old_nonces(session, self.settings, now)
+
     def _dispatch(
         self,
         req: _Request,
+        spec: HandlerSpec,
+        creds: Credentials,
+        institution: Institution,
+        envelope: Envelope,
+        inp: dict[str, Any],
+    ) -> Outcome:
+        ref_id = new_refmsgid(req.region, req.received_at)
+        digest = request_hash(envelope, inp) if spec.state_changing else ""
+        sign_refusal: InputError | None = None
+        outcome: Outcome | None = None
+        try:
+            with unit_of_work(self.engine) as session:
+                self._claim_nonce(session, creds, req.received_at)
+                # Checked before the handler: a refusal for a missing sign-in is not
+                # stored, so the same msgid may be sent again once signed in.
+                try:
+                    warn = self._check_sign_no(session, institution, envelope)
+                except InputError as exc:
+                    sign_refusal = exc  # the nonce stays claimed; nothing else is written
+                else:
+                    outcome = self._run(
+                        session, req, ref_id, spec, institution, envelope, inp, warn
+                    )
+                    if outcome.file is None and spec.state_changing:
+                        self._log_answer(session, req, ref_id, institution, envelope, digest,
+                                         outcome)  # fmt: skip
+        except AuthError:
+            raise
+        except GatewayError as refusal:
+            if not spec.state_changing:
+                self._record_nonce_alone(creds, req.received_at)
+                raise
+            return self._log_refusal(req, ref_id, creds, institution, envelope, digest, refusal)
+        except IntegrityError:
+            # The msgid was taken meanwhile (answer as it was answered), or the handler's
+            # own write failed a constraint (an internal error).
+            with unit_of_work(self.engine) as session:
+                stored = self._stored(session, institution.code, envelope, digest)
+                if stored is not None:
+                    self._claim_nonce(session, creds, req.received_at)
+            if stored is None:
+                raise
+            return stored
+        if sign_refusal is not None:
+            raise sign_refusal
+        assert outcome is not None
+        return outcome
+
+    def _run(
+        self,
+        session: Session,
+        req: _Request,
+        ref_id: str,
         spec: HandlerSpec,
         institution: Institution,
         envelope: Envelope,
         inp: dict[str, Any],
         warn: str,
     ) -> Outcome:
-        ref_id = new_refmsgid(req.region, req.received_at)
-        if not spec.state_changing:
-            with unit_of_work(self.engine) as session:
-                ctx = self._context(session, institution, envelope, req.received_at)
-                output = spec.fn(ctx, Node(inp, "input"))
-                if ctx.file_response is not None:
-                    content, filename = ctx.file_response
-                    return Outcome(200, "", 0, file=(content, filename))
-                text = self._answer(req, ref_id, output=output, warn=warn)
-            return Outcome(200, text, 0)
+        ctx = self._context(session, institution, envelope, req.received_at)
+        output = spec.fn(ctx, Node(inp, "input"))
+        if ctx.file_response is not None:
+            content, filename = ctx.file_response
+            return Outcome(200, "", 0, file=(content, filename))
+        return Outcome(200, self._answer(req, ref_id, output=output, warn=warn), 0)
 
-        digest = request_hash(envelope, inp)
-        try:
-            with unit_of_work(self.engine) as session:
-                stored = self._stored(session, institution.code, envelope, digest)
-                if stored is not None:
-                    return stored
-                claim = MessageLogRow(
-                    fixmedins_code=institution.code,
-                    msgid=envelope.msgid,
-                    infno=envelope.infno,
-                    request_hash=digest,
-                    infcode=-1,
-                    inf_refmsgid=ref_id,
-                    response="",
-                    received_at=req.received_at,
-                    reversed=False,
-                )
-                session.add(claim)
-                session.flush()  # a concurrent identical msgid waits here, then fails
-                ctx = self._context(session, institution, envelope, req.received_at)
-                output = spec.fn(ctx, Node(inp, "input"))
-                text = self._answer(req, ref_id, output=output, warn=warn)
-                claim.infcode = 0
-                claim.response = text
-            return Outcome(200, text, 0)
-        except GatewayError as refusal:
-            if isinstance(refusal, AuthError):
-                raise
-            return self._log_refusal(req, ref_id, institution, envelope, digest, refusal)
-        except IntegrityError:
-            # Either an identical msgid committed first (answer as it was answered), or
-            # the handler's own write failed a constraint (an internal error).
-            with unit_of_work(self.engine) as session:
-                stored = self._stored(session, institution.code, envelope, digest)
-            if stored is None:
-                raise
-            return stored
+    def _log_answer(
+        self,
+        session: Session,
+        req: _Request,
+        ref_id: str,
+        institution: Institution,
+        envelope: Envelope,
+        digest: str,
+        outcome: Outcome,
+    ) -> None:
+        session.execute(
+            _INSERT_LOG,
+            {
+                "fixmedins_code": institution.code,
+                "msgid": envelope.msgid,
+                "infno": envelope.infno,
+                "request_hash": digest,
+                "infcode": outcome.infcode,
+                "inf_refmsgid": ref_id,
+                "response": outcome.body,
+                "received_at": req.received_at,
+                "reversed": False,
+            },
+        )
+
+    def _record_nonce_alone(self, creds: Credentials, now: datetime) -> None:
+        """A refused query wrote nothing: still spend its nonce, so the same headers
+        cannot be sent again."""
+        if not creds.nonce:
+            return
+        with unit_of_work(self.engine) as session:
+            record_nonce(session, creds, self.settings, now)
 
     def _stored(
         self, session: Session, code: str, envelope: Envelope, digest: str
@@ -319,6 +382,7 @@ class Gateway:
         self,
         req: _Request,
         ref_id: str,
+        creds: Credentials,
         institution: Institution,
         envelope: Envelope,
         digest: str,
@@ -330,6 +394,7 @@ class Gateway:
                 stored = self._stored(session, institution.code, envelope, digest)
                 if stored is not None:
                     return stored
+                record_nonce(session, creds, self.settings, req.received_at)
                 session.add(
                     MessageLogRow(
                         fixmedins_code=institution.code,

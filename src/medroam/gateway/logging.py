@@ -93,10 +93,30 @@ def log_body(direction: str, ref: str, body: Any) -> None:
         logger.debug(_dump({"event": direction, "ref": ref, "body": body}))
 
 
+# What a database error's text can carry of the request: the statement's parameters
+# (SQLAlchemy prints them unless the engine hides them) and PostgreSQL's DETAIL line
+# ("Key (certno)=(…) already exists"). Both are cut from logged tracebacks.
+_PARAMETERS = re.compile(r"\[parameters: .*?\]$", re.MULTILINE | re.DOTALL)
+_DETAIL = re.compile(r"^DETAIL: .*$", re.MULTILINE)
+# A driver's own message can quote a value (``invalid input syntax for type integer:
+# "…"``): quoted text in the exception lines of database errors is cut too.
+_DB_ERROR_LINE = re.compile(r"^(?:psycopg|sqlalchemy\.exc|sqlite3)[^\n]*$", re.MULTILINE)
+_QUOTED = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
+
+
+def scrub(text: str) -> str:
+    """A traceback or error text fit for a log: SQL parameters and DETAIL lines removed,
+    resident ID numbers masked."""
+    text = _PARAMETERS.sub("[parameters: hidden]", text)
+    text = _DETAIL.sub("DETAIL: (hidden)", text)
+    text = _DB_ERROR_LINE.sub(lambda m: _QUOTED.sub('"…"', m.group(0)), text)
+    return _mask_text(text)
+
+
 def log_internal_error(ref: str, **fields: Any) -> None:
-    """The exception being handled, with its traceback (ID numbers in it masked) and the
-    reference the client gets."""
-    trace = _mask_text(traceback.format_exc())
+    """The exception being handled, with its traceback (SQL parameters and DETAIL lines
+    removed, ID numbers masked: :func:`scrub`) and the reference the client gets."""
+    trace = scrub(traceback.format_exc())
     logger.error("%s\n%s", _dump({"event": "internal_error", "ref": ref, **fields}), trace)
 
 

@@ -26,6 +26,11 @@ class GatewaySettings:
     # Authentication (national-interface §2.8).
     tif_window_s: int = 300  # |now - x-tif-timestamp| allowed
     csb_window_s: int = 1800  # |now - _api_timestamp| allowed (CSB default: 30 minutes)
+    # Credentials and institutions are cached in memory this long; a change made by
+    # another process (worker) is seen within this time, one made in-process at once.
+    auth_cache_ttl_s: float = 10.0
+    # How often (seconds) a worker deletes nonces too old to be replayed.
+    nonce_prune_interval_s: float = 60.0
     # Accept requests without gateway headers for any active institution named in the
     # envelope (mode "none"). Off in production.
     allow_unauthenticated: bool = False

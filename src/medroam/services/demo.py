@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
+from medroam.netutil import port_problem
 from medroam.services.seed import AGENCY_PREFIX, INTERFACE_PATH
 from medroam.services.sim import (
     Progress,
@@ -27,7 +28,6 @@ from medroam.services.sim import (
     no_progress,
     run_simulation,
 )
-from medroam.sim.driver import port_problem
 from medroam.sim.report import render_report
 from medroam.store.db import make_engine
 

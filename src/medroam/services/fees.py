@@ -186,6 +186,7 @@ def upload_fees(
             refunded[old.init_feedetl_sn] = (q - old.quantity, a - old.amount)
 
     results: list[LineResult] = []
+    new: list[FeeLineRow] = []
     for line in lines:
         row = stored.get(line.feedetl_sn)
         if row is not None and row.status != "cancelled":
@@ -205,11 +206,12 @@ def upload_fees(
         result = classify_line(line.domain(), catalogue.get(line.med_list_codg))
         if row is None:
             row = FeeLineRow(mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn)
-            repo.add(row)
+            new.append(row)
             stored[line.feedetl_sn] = row
         _fill(row, line, msgid, now)
         classify_into(row, result)
         results.append(result)
+    repo.insert_new(new)  # one executemany; a line sent again after a cancel is updated
     session.flush()
     return results
 

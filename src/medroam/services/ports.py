@@ -195,8 +195,7 @@ class InsuredPlace(Protocol):
         delta: Mapping[str, int],
         account_delta: AccountState,
         now: datetime,
-    ) -> BenefitState:
+    ) -> None:
         """Add ``delta`` to the accumulators of the year and ``account_delta`` to the
-        balances (negative: paid out); the state must have been locked. Returns the new
-        state."""
+        balances (negative: paid out); the state must have been locked."""
         ...

@@ -40,7 +40,14 @@ from medroam.services.persons import (
     require_person,
 )
 from medroam.services.ports import InstitutionRef, Insurance, InsuredPerson, InsuredPlace
-from medroam.services.visits import INPATIENT, OUTPATIENT, emergency_in, own_visit, require_kind
+from medroam.services.visits import (
+    INPATIENT,
+    OUTPATIENT,
+    emergency_in,
+    own_visit,
+    require_kind,
+    touch,
+)
 from medroam.store import refdata_cache
 from medroam.store.repositories import (
     FeeLineRepository,
@@ -232,10 +239,15 @@ def _prepare(
     )
     if refusal:
         raise RefusedError(refusal)
-    qualified = frozenset(
-        q.disease_code
-        for q in place.chronic_qualifications(person.psn_no)
-        if q.valid_on(begin) or q.valid_on(settle_day)
+    # Qualifications (认定) matter only to chronic-disease care: not read otherwise.
+    qualified = (
+        frozenset(
+            q.disease_code
+            for q in place.chronic_qualifications(person.psn_no)
+            if q.valid_on(begin) or q.valid_on(settle_day)
+        )
+        if service_kind(med_type) is ServiceKind.CHRONIC
+        else frozenset()
     )
     try:
         domain_person = person.as_domain(insurance, qualified)
@@ -418,9 +430,10 @@ def settle(
     every line uploaded so far, mid-stay or final) and record everything."""
     p = _prepare(session, place, institution, now, req, kind, write=True)
     s = p.settlement
-    now = _stamp(session, p.visit.mdtrt_id, now)
+    now = _stamp(p.visit, now)
     setl_id = new_id("ST", institution.region, now)
-    row = SettlementRow(
+    # A plain mapping, not an ORM object: the row is inserted by one Core statement.
+    row = dict(
         setl_id=setl_id,
         mdtrt_id=p.visit.mdtrt_id,
         psn_no=p.person.psn_no,
@@ -457,11 +470,8 @@ def settle(
         opter=opter or None,
         opter_name=opter_name or None,
     )
-    SettlementRepository(session).add(row, s.details)
-    for line in p.lines:
-        line.status = "settled"
-        line.setl_id = setl_id
-    session.flush()
+    SettlementRepository(session).add_values(row, s.details)
+    FeeLineRepository(session).mark_settled(p.lines, setl_id)
     own = s.account - s.mutual_aid
     place.apply_benefit_change(
         p.person.psn_no,
@@ -471,23 +481,34 @@ def settle(
         AccountState(-own, -s.mutual_aid),
         now,
     )
-    LedgerRepository(session).post(setl_id, "settle", _legs(s, row), now)
+    LedgerRepository(session).post(
+        setl_id,
+        "settle",
+        settlement_legs(
+            s,
+            psn_no=p.person.psn_no,
+            insured_region=p.insurance.insured_region,
+            treatment_region=institution.region,
+            fixmedins_code=institution.code,
+        ),
+        now,
+    )
     if kind == INPATIENT and not req.mid_settlement:
         p.visit.status = "settled"
-    p.visit.updated_at = now
+    touch(p.visit, now)
     session.flush()
     return _view_of_prepared(
         p, institution, now, req, setl_id=setl_id, msgid=msgid, opter=opter, opter_name=opter_name
     )
 
 
-def _stamp(session: Session, mdtrt_id: str, now: datetime) -> datetime:
-    """``now``, or just after the visit's latest settlement row when that is not earlier:
-    the settlements of a visit are strictly ordered by ``setl_time`` (cancellation goes
-    newest first)."""
-    latest = max(
-        (r.setl_time for r in SettlementRepository(session).of_visit(mdtrt_id)), default=None
-    )
+def _stamp(visit: VisitRow, now: datetime) -> datetime:
+    """``now``, or just after the visit's last change when that is not earlier: the
+    settlements of a visit are strictly ordered by ``setl_time`` (cancellation goes
+    newest first). Every settlement and cancellation sets the visit's ``updated_at`` to
+    its own ``setl_time``, so the visit row (already read, and locked) bounds them all
+    without a query."""
+    latest = visit.updated_at
     if latest is not None and latest >= now:
         return (latest + timedelta(microseconds=1)).astimezone(now.tzinfo)
     return now
@@ -624,7 +645,7 @@ def cancel_settlement_row(
     original = settlement_of(row, SettlementRepository(session).details(row.setl_id))
     state = place.lock_benefit_state(row.psn_no, row.insutype, row.acc_year)
     rev = calculator.reverse(original, state.account)
-    now = _stamp(session, visit.mdtrt_id, now)
+    now = _stamp(visit, now)
     rev_id = new_id("ST", row.treatment_region, now)
     values = {c.key: getattr(row, c.key) for c in SettlementRow.__table__.columns}
     values.update(amounts_of(rev))
@@ -656,7 +677,7 @@ def cancel_settlement_row(
     LedgerRepository(session).post(rev_id, "cancel", _legs(rev, reverse_row), now)
     if visit.kind == INPATIENT and visit.status == "settled" and not row.mid_setl_flag:
         visit.status = "discharged"
-    visit.updated_at = now
+    touch(visit, now)
     session.flush()
     return _stored_view(session, place, reverse_row, visit)
 
@@ -735,7 +756,7 @@ def restore_cancelled(
     LedgerRepository(session).post(row.setl_id, "restore", _legs(original, row), now)
     if visit.kind == INPATIENT and not row.mid_setl_flag:
         visit.status = "settled"
-    visit.updated_at = now
+    touch(visit, now)
     session.flush()
     return _stored_view(session, place, row, visit)
 

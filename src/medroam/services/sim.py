@@ -42,6 +42,7 @@ from medroam.batch.lines import day_date, epoch_day
 from medroam.domain.clearing.params import ClearingParams, PrepayParams, QuotaBasis
 from medroam.domain.clearing.periods import ClearingError, Cycle, Period, months_of, parse_cycle
 from medroam.domain.money import RATIO_ONE, div_round
+from medroam.netutil import port_problem
 from medroam.refdata.regions import load_regions
 from medroam.services import clearing, prepayment
 from medroam.services.seed import (
@@ -62,7 +63,6 @@ from medroam.sim.driver import (
     SimClock,
     Who,
     apply_for_clearing,
-    port_problem,
     reconcile,
 )
 from medroam.sim.visits import (

@@ -39,6 +39,13 @@ INPATIENT = "inpatient"
 DEFAULT_OUTPATIENT_MED_TYPE = "11"  # 普通门诊 until 2203 says otherwise
 
 
+def touch(visit: VisitRow, now: datetime) -> None:
+    """Mark the visit changed at ``now``, never moving ``updated_at`` back: it stays at or
+    after every settlement of the visit (``settlement._stamp`` relies on it)."""
+    if visit.updated_at is None or now > visit.updated_at:
+        visit.updated_at = now
+
+
 def emergency_in(med_type: str, exp_content: dict[str, Any]) -> bool:
     """Emergency care (急诊抢救, treated as filed): med_type 13/24 or the cross-province
     extension keys IPT_TYPE 2 / OTP_ER_REFL_FLAG 1 or 3 (national-interface §7.3)."""
@@ -224,13 +231,8 @@ def register_outpatient(
     opening = _opening(
         place, institution, reg.psn_no, reg.insutype, (reg.cert_type, reg.cert_no, reg.card_sn)
     )
-    if visits.open_with_serial(institution.code, reg.ipt_otp_no, OUTPATIENT) is not None:
-        raise RefusedError(
-            f"ipt_otp_no {reg.ipt_otp_no} is already registered at {institution.code}; cancel "
-            "that registration (2202) or use a new serial"
-        )
     mdtrt_id = new_id("MD", institution.region, now)
-    visits.add(
+    opened = visits.open(
         VisitRow(
             mdtrt_id=mdtrt_id,
             psn_no=reg.psn_no,
@@ -261,6 +263,11 @@ def register_outpatient(
             updated_at=now,
         )
     )
+    if not opened:
+        raise RefusedError(
+            f"ipt_otp_no {reg.ipt_otp_no} is already registered at {institution.code}; cancel "
+            "that registration (2202) or use a new serial"
+        )
     return Opened(mdtrt_id, reg.psn_no, reg.ipt_otp_no)
 
 
@@ -285,7 +292,7 @@ def cancel_registration(
     _refuse_if_settled(session, visit, "cancel the registration")
     _cancel_lines(session, visit, now)
     visit.status = "cancelled"
-    visit.updated_at = now
+    touch(visit, now)
     session.flush()
 
 
@@ -344,7 +351,7 @@ def upload_visit_info(
     main = next((d for d in info.diagnoses if d.valid and d.diag_srt_no == 1), None)
     if main is not None:
         visit.main_diag_code, visit.main_diag_name = main.diag_code, main.diag_name
-    visit.updated_at = now
+    touch(visit, now)
     VisitRepository(session).upsert_diagnoses(
         visit.mdtrt_id, "outpatient", [d.row() for d in info.diagnoses]
     )
@@ -401,13 +408,8 @@ def admit(
     opening = _opening(
         place, institution, adm.psn_no, adm.insutype, (adm.cert_type, adm.cert_no, adm.card_sn)
     )
-    if visits.open_with_serial(institution.code, adm.ipt_no, INPATIENT) is not None:
-        raise RefusedError(
-            f"ipt_no {adm.ipt_no} is already admitted at {institution.code}; cancel that "
-            "admission (2404) or use a new serial"
-        )
     mdtrt_id = new_id("MD", institution.region, now)
-    visits.add(
+    opened = visits.open(
         VisitRow(
             mdtrt_id=mdtrt_id,
             psn_no=adm.psn_no,
@@ -444,6 +446,11 @@ def admit(
             updated_at=now,
         )
     )
+    if not opened:
+        raise RefusedError(
+            f"ipt_no {adm.ipt_no} is already admitted at {institution.code}; cancel that "
+            "admission (2404) or use a new serial"
+        )
     visits.upsert_diagnoses(mdtrt_id, "admission", [d.row() for d in adm.diagnoses])
     return Opened(mdtrt_id, adm.psn_no, adm.ipt_no)
 
@@ -484,7 +491,7 @@ def change_admission(
     visit.exp_content = merged
     visit.emergency = emergency_in(visit.med_type, merged)
     visit.extra = {**(visit.extra or {}), **adm.extra}
-    visit.updated_at = now
+    touch(visit, now)
     VisitRepository(session).upsert_diagnoses(
         visit.mdtrt_id, "admission", [d.row() for d in adm.diagnoses]
     )
@@ -534,7 +541,7 @@ def discharge(session: Session, institution: InstitutionRef, now: datetime, d: D
     main = next((x for x in d.diagnoses if x.valid and x.maindiag), None)
     if main is not None:
         visit.main_diag_code, visit.main_diag_name = main.diag_code, main.diag_name
-    visit.updated_at = now
+    touch(visit, now)
     VisitRepository(session).upsert_diagnoses(
         visit.mdtrt_id, "discharge", [x.row() for x in d.diagnoses]
     )
@@ -554,7 +561,7 @@ def cancel_discharge(
     require_status(visit, ("discharged",), "cancel the discharge")
     visit.status = "admitted"
     visit.end_time = None
-    visit.updated_at = now
+    touch(visit, now)
     session.flush()
 
 
@@ -573,5 +580,5 @@ def cancel_admission_row(session: Session, visit: VisitRow, now: datetime) -> No
     _refuse_if_settled(session, visit, "cancel the admission")
     _cancel_lines(session, visit, now)
     visit.status = "cancelled"
-    visit.updated_at = now
+    touch(visit, now)
     session.flush()

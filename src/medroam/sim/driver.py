@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import threading
 import time
 from collections import Counter
@@ -35,6 +33,7 @@ from sqlalchemy import Engine
 
 from medroam.client import CallError, HisClient
 from medroam.domain.money import yuan_to_fen
+from medroam.netutil import free_port, port_problem
 from medroam.sim.behaviour import person_rng
 from medroam.sim.people import VOUCHER_CARD, VOUCHER_E, VOUCHER_ID
 from medroam.sim.seed import SeedInstitution, SeedPerson
@@ -93,32 +92,6 @@ class SimClock:
 
 
 # --- the server -----------------------------------------------------------------------------
-
-
-def port_problem(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on, or None when it is free."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        return f"cannot resolve host {host!r}: {exc.strerror}"
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return (
-                    f"port {port} on {host} is already in use; stop the other server or pass --port"
-                )
-            return f"cannot listen on {host}:{port}: {exc.strerror}"
-    return None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class GatewayServer:

@@ -33,11 +33,15 @@ def database_url(url: str | None = None) -> str:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (see :func:`database_url`).
 
+    Statement parameters are hidden from exception texts (``hide_parameters``).
     On SQLite every new connection gets WAL, foreign keys and a busy timeout, and each
     transaction starts with ``BEGIN IMMEDIATE``: the driver's own implicit transactions
     would leave DDL and reads outside the transaction, and a deferred transaction could
     not wait for the write lock after reading (read-check-write use cases need that).
     """
+    # SQL parameters hold ID numbers, card numbers and names: never print them in an
+    # exception's text (tracebacks are logged).
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(database_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from medroam.domain.accumulators import Accumulators
@@ -37,10 +37,16 @@ from medroam.store.tables import (
     PersonRow,
     PersonVoucherRow,
 )
+from medroam.store.upsert import insert_or_add, table_of
 
 CERT_E_VOUCHER = "01"
 CERT_ID_NUMBER = "02"
 CERT_SOCIAL_CARD = "03"
+
+
+# The account's rows in the benefit-state query, under keys no accumulator has.
+_BALANCE = "#account.balance"
+_MUTUAL_AID = "#account.mutual_aid"
 
 
 class SqlInsuredPlace:
@@ -74,14 +80,17 @@ class SqlInsuredPlace:
         return None
 
     def person(self, psn_no: str) -> InsuredPerson | None:
-        row = self.session.get(PersonRow, psn_no)
-        if row is None:
-            return None
-        insurances = self.session.execute(
-            select(InsuranceRow)
-            .where(InsuranceRow.psn_no == psn_no)
+        # One query: the person with every insurance (outer join: a person without one
+        # is still found).
+        rows = self.session.execute(
+            select(PersonRow, InsuranceRow)
+            .outerjoin(InsuranceRow, InsuranceRow.psn_no == PersonRow.psn_no)
+            .where(PersonRow.psn_no == psn_no)
             .order_by(InsuranceRow.insutype)
-        ).scalars()
+        ).all()
+        if not rows:
+            return None
+        row = rows[0][0]
         return InsuredPerson(
             psn_no=row.psn_no,
             name=row.name or "",
@@ -91,7 +100,7 @@ class SqlInsuredPlace:
             birth_date=row.birth_date,
             naty=row.naty or "",
             phone=row.phone or "",
-            insurances=tuple(_insurance(i) for i in insurances),
+            insurances=tuple(_insurance(i) for _, i in rows if i is not None),
         )
 
     def filings(self, psn_no: str) -> list[Filing]:
@@ -139,20 +148,23 @@ class SqlInsuredPlace:
         return self._read(psn_no, insutype, year)
 
     def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        # One query: the year's accumulators, then the account's two balances.
+        acc, account = AccumulatorRow, AccountRow
         rows = self.session.execute(
-            select(AccumulatorRow.key, AccumulatorRow.value).where(
-                AccumulatorRow.psn_no == psn_no,
-                AccumulatorRow.insutype == insutype,
-                AccumulatorRow.year == year,
+            union_all(
+                select(acc.key, acc.value).where(
+                    acc.psn_no == psn_no, acc.insutype == insutype, acc.year == year
+                ),
+                select(literal(_BALANCE), account.balance).where(account.psn_no == psn_no),
+                select(literal(_MUTUAL_AID), account.mutual_aid_balance).where(
+                    account.psn_no == psn_no
+                ),
             )
         ).all()
-        account = self.session.execute(
-            select(AccountRow.balance, AccountRow.mutual_aid_balance)
-            .where(AccountRow.psn_no == psn_no)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        state = AccountState() if account is None else AccountState(account[0], account[1])
-        return BenefitState(Accumulators({k: v for k, v in rows}), state)
+        values = {k: v for k, v in rows}
+        balance, mutual = values.pop(_BALANCE, None), values.pop(_MUTUAL_AID, None)
+        state = AccountState() if balance is None else AccountState(balance, mutual or 0)
+        return BenefitState(Accumulators(values), state)
 
     def apply_benefit_change(
         self,
@@ -162,45 +174,64 @@ class SqlInsuredPlace:
         delta: Mapping[str, int],
         account_delta: AccountState,
         now: datetime,
-    ) -> BenefitState:
+    ) -> None:
+        """Add ``delta`` to the year's accumulators (one upsert for every key; rows that
+        come back to 0 are removed, as if never written) and ``account_delta`` to the
+        balances (one guarded update)."""
         session = self.session
-        for key, amount in delta.items():
-            if amount == 0:
-                continue
-            row = session.get(AccumulatorRow, (psn_no, insutype, year, key), populate_existing=True)
-            if row is None:
-                session.add(
-                    AccumulatorRow(
-                        psn_no=psn_no,
-                        insutype=insutype,
-                        year=year,
-                        key=key,
-                        value=amount,
-                        updated_at=now,
-                    )
+        rows: list[dict[str, object]] = [
+            {"psn_no": psn_no, "insutype": insutype, "year": year, "key": key,
+             "value": amount, "updated_at": now}
+            for key, amount in sorted(delta.items())
+            if amount
+        ]  # fmt: skip
+        accumulators = table_of(AccumulatorRow)
+        insert_or_add(
+            session,
+            accumulators,
+            rows,
+            key=("psn_no", "insutype", "year", "key"),
+            add=("value",),
+            replace=("updated_at",),
+        )
+        if any(amount < 0 for amount in delta.values()):
+            c = accumulators.c
+            session.execute(
+                delete(accumulators).where(
+                    c.psn_no == psn_no, c.insutype == insutype, c.year == year, c.value == 0
                 )
-            elif row.value + amount == 0:
-                session.delete(row)
-            else:
-                row.value += amount
-                row.updated_at = now
+            )
         if account_delta.balance or account_delta.mutual_aid_balance:
-            account = session.get(AccountRow, psn_no, populate_existing=True)
-            if account is None:
-                account = AccountRow(psn_no=psn_no, balance=0, mutual_aid_balance=0, updated_at=now)
-                session.add(account)
-            balance = account.balance + account_delta.balance
-            mutual = account.mutual_aid_balance + account_delta.mutual_aid_balance
-            if balance < 0 or mutual < 0:
-                raise ValueError(
-                    f"account of {psn_no} would go negative (balance {balance}, "
-                    f"mutual aid {mutual} fen)"
-                )
-            account.balance = balance
-            account.mutual_aid_balance = mutual
-            account.updated_at = now
-        session.flush()
-        return self._read(psn_no, insutype, year)
+            self._change_account(psn_no, account_delta, now)
+
+    def _change_account(self, psn_no: str, change: AccountState, now: datetime) -> None:
+        accounts = table_of(AccountRow)
+        c = accounts.c
+        balance = c.balance + change.balance
+        mutual = c.mutual_aid_balance + change.mutual_aid_balance
+        done = self.session.execute(
+            update(accounts)
+            .where(c.psn_no == psn_no, balance >= 0, mutual >= 0)
+            .values(balance=balance, mutual_aid_balance=mutual, updated_at=now)
+            .returning(c.psn_no)
+        ).scalar_one_or_none()
+        if done is not None:
+            return
+        current = self.session.execute(
+            select(c.balance, c.mutual_aid_balance).where(c.psn_no == psn_no)
+        ).one_or_none()
+        before = (0, 0) if current is None else (current[0], current[1])
+        after = (before[0] + change.balance, before[1] + change.mutual_aid_balance)
+        if after[0] < 0 or after[1] < 0:
+            raise ValueError(
+                f"account of {psn_no} would go negative (balance {after[0]}, "
+                f"mutual aid {after[1]} fen)"
+            )
+        self.session.execute(
+            insert(accounts).values(
+                psn_no=psn_no, balance=after[0], mutual_aid_balance=after[1], updated_at=now
+            )
+        )
 
 
 def _insurance(row: InsuranceRow) -> Insurance:

@@ -2,29 +2,39 @@
 
 The settlement path asks for the place of treatment's catalogue and the place of
 insurance's policy on every request. Both are read from ``catalogue_items`` and
-``policies`` once per (data-set version, key) and then served from memory: one small
-query for the version row per call. Loading new data (``refdata_loader``) or calling
-:func:`touch` replaces the version, so the next call reads the tables again.
+``policies`` once per (data-set version, key) and then served from memory. The version
+row itself is read at most once every :data:`VERSION_TTL_S` seconds per engine, so the
+hot path asks the database nothing. Loading new data (``refdata_loader``) or calling
+:func:`touch` replaces the version: this process sees it at once, another process (a
+second server worker) within :data:`VERSION_TTL_S` seconds.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from medroam.domain.catalogue import Catalogue, CatalogueItem
 from medroam.domain.policy import BenefitPolicy
 from medroam.domain.region import is_region_code, province_of
 from medroam.refdata.policies import PolicyContext, policy_from_dict
-from medroam.store.refdata_loader import CATALOGUE, NATIONAL_SCOPE, POLICIES, set_version
+from medroam.store.refdata_loader import (
+    CATALOGUE,
+    NATIONAL_SCOPE,
+    POLICIES,
+    generation,
+    set_version,
+)
 from medroam.store.tables import CatalogueItemRow, PolicyRow, RefdataVersionRow
 
 K = TypeVar("K")
@@ -73,11 +83,31 @@ _policies: _Lru[tuple[str, str, str], tuple[BenefitPolicy, ...]] = _Lru(2048)
 _CONTEXT = PolicyContext()
 
 
+VERSION_TTL_S = 5.0
+# engine → {data-set name: (version, read at (monotonic), loader generation)}
+_versions: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str | None, float, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+_versions_lock = threading.Lock()
+
+
 def version(session: Session, name: str) -> str | None:
-    """The stored version of a data set, or None when it was never loaded."""
-    return session.execute(
+    """The stored version of a data set, or None when it was never loaded (cached for
+    :data:`VERSION_TTL_S` seconds; a missing data set is asked for every time)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    now = time.monotonic()
+    with _versions_lock:
+        cached = _versions.get(engine, {}).get(name)
+    if cached is not None and cached[1] > now - VERSION_TTL_S and cached[2] == generation.value:
+        return cached[0]
+    value = session.execute(
         select(RefdataVersionRow.version).where(RefdataVersionRow.name == name)
     ).scalar_one_or_none()
+    if value is not None:
+        with _versions_lock:
+            _versions.setdefault(engine, {})[name] = (value, now, generation.value)
+    return value
 
 
 def touch(session: Session, name: str, now: datetime | None = None) -> str:
@@ -88,6 +118,8 @@ def touch(session: Session, name: str, now: datetime | None = None) -> str:
 
 
 def clear_caches() -> None:
+    with _versions_lock:
+        _versions.clear()
     _national.clear()
     _catalogues.clear()
     _policies.clear()

@@ -179,7 +179,19 @@ def _plain(value: object) -> str:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
+class _Generation:
+    """Bumped whenever this process writes a data-set version: the version readers of
+    ``refdata_cache`` forget what they cached (another process sees the new version once
+    its cached one expires)."""
+
+    value = 0
+
+
+generation = _Generation()
+
+
 def set_version(session: Session, name: str, version: str, at: datetime) -> None:
+    generation.value += 1
     row = session.get(RefdataVersionRow, name)
     if row is None:
         session.add(RefdataVersionRow(name=name, version=version, loaded_at=at))

@@ -13,9 +13,11 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from medroam.domain.catalogue import FeeLine, LineResult
 from medroam.domain.codes import BenefitStatus, ServiceKind
@@ -33,6 +35,27 @@ from medroam.store.tables import (
     SettlementRow,
     VisitRow,
 )
+from medroam.store.upsert import insert_new, table_of
+
+_VISITS = table_of(VisitRow)
+# The predicate of uq_visits_open_serial, as a literal: PostgreSQL infers the partial
+# index of an ON CONFLICT only from the same predicate, not from a bound parameter.
+_OPEN_VISIT = text("status <> 'cancelled'")
+_FEE_LINES = table_of(FeeLineRow)
+_SETTLEMENTS = table_of(SettlementRow)
+_SETTLEMENT_DETAILS = table_of(SettlementDetailRow)
+# Statements built once: parameters go to execute(), so a call builds no SQL objects.
+_INSERT_SETTLEMENT = insert(_SETTLEMENTS)
+_INSERT_POSTING = insert(table_of(LedgerPostingRow)).returning(
+    table_of(LedgerPostingRow).c.posting_id
+)
+
+
+def values_of(row: Any, table: Table) -> dict[str, Any]:
+    """The column values of a transient mapped object, for a Core insert (an attribute
+    never set is NULL, as the ORM would write it: no column here has a default)."""
+    state = row.__dict__
+    return {c.key: state.get(c.key) for c in table.columns if c.key in state or not c.primary_key}
 
 
 class UnbalancedPostingError(AssertionError):
@@ -56,6 +79,22 @@ class VisitRepository:
         self.session.add(row)
         self.session.flush()
 
+    def open(self, row: VisitRow) -> bool:
+        """Insert a new visit (a transient object, kept out of the session) unless its
+        serial (``ipt_otp_no``) is already open at the institution for the same kind;
+        False when it is. One statement whose unique key (``uq_visits_open_serial``)
+        decides between concurrent openings: the second waits for the first and finds
+        the serial taken."""
+        opened = insert_new(
+            self.session,
+            _VISITS,
+            values_of(row, _VISITS),
+            ("fixmedins_code", "kind", "ipt_otp_no"),
+            _VISITS.c.mdtrt_id,
+            where=_OPEN_VISIT,
+        )
+        return opened is not None
+
     def get(self, fixmedins_code: str, mdtrt_id: str, *, lock: bool = False) -> VisitRow | None:
         stmt = select(VisitRow).where(
             VisitRow.mdtrt_id == mdtrt_id, VisitRow.fixmedins_code == fixmedins_code
@@ -64,19 +103,6 @@ class VisitRepository:
             stmt = stmt.with_for_update()
         return self.session.execute(
             stmt.execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-
-    def open_with_serial(self, fixmedins_code: str, ipt_otp_no: str, kind: str) -> VisitRow | None:
-        """A visit of the institution with this ipt_otp_no that is not cancelled."""
-        return self.session.execute(
-            select(VisitRow)
-            .where(
-                VisitRow.fixmedins_code == fixmedins_code,
-                VisitRow.ipt_otp_no == ipt_otp_no,
-                VisitRow.kind == kind,
-                VisitRow.status != "cancelled",
-            )
-            .limit(1)
         ).scalar_one_or_none()
 
     def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
@@ -199,6 +225,26 @@ class FeeLineRepository:
     def add(self, row: FeeLineRow) -> None:
         self.session.add(row)
 
+    def insert_new(self, rows: Sequence[FeeLineRow]) -> None:
+        """Insert new lines (transient objects, not added to the session) in one
+        executemany: no primary keys are read back and no ORM state is kept for them."""
+        if rows:
+            self.session.execute(insert(_FEE_LINES), [values_of(r, _FEE_LINES) for r in rows])
+
+    def mark_settled(self, rows: Sequence[FeeLineRow], setl_id: str) -> None:
+        """Settle lines in one statement; the loaded objects are updated in memory as if
+        they had been read so (nothing left for a flush to write)."""
+        if not rows:
+            return
+        self.session.execute(
+            update(_FEE_LINES)
+            .where(_FEE_LINES.c.row_id.in_([r.row_id for r in rows]))
+            .values(status="settled", setl_id=setl_id)
+        )
+        for r in rows:
+            set_committed_value(r, "status", "settled")
+            set_committed_value(r, "setl_id", setl_id)
+
     def unsettled(self, mdtrt_id: str, chrg_bchno: str | None = None) -> list[FeeLineRow]:
         stmt = select(FeeLineRow).where(
             FeeLineRow.mdtrt_id == mdtrt_id, FeeLineRow.status == "uploaded"
@@ -300,21 +346,22 @@ class SettlementRepository:
         self.session = session
 
     def add(self, row: SettlementRow, details: Sequence[FundDetail]) -> None:
-        self.session.add(row)
-        self.session.flush()
-        for seq, d in enumerate(details, start=1):
-            self.session.add(
-                SettlementDetailRow(
-                    setl_id=row.setl_id,
-                    seq=seq,
-                    fund_pay_type=d.fund_pay_type,
-                    inscp=d.inscp,
-                    limit_amount=d.limit,
-                    paid=d.paid,
-                    note=d.note,
-                )
-            )
-        self.session.flush()
+        """Insert a settlement row (a transient object, which stays out of the session)
+        and its fund rows: two Core statements, no ORM flush."""
+        self.add_values(values_of(row, _SETTLEMENTS), details)
+
+    def add_values(self, row: Mapping[str, Any], details: Sequence[FundDetail]) -> None:
+        """:meth:`add` from the row's column values."""
+        self.session.execute(_INSERT_SETTLEMENT, dict(row))
+        if details:
+            self.session.execute(
+                insert(_SETTLEMENT_DETAILS),
+                [
+                    {"setl_id": row["setl_id"], "seq": seq, "fund_pay_type": d.fund_pay_type,
+                     "inscp": d.inscp, "limit_amount": d.limit, "paid": d.paid, "note": d.note}
+                    for seq, d in enumerate(details, start=1)
+                ],
+            )  # fmt: skip
 
     def get(self, fixmedins_code: str, setl_id: str, *, lock: bool = False) -> SettlementRow | None:
         stmt = select(SettlementRow).where(
@@ -386,16 +433,17 @@ class LedgerRepository:
                 f"ledger posting of {setl_id} ({kind}) does not balance: legs sum to {total} "
                 f"fen ({list(legs)})"
             )
-        posting = LedgerPostingRow(setl_id=setl_id, kind=kind, posted_at=at)
-        self.session.add(posting)
-        self.session.flush()
-        for account, amount in legs:
-            if amount:
-                self.session.add(
-                    LedgerLegRow(posting_id=posting.posting_id, account=account, amount=amount)
-                )
-        self.session.flush()
-        return posting.posting_id
+        posting_id: int = self.session.execute(
+            _INSERT_POSTING, {"setl_id": setl_id, "kind": kind, "posted_at": at}
+        ).scalar_one()
+        rows = [
+            {"posting_id": posting_id, "account": account, "amount": amount}
+            for account, amount in legs
+            if amount
+        ]
+        if rows:
+            self.session.execute(insert(table_of(LedgerLegRow)), rows)
+        return posting_id
 
     def legs(self, setl_id: str) -> list[tuple[str, str, int]]:
         """(kind, account, amount) of every leg posted for a settlement row."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -452,6 +453,16 @@ class VisitRow(Base):
         Index("ix_visits_psn_no", "psn_no"),
         Index("ix_visits_fixmedins_code_ipt_otp_no", "fixmedins_code", "ipt_otp_no"),
         Index("ix_visits_msgid", "msgid"),
+        # One open visit per serial (0008): the key that makes opening a visit atomic.
+        Index(
+            "uq_visits_open_serial",
+            "fixmedins_code",
+            "kind",
+            "ipt_otp_no",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled'"),
+            sqlite_where=text("status <> 'cancelled'"),
+        ),
     )
 
     mdtrt_id: Mapped[str] = mapped_column(String(30), primary_key=True)

@@ -1,7 +1,7 @@
 """Agency console: officers, their sessions, the operations log, self-service codes.
 
 Revision ID: 0010_console
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_console"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
