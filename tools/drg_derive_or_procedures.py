@@ -1,10 +1,12 @@
 """Derive the OR-procedure list (手术室手术) of a DRG table set from its ADRG tables.
 
 The CHS-DRG 1.1 tables do not enumerate OR procedures. This writes, one per line, every
-procedure code listed under at least one surgical ADRG (second letter A–J) of the detail
-file, after the manifest's errata, with the ADRGs that list it as a comment. The output
-is data: replace it with an authoritative list (the 医保版 ICD-9-CM-3 operation type)
-when one is available. Deterministic: rerunning gives a byte-identical file.
+procedure code that ``medroam.refdata.drg.derive_or_procedures`` takes as an OR procedure
+(listed by a surgical ADRG, second letter A–J, that is an operation group; not the 介入操作
+half of a "…伴介入操作" group; outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it),
+after the manifest's errata, with the ADRGs that list it as a comment. The output is
+data: replace it with an authoritative list (the 医保版 ICD-9-CM-3 operation type) when
+one is available. Deterministic: rerunning gives a byte-identical file.
 
     python tools/drg_derive_or_procedures.py [--manifest PATH] [--out PATH]
 """
@@ -29,8 +31,11 @@ def render(manifest_path: Path) -> str:
     derived = derive_or_procedures(detail)
     lines = [
         f"# OR procedures (手术室手术) of {manifest['scheme']} {manifest['version']}, DERIVED.",
-        "# Not an official list: every procedure code listed under at least one surgical",
-        f"# ADRG (second letter A-J) of {manifest['tables']}/{detail_name}, after the errata.",
+        "# Not an official list: every procedure code listed under a surgical ADRG (second",
+        "# letter A-J) that is an operation group (not a 治疗 group: RB1 RB2 RC1 RD1 RE1 RG1",
+        "# BE2 FD3), not in the 介入操作 list of FE1/FF2, outside ICD-9-CM-3 chapter 87-99",
+        "# unless an MDCA ADRG lists it,",
+        f"# from {manifest['tables']}/{detail_name} after the errata.",
         "# Written by tools/drg_derive_or_procedures.py; see data/drg/SOURCE.md and",
         "# docs/drg.md. Replace with an authoritative list when one is available.",
         f"# {len(derived)} codes. Format: code, then '#' and the ADRGs that list it.",

@@ -33,6 +33,7 @@ COMPUTATIONS: dict[str, Callable[[ir.Table], ir.Table]] = {
     "hospital_settlements": batch.hospital_settlements,
     "hospital_days": batch.hospital_days,
     "totals": batch.totals,
+    "matrix_with_totals": batch.matrix_with_totals,
 }
 
 

@@ -117,6 +117,12 @@ BAD_CASES = [
     ("feedetail.0.det_item_fee_sumamt", "350.001", ["det_item_fee_sumamt", "350.001"]),
     ("cuminfo", {"pool_fund": "-1.00"}, ["cuminfo.pool_fund", "-1.00"]),
     ("feedetail", [], ["feedetail", "non-empty"]),
+    # issue 12 item 6: negative balances and unknown region codes
+    ("person.balc", "-100.00", ["person.balc", "-100.00", "negative"]),
+    ("person.mulaid_balc", "-1", ["person.mulaid_balc", "negative"]),
+    ("visit.mdtrtarea_admvs", "999999", ["visit.mdtrtarea_admvs", "999999", "unknown region"]),
+    ("person.insuplc_admdvs", "158800", ["person.insuplc_admdvs", "158800", "unknown region"]),
+    ("filings.0.destination", "119900", ["filings[0].destination", "119900", "unknown region"]),
 ]
 
 

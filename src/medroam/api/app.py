@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from medroam import __version__
@@ -51,6 +53,21 @@ def china_now() -> datetime:
     return datetime.now(CHINA_TZ)
 
 
+SWAGGER_STATIC = "/static/vendor/swagger-ui"  # bundled by medroam.web (no CDN)
+
+
+async def offline_docs() -> HTMLResponse:
+    """Swagger UI from the package's own copy of swagger-ui-dist, not a CDN."""
+    return get_swagger_ui_html(
+        openapi_url=AGENCY_PREFIX + "/openapi.json",
+        title="medroam agency API · 经办接口文档",
+        swagger_js_url=SWAGGER_STATIC + "/swagger-ui-bundle.js",
+        swagger_css_url=SWAGGER_STATIC + "/swagger-ui.css",
+        swagger_favicon_url=SWAGGER_STATIC + "/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
 def create_agency_app(engine: Engine, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The agency API over ``engine`` (migrated); ``clock`` gives "now" (China time)."""
     app = FastAPI(
@@ -58,10 +75,11 @@ def create_agency_app(engine: Engine, *, clock: Callable[[], datetime] | None = 
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        docs_url="/docs",
+        docs_url=None,  # served below from the bundled Swagger UI (works offline)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    app.add_api_route("/docs", offline_docs, methods=["GET"], include_in_schema=False)
     app.state.engine = engine
     app.state.clock = clock or china_now
     install_error_handlers(app)

@@ -51,6 +51,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
+from pydantic import BeforeValidator
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -118,10 +119,12 @@ MonthQuery = Annotated[
 YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)]
 FromDay = Annotated[
     date,
+    BeforeValidator(schemas.iso_day),
     Query(alias="from", ge=date(FIRST_YEAR, 1, 1), le=date(LAST_YEAR, 12, 31)),
 ]
 ToDay = Annotated[
     date,
+    BeforeValidator(schemas.iso_day),
     Query(alias="to", ge=date(FIRST_YEAR, 1, 1), le=date(LAST_YEAR, 12, 31)),
 ]
 

@@ -29,6 +29,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+from pydantic import BeforeValidator
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -79,7 +80,11 @@ ItemPath = Annotated[
     str, Path(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,49}$", description="医疗目录编码")
 ]
 SetlPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,30}$", description="结算ID")]
-QueryDay = Annotated[date | None, Query(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+QueryDay = Annotated[
+    date | None,
+    BeforeValidator(schemas.iso_day),
+    Query(ge=date(1900, 1, 1), le=date(2199, 12, 31)),
+]
 RegionQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
 
 READ_PERSONS = (INSURED_PLACE, PROVINCE)

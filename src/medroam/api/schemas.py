@@ -8,10 +8,11 @@ control characters; every string has a maximum length.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from medroam.domain.codes import FilingType
 from medroam.domain.filing import FilingChannel
@@ -31,7 +32,24 @@ Yuan = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 Insutype = Literal["310", "390"]
 # Business dates: bounded, so that date arithmetic (validity windows, day ranges) stays in
 # the calendar.
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+# Only a YYYY-MM-DD string (or a date) is a date: pydantic's lax mode would read a number
+# as a Unix timestamp (``valid_from: 0`` → 1970-01-01).
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_day(value: object) -> object:
+    """Refuse anything but a YYYY-MM-DD string or a date (None passes, for optional
+    query parameters)."""
+    if value is None:
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        return value
+    raise ValueError(f"must be a date written YYYY-MM-DD (e.g. 2026-12-01), got {value!r}")
+
+
+Day = Annotated[date, BeforeValidator(iso_day), Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
 Assistance = Literal["tekun", "dibao", "dibao_edge", "fanpin"]
 
 T = TypeVar("T")

@@ -18,6 +18,8 @@
    hospital payments all total the cleared amount to the fen) and prints JSON with
    ``clearing.settlements``, ``clearing.lines``, ``clearing.seconds``, ``clearing.peak_mb``
    and ``cores``.
+4. Times one bare DuckDB GROUP BY over the same Parquet (``bare.seconds``, in a fresh
+   process too) and reports ``clearing.ratio_to_bare_scan`` = clearing / bare.
 """
 
 from __future__ import annotations
@@ -164,8 +166,9 @@ def clear(path: Path, settlements: int) -> dict[str, Any]:
     lines = duckdb_lines(path, con)
     run = eligible(lines, epoch_day(PERIOD.end), MonthBasis.SETTLEMENT, "run_id")
     t0 = time.perf_counter()
-    totals = fetch(batch.totals(run)).to_pylist()[0]
-    matrix = fetch(batch.pair_matrix(run))
+    with_totals = fetch(batch.matrix_with_totals(run))
+    totals = batch.totals_from_matrix(with_totals.to_pylist())
+    matrix = with_totals.select(list(batch.MATRIX_COLUMNS))
     # positions from the gross matrix, as the service does from the stored matrix
     stored = con.create_table("run_matrix", matrix, temp=True)
     provinces = fetch(batch.province_positions(stored)).to_pylist()
@@ -207,6 +210,45 @@ def clear(path: Path, settlements: int) -> dict[str, Any]:
     }
 
 
+def bare_scan(path: Path) -> dict[str, Any]:
+    """The yardstick: one plain DuckDB GROUP BY over the same Parquet (amount and lines
+    per hospital), two threads, in a fresh process like the clearing."""
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    groups = con.execute(
+        "SELECT count(*) FROM (SELECT treatment_region, fixmedins_code, sum(amount_fen), "
+        f"count(*) FROM read_parquet('{path}') GROUP BY treatment_region, fixmedins_code)"
+    ).fetchone()
+    seconds = time.perf_counter() - started
+    return {
+        "bare.seconds": round(seconds, 2),
+        "bare.groups": int(groups[0]) if groups else 0,
+        "bare.peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _phase(phase: str, path: Path, settlements: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medroam.bench.clearing",
+            "--phase",
+            phase,
+            "--parquet",
+            str(path),
+            "--settlements",
+            str(settlements),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def run(
     settlements: int = DEFAULT_SETTLEMENTS, workdir: Path | None = None, keep: bool = False
 ) -> dict[str, Any]:
@@ -219,23 +261,11 @@ def run(
         started = time.perf_counter()
         generate(path, settlements)
         gen_seconds = round(time.perf_counter() - started, 2)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "medroam.bench.clearing",
-            "--phase",
-            "clear",
-            "--parquet",
-            str(path),
-            "--settlements",
-            str(settlements),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    figures = _phase("clear", path, settlements)
+    figures.update(_phase("bare", path, settlements))
+    figures["clearing.ratio_to_bare_scan"] = round(
+        figures["clearing.seconds"] / max(figures["bare.seconds"], 0.01), 2
     )
-    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     figures["generate.seconds"] = gen_seconds
     figures["generate.parquet_mb"] = round(path.stat().st_size / 2**20)
     if not keep:
@@ -248,12 +278,15 @@ def main() -> None:
     parser.add_argument("--settlements", type=int, default=DEFAULT_SETTLEMENTS)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="reuse / keep the Parquet file")
-    parser.add_argument("--phase", choices=["all", "clear"], default="all")
+    parser.add_argument("--phase", choices=["all", "clear", "bare"], default="all")
     parser.add_argument("--parquet", type=Path, default=None)
     args = parser.parse_args()
 
     if args.phase == "clear":
         print(json.dumps(clear(args.parquet, args.settlements)))
+        return
+    if args.phase == "bare":
+        print(json.dumps(bare_scan(args.parquet)))
         return
     print(json.dumps(run(args.settlements, args.workdir, args.keep), indent=2, ensure_ascii=False))
 

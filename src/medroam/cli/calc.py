@@ -11,10 +11,11 @@ from rich.table import Table
 
 from medroam.cli.common import console, fail
 from medroam.domain.calculator import CalculationError
+from medroam.domain.eligibility import NotEligibleError
 from medroam.domain.explain import explain
 from medroam.domain.money import format_yuan
 from medroam.gateway import jsonfmt
-from medroam.gateway.case_file import CaseError, load_case_text
+from medroam.gateway.case_file import CaseError, cuminfo_document, load_case_text
 from medroam.gateway.fields import line_result_row, setldetail_row, setlinfo_amounts
 from medroam.refdata.errors import ReferenceDataError
 from medroam.services.calc import CalcOutcome, PolicyDate, calculate
@@ -39,7 +40,9 @@ def calc(
 ) -> None:
     """Settle one case and print the interface's settlement result."""
     from medroam.refdata.catalogue import load_catalogue
+    from medroam.refdata.chronic import load_chronic_diseases
     from medroam.refdata.policies import load_policy_book
+    from medroam.refdata.provinces import load_province_book
 
     try:
         text = case_file.read_text(encoding="utf-8")
@@ -55,9 +58,13 @@ def calc(
             book,
             lambda region: load_catalogue(region, base_dir=catalogue_dir),
             policy_date=policy_date,
+            provinces=load_province_book(),
+            cross_province_diseases={d.code: d for d in load_chronic_diseases()},
         )
     except CaseError as exc:
         fail(f"{case_file}: {exc}")
+    except NotEligibleError as exc:
+        fail(f"{case_file}: 不能直接结算 (no direct settlement): {exc}")
     except (CalculationError, LookupError, ReferenceDataError) as exc:
         fail(f"{case_file}: {exc}")
     doc = result_document(outcome, trace=trace)
@@ -103,7 +110,7 @@ def result_document(outcome: CalcOutcome, *, trace: bool) -> dict[str, Any]:
             "effective_from": outcome.policy.effective_from.isoformat(),
             "synthetic": outcome.policy.synthetic,
         },
-        "cuminfo_after": dict(case.ytd.apply(s.accumulator_delta)),
+        "cuminfo_after": cuminfo_document(case.ytd.apply(s.accumulator_delta)),
     }
     if trace:
         doc["trace"] = explain(s)

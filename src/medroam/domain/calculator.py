@@ -13,8 +13,15 @@
  11   personal account, then the family mutual-aid quota
  12   cash: whatever remains
 
-Rounding: every computed amount is rounded once, half away from zero, to the fen
-(``money.div_round``); tiered layers sum their bands exactly before that one rounding.
+Account-only outpatient care (no general-outpatient pooling at the place of insurance, or
+a pharmacy purchase, med_type 41) skips steps 5–10: every fund pays 0, the personal
+account (then the mutual-aid quota) pays what it can of the personal share, cash the rest.
+
+Rounding: every computed amount is rounded once by the policy's rounding rule
+(``BenefitPolicy.rounding``, default half away from zero to the fen, see
+``money.RoundingRule``); tiered layers sum their bands exactly before that one rounding,
+and the over-cap basis of 大额 is computed exactly from the cap point pool ÷ ratio before
+its one rounding (the cap point itself is never rounded).
 Amounts that are sums or differences of rounded amounts need no rounding, so the
 interface identities I1–I6 hold exactly. ``hosp_part_amt`` is 0: no rule here makes the
 hospital bear part of a bill (DRG/DIP payment to hospitals is a separate amount).
@@ -30,12 +37,13 @@ from medroam.domain.catalogue import Catalogue, FeeLine, LineResult, classify_li
 from medroam.domain.codes import (
     FUND_EMPLOYEE_ACCOUNT,
     FUND_MEDICAL_ASSISTANCE,
+    MED_TYPE_PHARMACY,
     PSN_TYPES_RETIRED,
     BenefitStatus,
     ServiceKind,
     service_kind,
 )
-from medroam.domain.money import RATIO_ONE, Fen, Ratio, apply_ratio, div_round, format_yuan
+from medroam.domain.money import RATIO_ONE, Fen, Ratio, RoundingRule, format_yuan
 from medroam.domain.policy import (
     AccountCoverage,
     BenefitPolicy,
@@ -102,9 +110,15 @@ def settle(
         )
     if not lines:
         raise CalculationError("a settlement needs at least one fee line")
+    if account.balance < 0 or account.mutual_aid_balance < 0:
+        raise CalculationError(
+            f"balc {_y(account.balance)} / mutual-aid quota {_y(account.mutual_aid_balance)}: "
+            "a personal-account balance or quota must not be negative (个人账户余额不能为负)"
+        )
 
     trace: list[TraceEntry] = []
     delta: dict[str, int] = {}
+    rnd = policy.rounding
 
     # Steps 1–4: the place of treatment's catalogue, line by line.
     items = catalogue.items
@@ -144,13 +158,14 @@ def settle(
     cap_remaining: int
     cap_key: str
     extra_cap: tuple[str, int] | None = None  # (key, remaining) of a second limit (quota)
+    account_only = False  # outpatient care the funds do not pay (account and cash only)
     if kind is ServiceKind.INPATIENT:
         ip = policy.inpatient
         terms = _inpatient_terms(policy, visit, status)
         ordinal = ytd[acc.IP_ADMISSIONS] + (0 if visit.admission_counted else 1)
         full = terms.deductible
         if ordinal > 1 and ip.later_admission_factor != RATIO_ONE:
-            full = apply_ratio(full, ip.later_admission_factor)
+            full = rnd.apply_ratio(full, ip.later_admission_factor)
         if ip.deductible_free_from is not None and ordinal >= ip.deductible_free_from:
             full = 0
         remaining_dedc = max(0, full - visit.deductible_applied)
@@ -178,13 +193,23 @@ def settle(
         cap_key = acc.POOL_FUND
         cap_remaining = _remaining(ip.annual_cap, ytd[cap_key])
         pool_fund_type = policy.pool_fund_type
+    elif kind is ServiceKind.OUTPATIENT and (
+        policy.outpatient is None or visit.med_type[:2] == MED_TYPE_PHARMACY
+    ):
+        # Account-only outpatient settlement (domain-rules §3.3): no general-outpatient
+        # pooling at the place of insurance, or a pharmacy purchase. The funds pay 0; the
+        # personal account (then the mutual-aid quota) pays the personal share, the rest
+        # is cash.
+        account_only = True
+        why = "pharmacy" if visit.med_type[:2] == MED_TYPE_PHARMACY else "no_outpatient_pooling"
+        deductible = base = bonus = reduction = 0
+        trace.append(TraceEntry(5, "outpatient.account_only", 0, (("reason", why),)))
+        cap_key = acc.OP_FUND
+        cap_remaining = 0
+        pool_fund_type = policy.outpatient_fund_type
     elif kind is ServiceKind.OUTPATIENT:
         op = policy.outpatient
-        if op is None:
-            raise CalculationError(
-                f"the place of insurance {policy.region} has no general-outpatient pooling for "
-                f"insutype {policy.insutype}: only the personal account can pay"
-            )
+        assert op is not None  # the branch above takes the policies without pooling
         remaining_dedc = max(0, op.annual_deductible - ytd[acc.OP_DEDUCTIBLE])
         deductible = min(inscp, remaining_dedc)
         trace.append(
@@ -282,7 +307,7 @@ def settle(
         )
     )
     eligible = inscp - deductible
-    uncapped = apply_ratio(eligible, ratio)
+    uncapped = rnd.apply_ratio(eligible, ratio)
     limit = cap_remaining if extra_cap is None else min(cap_remaining, extra_cap[1])
     pool = min(uncapped, limit)
     trace.append(
@@ -296,25 +321,30 @@ def settle(
     # In-policy cost beyond the point where the annual cap was reached (basis of 大额).
     over_cap = 0
     if pool < uncapped and ratio > 0 and (extra_cap is None or extra_cap[1] <= cap_remaining):
-        over_cap = max(0, eligible - div_round(pool * RATIO_ONE, ratio))
-    details: list[FundDetail] = [
-        FundDetail(
-            pool_fund_type,
-            inscp,
-            min(limit, _NO_LIMIT),
-            pool,
-            f"({_y(inscp)}-{_y(deductible)})×{_pct(ratio)}",
-        )
-    ]
+        # eligible − pool ÷ ratio, exact, then rounded once (the cap point is not rounded)
+        over_cap = max(0, rnd.div(eligible * ratio - pool * RATIO_ONE, ratio))
+    details: list[FundDetail] = (
+        []
+        if account_only
+        else [
+            FundDetail(
+                pool_fund_type,
+                inscp,
+                min(limit, _NO_LIMIT),
+                pool,
+                f"({_y(inscp)}-{_y(deductible)})×{_pct(ratio)}",
+            )
+        ]
+    )
 
     # Step 8: supplementary layers on the in-policy burden left after the pooled fund.
     burden = inscp - pool
     critical = large = 0
-    for layer in policy.layers:
+    for layer in () if account_only else policy.layers:
         if kind not in layer.applies_to:
             continue
         basis = burden if layer.basis is LayerBasis.PERSONAL_BURDEN else min(over_cap, burden)
-        paid, layer_limit = _layer_payment(layer, basis, ytd)
+        paid, layer_limit = _layer_payment(layer, basis, ytd, rnd)
         paid = min(paid, burden)
         trace.append(
             TraceEntry(
@@ -341,11 +371,11 @@ def settle(
 
     # Step 9: civil-servant subsidy.
     civil = 0
-    cs = policy.civil_servant
+    cs = None if account_only else policy.civil_servant
     if cs is not None and person.psn_type in cs.psn_types and kind in cs.applies_to:
         basis = burden if cs.covers_deductible else max(0, burden - deductible)
         cs_limit = _remaining(cs.annual_cap, ytd[acc.CIVIL_SERVANT_PAID])
-        civil = min(apply_ratio(basis, cs.ratio), cs_limit)
+        civil = min(rnd.apply_ratio(basis, cs.ratio), cs_limit)
         trace.append(
             TraceEntry(
                 9,
@@ -364,7 +394,7 @@ def settle(
 
     # Step 10: medical assistance.
     maf = 0
-    ap = policy.assistance
+    ap = None if account_only else policy.assistance
     if (
         ap is not None
         and person.assistance is not None
@@ -376,7 +406,7 @@ def settle(
         above = max(0, before + burden - max(at.threshold, before))
         above = min(above, burden)
         maf_limit = _remaining(at.annual_cap, ytd[acc.ASSISTANCE_PAID])
-        maf = min(apply_ratio(above, at.ratio), maf_limit)
+        maf = min(rnd.apply_ratio(above, at.ratio), maf_limit)
         trace.append(
             TraceEntry(
                 10,
@@ -552,7 +582,9 @@ def _inpatient_terms(policy: BenefitPolicy, visit: Visit, status: BenefitStatus)
         ) from None
 
 
-def _layer_payment(layer: SupplementaryLayer, basis: Fen, ytd: Accumulators) -> tuple[Fen, int]:
+def _layer_payment(
+    layer: SupplementaryLayer, basis: Fen, ytd: Accumulators, rnd: RoundingRule
+) -> tuple[Fen, int]:
     """Tiered payment of a layer for ``basis`` added on top of the year's cumulative basis."""
     fund = layer.fund.value
     before = ytd[acc.layer_basis_key(fund)]
@@ -567,4 +599,4 @@ def _layer_payment(layer: SupplementaryLayer, basis: Fen, ytd: Accumulators) -> 
             numerator += overlap * tier.ratio
         lo = max(lo, hi)
     limit = _remaining(layer.annual_cap, ytd[acc.layer_paid_key(fund)])
-    return min(div_round(numerator, RATIO_ONE), limit), min(limit, _NO_LIMIT)
+    return min(rnd.div(numerator, RATIO_ONE), limit), min(limit, _NO_LIMIT)

@@ -49,6 +49,7 @@ _MED_TYPE_KIND: dict[str, ServiceKind] = {
 
 MED_TYPE_EMERGENCY = "13"  # 急诊
 MED_TYPE_EMERGENCY_INPATIENT = "24"  # 急诊转住院
+MED_TYPE_PHARMACY = "41"  # 定点药店购药: settled by the personal account only
 
 
 def service_kind(med_type: str) -> ServiceKind | None:

@@ -19,6 +19,7 @@ RULES: dict[str, str] = {
     "total.overlmt_selfpay": "超限价自付 part of unit prices above the catalogue's price cap",
     "total.preselfpay": "乙类先行自付 class-B first self-pay at each item's ratio",
     "total.inscp": "政策范围内费用 in-policy amount = total − the three above",
+    "outpatient.account_only": "个人账户结算 account-only outpatient care: the funds pay 0",
     "deductible.admission": "起付线 deductible of this admission (place of insurance, by level)",
     "deductible.outpatient_year": "门诊统筹起付线 annual outpatient deductible, remaining part",
     "deductible.chronic_year": "慢特病起付线 annual chronic-disease deductible, remaining part",

@@ -8,7 +8,9 @@ is an integer division with one explicit rounding rule: half away from zero
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 Fen = int
 Ratio = int  # ten-thousandths: 8500 == 85 %
@@ -37,6 +39,51 @@ def div_round(numerator: int, denominator: int) -> int:
 def apply_ratio(amount: Fen, ratio: Ratio) -> Fen:
     """``amount × ratio`` rounded half away from zero to the fen."""
     return div_round(amount * ratio, RATIO_ONE)
+
+
+class RoundingMode(StrEnum):
+    """How a computed amount is rounded to its step (domain-rules §10 question 15)."""
+
+    HALF_UP = "half_up"  # half away from zero (ROUND_HALF_UP): the default
+    HALF_EVEN = "half_even"  # banker's rounding (ROUND_HALF_EVEN)
+    DOWN = "down"  # toward zero, i.e. drop the remainder (ROUND_DOWN)
+
+
+ROUNDING_STEPS: dict[str, Fen] = {"0.01": 1, "0.1": 10, "1": 100}  # yuan → fen
+
+
+@dataclass(frozen=True, slots=True)
+class RoundingRule:
+    """The rounding of every computed fund amount: one rounding per computed amount, to a
+    multiple of ``step`` fen, by ``mode``. The default is 0.01 yuan, half away from zero
+    (docs/architecture.md, "Money and rounding")."""
+
+    step: Fen = 1  # 1 (0.01 yuan), 10 (0.1 yuan) or 100 (1 yuan)
+    mode: RoundingMode = RoundingMode.HALF_UP
+
+    def __post_init__(self) -> None:
+        if self.step not in ROUNDING_STEPS.values():
+            raise MoneyError(f"rounding step must be 1, 10 or 100 fen, got {self.step!r}")
+
+    def div(self, numerator: int, denominator: int) -> int:
+        """``numerator / denominator`` rounded once to a multiple of ``step`` by ``mode``."""
+        if denominator <= 0:
+            raise MoneyError("denominator must be positive")
+        unit = denominator * self.step
+        q, r = divmod(abs(numerator), unit)
+        if self.mode is RoundingMode.HALF_UP:
+            q += 2 * r >= unit
+        elif self.mode is RoundingMode.HALF_EVEN:
+            q += 2 * r > unit or (2 * r == unit and q % 2 == 1)
+        value = q * self.step
+        return value if numerator >= 0 else -value
+
+    def apply_ratio(self, amount: Fen, ratio: Ratio) -> Fen:
+        """``amount × ratio`` rounded once by this rule."""
+        return self.div(amount * ratio, RATIO_ONE)
+
+
+DEFAULT_ROUNDING = RoundingRule()
 
 
 def yuan_to_fen(value: str | int | Decimal, *, field: str = "amount") -> Fen:

@@ -23,7 +23,7 @@ from medroam.domain.codes import (
     InstitutionLevel,
     ServiceKind,
 )
-from medroam.domain.money import Fen, Ratio
+from medroam.domain.money import DEFAULT_ROUNDING, Fen, Ratio, RoundingRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +259,9 @@ class BenefitPolicy:
     outpatient_fund_type: str  # 310102 / 390102
     synthetic: bool = True
     source: str = "synthetic"
+    # One rounding per computed amount (domain-rules §10 question 15); default 0.01 yuan,
+    # half away from zero (docs/architecture.md).
+    rounding: RoundingRule = DEFAULT_ROUNDING
 
     def in_force(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)

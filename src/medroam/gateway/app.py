@@ -32,6 +32,7 @@ from medroam.gateway.dispatch import Gateway, Outcome
 from medroam.gateway.errors import InputError
 from medroam.gateway.settings import GatewaySettings
 from medroam.store import sqlstats
+from medroam.web import mount_web
 
 STANDARD_PATH = "/fsi/api/rsfComIfsService/callService"
 JILIN_PATH = "/mbs/fmi/fsi/api/callFsiService/callService"
@@ -251,4 +252,5 @@ def create_app(
         app.add_api_route(path, for_code(code), methods=["POST"], include_in_schema=False)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
     mount_agency_api(app, engine, clock=gateway.settings.clock)  # agency REST API, /api/v1
+    mount_web(app, engine, clock=gateway.settings.clock)  # console /, self-service /self/
     return app

@@ -22,8 +22,9 @@ from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE, FeeLine
 from medroam.domain.codes import AssistanceCategory, FilingType, InstitutionLevel
 from medroam.domain.filing import Filing, FilingChannel, FilingStatus
 from medroam.domain.identity import IdNumberError, validate_id_number
-from medroam.domain.money import MoneyError, div_round, yuan_to_fen
+from medroam.domain.money import MoneyError, div_round, format_yuan, yuan_to_fen
 from medroam.domain.settlement import AccountState, Person, Visit
+from medroam.refdata.regions import is_known_region
 
 _COUNT_KEYS = frozenset({"ip_admissions"})
 _EMERGENCY_MED_TYPES = frozenset({"13", "24"})
@@ -70,8 +71,8 @@ def parse_case(raw: dict[str, Any]) -> Case:
     person = _person(person_raw)
     visit, emergency = _visit(visit_raw, person)
     account = AccountState(
-        balance=_money(person_raw, "balc", "person", default="0"),
-        mutual_aid_balance=_money(person_raw, "mulaid_balc", "person", default="0"),
+        balance=_balance(person_raw, "balc"),
+        mutual_aid_balance=_balance(person_raw, "mulaid_balc"),
     )
     filings_raw = raw.get("filings", [])
     if not isinstance(filings_raw, list):
@@ -136,6 +137,12 @@ def _region(node: dict[str, Any], key: str, path: str) -> str:
     value = _str(node, key, path)
     if len(value) != 6 or not value.isdigit():
         raise CaseError(f"{path}.{key}", f"must be a 6-digit region code, got {value!r}")
+    if not is_known_region(value):
+        raise CaseError(
+            f"{path}.{key}",
+            f"unknown region code {value!r} (未知医保区划: not a province, pooling region or "
+            "district of one)",
+        )
     return value
 
 
@@ -167,6 +174,14 @@ def _money(node: dict[str, Any], key: str, path: str, *, default: str | None = N
         return yuan_to_fen(value if not isinstance(value, Decimal) else str(value), field=key)
     except MoneyError as exc:
         raise CaseError(f"{path}.{key}", str(exc).split(": ", 1)[-1]) from None
+
+
+def _balance(node: dict[str, Any], key: str) -> int:
+    """An account balance or mutual-aid quota: an amount that is never negative."""
+    amount = _money(node, key, "person", default="0")
+    if amount < 0:
+        raise CaseError(f"person.{key}", f"a balance must not be negative, got {node.get(key)!r}")
+    return amount
 
 
 def _decimal(node: dict[str, Any], key: str, path: str, places: int) -> Decimal:
@@ -352,6 +367,16 @@ def _cuminfo(node: Any) -> Accumulators:
             if values[key] < 0:
                 raise CaseError(f"cuminfo.{key}", f"must not be negative, got {value!r}")
     return Accumulators(values)
+
+
+def cuminfo_document(ytd: Accumulators) -> dict[str, str | int]:
+    """Accumulators in the ``cuminfo`` format (the inverse of reading ``cuminfo``): yuan
+    strings with two decimals, counts (``ip_admissions``) as integers. So ``cuminfo_after``
+    of one case can be the ``cuminfo`` of the next."""
+    return {
+        key: value if key in _COUNT_KEYS else format_yuan(value)
+        for key, value in sorted(dict(ytd).items())
+    }
 
 
 def _line(node: Any, path: str) -> FeeLine:

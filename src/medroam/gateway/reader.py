@@ -17,6 +17,7 @@ from typing import Any
 from medroam.domain.identity import IdNumberError, validate_id_number
 from medroam.domain.money import MoneyError, yuan_to_fen
 from medroam.gateway.errors import InputError
+from medroam.refdata.regions import is_known_region
 
 _EMPTY = (None, "", "null", "NULL", "None")
 
@@ -83,6 +84,11 @@ class Node:
         value = self.text(key, required=required)
         if value and (len(value) != 6 or not value.isdigit()):
             raise InputError(f"{self._field(key)}: must be a 6-digit region code, got {value!r}")
+        if value and not is_known_region(value):
+            raise InputError(
+                f"{self._field(key)}: unknown region code {value!r} (未知医保区划: not a "
+                "province, pooling region or district of one)"
+            )
         return value
 
     def id_number(self, key: str, *, required: bool = True) -> str:

@@ -258,19 +258,39 @@ def parse_cce(text: str, file: str) -> dict[str, str]:
 
 
 def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
-    """OR procedures derived from the tables: every procedure listed in a surgical ADRG.
+    """OR procedures (手术室手术) derived from what the tables say, rule by rule.
 
-    CHS-DRG codes an ADRG's type in its second letter: A–J 外科手术 (surgical, i.e. an
-    operating-room procedure), K–Q 非手术室操作, R–Z 内科. A procedure listed under at
-    least one A–J ADRG of any MDC is taken as an OR procedure. Returns code → ADRGs.
+    The tables name no OR attribute; ``全部手术`` (SB1, TB1, XJ1, WJ1, YC1), the MDCA entry
+    and ZZ1 need one. A procedure code is taken as an OR procedure when:
+
+    1. an ADRG of the surgical part lists it (second letter A–J, 外科手术部分; K–Q are
+       非手术室操作, R–Z 内科), in any of its procedure lists, after the errata;
+    2. that ADRG is an operation group: one whose title names a 治疗 and no 手术
+       (RB1, RB2, RC1, RD1, RE1, RG1 化学/放射/介入/靶向治疗, BE2, FD3 介入治疗)
+       lists therapies, not operations, and does not count;
+    3. the list is not the 操作 half of a "…手术伴介入操作" group (FE1, FF2: the list
+       after ``和``, the 介入操作 that accompany the operation);
+    4. the code is outside ICD-9-CM-3 chapter 16, 87–99 其他诊断性和治疗性操作
+       (imaging, radiotherapy, injections, removals, resuscitation), unless a pre-MDC
+       ADRG (MDCA) lists it: MDCA is entered by its own lists (AH1's ventilation ≥ 96 h
+       is 96.7201).
+
+    Returns code → the ADRGs whose lists made it an OR procedure (rules 1–3).
     """
     out: dict[str, list[str]] = {}
     for code, sec in detail.adrgs.items():
         if code[1] > "J":
             continue
+        title = sec.title.replace("~~", "").replace(" ", "")
+        if "治疗" in title and "手术" not in title:
+            continue
         for b in sec.blocks:
+            if b.header == H_AND and "介入操作" in title:
+                continue
             if b.header in (H_PX, H_BOTH_A, H_AND) or _PROC_TABLE.fullmatch(b.header):
                 for p in b.codes:
+                    if p[:2] >= "87" and code[0] != "A":
+                        continue
                     out.setdefault(p, [])
                     if code not in out[p]:
                         out[p].append(code)

@@ -37,10 +37,14 @@ from medroam.domain.codes import (
     ServiceKind,
 )
 from medroam.domain.money import (
+    DEFAULT_ROUNDING,
     RATIO_ONE,
+    ROUNDING_STEPS,
     Fen,
     MoneyError,
     Ratio,
+    RoundingMode,
+    RoundingRule,
     format_yuan,
     parse_ratio,
     pp_to_ratio,
@@ -394,7 +398,7 @@ _POLICY_REQUIRED = (
     "filing",
 )
 # Documentation only, not loaded: "region_name" and "notes".
-_POLICY_OPTIONAL = ("synthetic", "source", "region_name", "notes")
+_POLICY_OPTIONAL = ("synthetic", "source", "region_name", "notes", "rounding")
 
 
 def _where(data: object, index: int | None) -> str:
@@ -922,7 +926,29 @@ def _policy(
         outpatient_fund_type=_code6(ctx, "outpatient_fund_type", data["outpatient_fund_type"]),
         synthetic=synthetic,
         source=policy_source,
+        rounding=_rounding(ctx, data["rounding"]) if "rounding" in data else DEFAULT_ROUNDING,
     )
+
+
+def _rounding(ctx: _Ctx, value: object) -> RoundingRule:
+    """``{"step": "0.01" | "0.1" | "1", "mode": "half_up" | "half_even" | "down"}``;
+    both keys optional (default 0.01 yuan, half_up)."""
+    data = _object(ctx, "rounding", value, (), ("step", "mode"))
+    step = ROUNDING_STEPS["0.01"]
+    if "step" in data:
+        text = data["step"]
+        if not isinstance(text, str) or text not in ROUNDING_STEPS:
+            raise ctx.fail(
+                "rounding.step",
+                f"{_quote(text)} is not one of {', '.join(repr(k) for k in ROUNDING_STEPS)}",
+            )
+        step = ROUNDING_STEPS[text]
+    mode = (
+        _enum(ctx, "rounding.mode", data["mode"], RoundingMode)
+        if "mode" in data
+        else RoundingMode.HALF_UP
+    )
+    return RoundingRule(step, mode)
 
 
 def policy_from_dict(
@@ -1274,4 +1300,14 @@ def policy_to_dict(policy: BenefitPolicy) -> dict[str, object]:
             "mutual_aid_order": policy.account.mutual_aid_order.value,
         },
         "filing": filing,
+        **(
+            {}
+            if policy.rounding == DEFAULT_ROUNDING
+            else {
+                "rounding": {
+                    "step": next(k for k, v in ROUNDING_STEPS.items() if v == policy.rounding.step),
+                    "mode": policy.rounding.mode.value,
+                }
+            }
+        ),
     }

@@ -51,6 +51,13 @@ class RegionTable:
             if r.level is RegionLevel.PREFECTURE and r.province_code == province_code
         )
 
+    def knows(self, code: str) -> bool:
+        """Whether ``code`` names a known region: a province or pooling region of the
+        table, or a district/county of a pooling region (``XXXXnn`` under ``XXXX00``)."""
+        return code in self._by_code or (
+            len(code) == 6 and code.isdigit() and f"{code[:4]}00" in self._by_code
+        )
+
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
 
@@ -59,6 +66,11 @@ class RegionTable:
 
     def __iter__(self) -> Iterator[Region]:
         return iter(self._by_code.values())
+
+
+def is_known_region(code: str) -> bool:
+    """Whether the packaged region table knows ``code`` (see :meth:`RegionTable.knows`)."""
+    return load_regions().knows(code)
 
 
 def load_regions(path: Path | None = None) -> RegionTable:

@@ -567,10 +567,12 @@ def clear(
         _mark(connection, run_id, end_day, params, scope)
         lines = operational_lines()
         lines = lines.filter(lines.run_id == run_id)
-        progress("totals", 1, 8)
-        totals = fetch(batch.totals(lines), connection).to_pylist()[0]
-        progress("matrix", 2, 8)
-        matrix = _rows(fetch(batch.pair_matrix(lines), connection))
+        # the totals come with the matrix (one scan less; see batch.clearing)
+        progress("matrix", 1, 8)
+        with_totals = _rows(fetch(batch.matrix_with_totals(lines), connection))
+        progress("totals", 2, 8)
+        totals = batch.totals_from_matrix(with_totals)
+        matrix = [{c: r[c] for c in batch.MATRIX_COLUMNS} for r in with_totals]
         if matrix:
             session.execute(insert(RunMatrixRow), [{"run_id": run_id, **r} for r in matrix])
         # positions depend only on pair totals: computed from the stored matrix

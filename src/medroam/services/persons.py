@@ -7,22 +7,28 @@ place of insurance.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
+from types import MappingProxyType
 
+from medroam.domain.chronic import ChronicDisease
 from medroam.domain.codes import (
     FUND_EMPLOYEE_ACCOUNT,
     INSUTYPE_EMPLOYEE,
+    MED_TYPE_PHARMACY,
     AssistanceCategory,
-    BenefitStatus,
     ServiceKind,
     service_kind,
 )
+from medroam.domain.eligibility import direct_settlement_refusal
 from medroam.domain.filing import BenefitDecision, resolve_benefit_status
 from medroam.domain.identity import mask_id_number
 from medroam.domain.policy import BenefitPolicy
 from medroam.domain.province import ProvinceSettings
 from medroam.domain.region import CrossRegion, classify_visit
+from medroam.refdata.chronic import load_chronic_diseases
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ports import (
     INSU_STATUS_NAMES,
@@ -152,36 +158,34 @@ def filing_refusal(
     decision: BenefitDecision,
     policy: BenefitPolicy,
     *,
-    cross: CrossRegion | None = None,
+    insured_region: str,
+    treatment_region: str,
     province: ProvinceSettings | None = None,
-    treatment_region: str = "",
+    med_type: str = "",
+    disease_code: str | None = None,
+    on: date | None = None,
 ) -> str | None:
-    """Why unfiled care cannot settle directly, or None (FIL-01).
+    """Why the care cannot settle directly, or None: the domain's one decision
+    (:func:`medroam.domain.eligibility.direct_settlement_refusal`), with the national
+    list of cross-province chronic diseases."""
+    return direct_settlement_refusal(
+        decision,
+        policy.filing,
+        policy_region=policy.region,
+        insured_region=insured_region,
+        treatment_region=treatment_region,
+        province=province,
+        med_type=med_type,
+        disease_code=disease_code,
+        on=on,
+        cross_province_diseases=cross_province_diseases(),
+    )
 
-    Intra-province care (省内异地) needs a filing when its province says so
-    (``province.intra_filing_required``); other cross-region care when the place of
-    insurance does not settle unfiled care directly (``unfiled_direct_settlement``).
-    Emergency care and a filing made before the discharge settlement never reach here
-    as unfiled (FIL-07, FIL-08).
-    """
-    if decision.status is not BenefitStatus.UNFILED:
-        return None
-    if (
-        cross is CrossRegion.INTRA_PROVINCE
-        and province is not None
-        and province.intra_filing_required
-    ):
-        return (
-            f"province {province.province} requires a filing (备案) for intra-province care "
-            f"(省内异地就医需备案): none covers {treatment_region or 'this region'}; file "
-            "before the discharge settlement (emergency care counts as filed)"
-        )
-    if not policy.filing.unfiled_direct_settlement:
-        return (
-            f"{decision.reason} The place of insurance {policy.region} requires a filing "
-            "(备案) before direct settlement."
-        )
-    return None
+
+@cache
+def cross_province_diseases() -> Mapping[str, ChronicDisease]:
+    """The national cross-province chronic-disease list by code (packaged data)."""
+    return MappingProxyType({d.code: d for d in load_chronic_diseases()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +248,12 @@ def check_benefits(
         or filing_refusal(
             decision,
             policy,
-            cross=cross,
-            province=place.province_settings(insurance.insured_region),
+            insured_region=insurance.insured_region,
             treatment_region=institution.region,
+            province=place.province_settings(insurance.insured_region),
+            med_type=query.med_type,
+            disease_code=query.disease_code or None,
+            on=day,
         )
     )
     end = None if query.end is None else query.end.date()
@@ -299,6 +306,11 @@ def _pool_refusal(
         return (
             f"the place of insurance {policy.region} has no general-outpatient pooling for "
             f"insutype {policy.insutype}: only the personal account can pay"
+        )
+    if kind is ServiceKind.OUTPATIENT and query.med_type[:2] == MED_TYPE_PHARMACY:
+        return (
+            f"med_type {query.med_type} (定点药店购药): a pharmacy purchase is paid by the "
+            "personal account (and mutual aid) only"
         )
     if kind is ServiceKind.CHRONIC:
         code = query.disease_code

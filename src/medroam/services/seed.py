@@ -36,6 +36,7 @@ from medroam.domain.region import Region
 from medroam.refdata.chronic import load_chronic_diseases
 from medroam.refdata.policies import load_policy_book
 from medroam.refdata.regions import RegionTable, load_regions
+from medroam.services.officers import demo_code, seed_demo_officers
 from medroam.services.uow import unit_of_work
 from medroam.sim import seed as plan
 from medroam.sim.people import CERT_TYPE_ID_CARD, FAKER_LOCALE, VOUCHER_CARD, VOUCHER_E, VOUCHER_ID
@@ -469,12 +470,19 @@ def seed_demo(
             ],
         )
         seeded = set(session.execute(select(DemoSeedRegionRow.region)).scalars())
+        officers = seed_demo_officers(session, sorted(seeded), at)  # console demo accounts
         counts = count_rows(session)
 
     all_seeded = [r for r in table.pooling_regions() if r.code in seeded]
     if progress:
         progress("fixtures", 0, 1)
     fixture = fixtures(seed, day, all_seeded, persons_per_region, server=server, counts=counts)
+    fixture["officers"] = officers
+    fixture["self_service"] = {
+        "url": server.rstrip("/") + "/self/",
+        "note": "SYNTHETIC one-time codes of the demo persons (also printed in the server log)",
+        "codes": {p["certno"]: demo_code(p["psn_no"]) for p in fixture["persons"]},
+    }
     if progress:
         progress("fixtures", 1, 1)
     return SeedResult(

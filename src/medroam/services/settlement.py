@@ -230,15 +230,6 @@ def _prepare(
         emergency,
         policy.filing,
     )
-    refusal = filing_refusal(
-        decision,
-        policy,
-        cross=cross,
-        province=place.province_settings(insurance.insured_region),
-        treatment_region=institution.region,
-    )
-    if refusal:
-        raise RefusedError(refusal)
     # Qualifications (认定) matter only to chronic-disease care: not read otherwise.
     qualified = (
         frozenset(
@@ -264,6 +255,18 @@ def _prepare(
         admission_counted = bool(standing)
         deductible_applied = sum(s.deductible for s in standing)
     disease = visit.dise_codg or next((ln.dise_codg for ln in lines if ln.dise_codg), None)
+    refusal = filing_refusal(
+        decision,
+        policy,
+        insured_region=insurance.insured_region,
+        treatment_region=institution.region,
+        province=place.province_settings(insurance.insured_region),
+        med_type=med_type,
+        disease_code=disease,
+        on=begin,
+    )
+    if refusal:
+        raise RefusedError(refusal)
     domain_visit = Visit(
         visit_id=visit.mdtrt_id,
         med_type=med_type,

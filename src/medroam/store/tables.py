@@ -1195,3 +1195,6 @@ class SettlementListRow(Base):
     msgid: Mapped[str] = mapped_column(String(40))  # of the last 4101
     first_uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+from medroam.store import console_tables as _console_tables  # noqa: E402,F401  (registers them)

@@ -82,11 +82,11 @@ SHAPES = [
         "PR1",
         "PR1 comes before PS3: table order",
     ),
-    ("any_dx+or_px", case(("B20.001",), ("00.0102",)), "YC1", "HIV + an OR procedure"),
-    ("or_px", case(("A01.000",), ("00.0102",)), "SB1", "全部手术 (MDCS)"),
-    ("or_px", case(("F04.x00x001",), ("00.0102",)), "TB1", "全部手术 (MDCT)"),
-    ("or_px", case(("B90.000",), ("00.0102",)), "XJ1", "包含全部手术 (MDCX)"),
-    ("or_px", case(("T20.000",), ("00.0102",)), "WJ1", "WJ1 erratum: any OR procedure"),
+    ("any_dx+or_px", case(("B20.001",), ("51.2300",)), "YC1", "HIV + an OR procedure"),
+    ("or_px", case(("A01.000",), ("51.2300",)), "SB1", "全部手术 (MDCS)"),
+    ("or_px", case(("F04.x00x001",), ("51.2300",)), "TB1", "全部手术 (MDCT)"),
+    ("or_px", case(("B90.000",), ("51.2300",)), "XJ1", "包含全部手术 (MDCX)"),
+    ("or_px", case(("T20.000",), ("51.2300",)), "WJ1", "WJ1 erratum: any OR procedure"),
     ("pdx+px0", case(("T21.300",), ("18.9x00x007",)), "WB1", "WB1 is tried before WJ1"),
     ("no_or_px", case(("S01.800x011", "S12.000")), "ZZ1", "MDCZ without OR procedure"),
     ("px0", case(("S01.800x011", "S12.000"), ("01.0900x006",)), "ZB1", "MDCZ surgical"),
@@ -113,7 +113,7 @@ def test_shape_negatives(scheme: Scheme) -> None:
     # JA1 alternative 2 lacking 手术表4 is not JA1 (JA2 needs its own 手术表 1)
     assert group(case(("C44.501",), ("85.5300x001", "85.2100x003")), scheme).adrg != "JA1"
     # ZZ1 refuses a case with an OR procedure anywhere
-    r = group(case(("S01.800x011", "S12.000"), ("99.9999", "00.0102")), scheme)
+    r = group(case(("S01.800x011", "S12.000"), ("99.9999", "51.2300")), scheme)
     assert r.adrg != "ZZ1"
     # neonatal ADRG PB1 needs ≤ 28 days: a 29-day-old with the same procedure is not PB1
     old = case(("A04.000x001",), ("34.0200x003",), age=0, days=29, weight=3000)

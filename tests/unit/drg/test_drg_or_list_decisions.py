@@ -1,33 +1,99 @@
-"""Signed-off differences from the reference grouper, all caused by the OR-procedure list.
+"""The catch-all surgical ADRGs and the derived OR-procedure list, case by case.
 
-Differential testing (docs/drg.md §Validation): with the reference grouper's own
-OR-procedure list loaded into our grouper, 70,000 random cases grouped identically; with
-our derived list (every procedure of an A–J ADRG), about 0.8 % differ, all between an
-"any OR procedure" ADRG (SB1, TB1, WJ1, XJ1, YC1) and a medical one. These cases pin the
-two directions of that difference so a change to the list is noticed.
+CHS-DRG 1.1 lets SB1, TB1 and WJ1 (``全部手术``), XJ1 (``包含全部手术``) and YC1 (HIV
+diagnosis + an OR procedure) take a case whose principal procedure is an OR procedure
+(手术室手术) that no earlier ADRG of the MDC lists. The tables name no OR attribute, so
+``derive_or_procedures`` reads it from them (docs/drg.md, "The OR-procedure list"):
+listed by an A–J ADRG that is an operation group, not in the 介入操作 list of FE1/FF2,
+outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it.
+
+Every expected value below was read by hand from ``4_ADRG_DETAIL.txt``:
+
+* ``A41.900`` 败血症 is in the MDCS 主诊表 and in SR1's principal-diagnosis list; MDCS
+  has one procedural ADRG, SB1 (``全部手术``, family 1/3/5).
+* ``51.2300`` 腹腔镜胆囊切除术 is listed by HC2, PC1, QJ1, RA1, RA3, VJ1, ZJ1 (HC2 is a
+  surgical operation group) and by no MDCA ADRG.
+* ``54.9701`` is listed only by RE1 (恶性增生性疾患的化学治疗和／或其他治疗), a 治疗
+  group of the surgical letter range.
+* ``00.6000x001`` is listed only in FF2 (外周血管手术伴介入操作), after ``和``: the
+  介入操作 list.
+* ``88.0400`` is in chapter 88 (诊断性放射学), listed only by surgical ADRGs.
+* ``96.7201`` 呼吸机治疗[大于等于 96 小时] is chapter 96 and listed by AH1 (MDCA).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from medroam.domain.drg.grouper import GroupCase, group
 from medroam.domain.drg.scheme import Scheme
 
 
-def test_procedure_listed_in_a_surgical_adrg_counts_as_or(scheme: Scheme) -> None:
-    """97.6202 is listed under a surgical (A–J) ADRG, so the derived list counts it as an
-    OR procedure: Z50.100x001 + 97.6202 → XJ15 (the reference, whose list omits the code,
-    gives XR15)."""
-    c = GroupCase("t", 1, 15, None, None, ("Z50.100x001",), ("97.6202",))
-    assert "97.6202" in scheme.or_procedures
-    assert group(c, scheme).drg == "XJ15"
+def sepsis(*px: str) -> GroupCase:
+    return GroupCase("t", 2, 40, None, None, ("A41.900",), px)
 
 
-def test_procedure_in_no_surgical_adrg_is_not_or(scheme: Scheme) -> None:
-    """25.0201 is listed under no A–J ADRG: T90.200x012 + 25.0201 → XR25 (the reference
-    counts it as OR: XJ15). Swapping in a list that has it gives the reference result."""
-    c = GroupCase("t", 2, 68, None, None, ("T90.200x012",), ("25.0201",))
-    assert group(c, scheme).drg == "XR25"
-    wider = replace(scheme, or_procedures=scheme.or_procedures | {"25.0201"})
-    assert group(c, wider).drg == "XJ15"
+def test_an_operation_makes_the_mdcs_case_surgical(scheme: Scheme) -> None:
+    """A41.900 + 51.2300: the principal procedure is an OR procedure that MDCA does not
+    list, MDCS's only procedural ADRG is SB1, no secondary diagnosis → SB15."""
+    assert "51.2300" in scheme.or_procedures
+    assert group(sepsis("51.2300"), scheme).drg == "SB15"
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("54.9701", "listed only by RE1, a 治疗 group"),
+        ("00.6000x001", "only in FF2's 介入操作 list"),
+        ("88.0400", "chapter 88, 诊断性放射学"),
+    ],
+)
+def test_a_non_or_procedure_keeps_the_case_medical(scheme: Scheme, code: str, why: str) -> None:
+    """Each code is not an OR procedure under the derivation, so SB1 does not take the
+    case and SR1 (principal diagnosis A41.900) does."""
+    assert code not in scheme.or_procedures, why
+    r = group(sepsis(code), scheme)
+    assert (r.mdc, r.adrg) == ("MDCS", "SR1"), why
+
+
+def test_only_the_principal_procedure_decides(scheme: Scheme) -> None:
+    """主要手术 is the first procedure: 88.0400 then 51.2300 stays SR1; swapped, SB1."""
+    assert group(sepsis("88.0400", "51.2300"), scheme).adrg == "SR1"
+    assert group(sepsis("51.2300", "88.0400"), scheme).adrg == "SB1"
+
+
+def test_mdca_procedures_stay_or_whatever_their_chapter(scheme: Scheme) -> None:
+    """96.7201 is chapter 96 but AH1 lists it: MDCA is entered and AH1 takes the case."""
+    assert "96.7201" in scheme.or_procedures
+    r = group(sepsis("96.7201"), scheme)
+    assert (r.mdc, r.adrg) == ("MDCA", "AH1")
+
+
+def test_the_list_is_data(scheme: Scheme) -> None:
+    """Swapping the list changes the decision: with 88.0400 added, the case is SB15."""
+    wider = replace(scheme, or_procedures=scheme.or_procedures | {"88.0400"})
+    assert group(sepsis("88.0400"), wider).drg == "SB15"
+
+
+def test_known_difference_with_the_reference_interventional_codes(scheme: Scheme) -> None:
+    """A signed-off difference (docs/drg.md, differential testing): 39.7900x053 经皮食管
+    动脉栓塞术 is listed only by FN1, a K–Q group (非手术室操作), so it is not an OR
+    procedure here: T90.200x012 + 39.7900x053 → an MDCX medical ADRG; the reference,
+    whose list counts 介入治疗 as OR, gives XJ1."""
+    assert "39.7900x053" not in scheme.or_procedures
+    c = GroupCase("t", 2, 68, None, None, ("T90.200x012",), ("39.7900x053",))
+    r = group(c, scheme)
+    assert r.mdc == "MDCX"
+    assert r.adrg != "XJ1"
+
+
+def test_known_difference_with_the_reference_endoscopic_operation(scheme: Scheme) -> None:
+    """A signed-off difference of the other direction: 42.3301 内镜食管病损切除术 is listed
+    by GK2 (a K–Q group) but also by RA2–RA4 (淋巴瘤等伴其他手术, operation groups of the
+    surgical range), so it is OR here: A31.001 (MDCS) + 42.3301 → SB15; the reference,
+    whose list types it as an operation outside the OR, gives SZ15."""
+    assert "42.3301" in scheme.or_procedures
+    c = GroupCase("t", 2, 19, None, None, ("A31.001",), ("42.3301",))
+    assert group(c, scheme).drg == "SB15"

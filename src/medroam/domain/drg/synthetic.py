@@ -227,3 +227,109 @@ def historical_year(
 
 def group_all(scheme: Scheme, cases: list[HistoricalCase]) -> list[GroupResult]:
     return [group(h.case, scheme) for h in cases]
+
+
+# --- random cases for differential testing ----------------------------------------------
+
+
+def listed_procedures(scheme: Scheme) -> tuple[str, ...]:
+    """Every procedure code some ADRG lists (principal lists and procedure tables), sorted.
+
+    Independent of the OR-procedure list, so a sample drawn from it does not change when
+    that list changes.
+    """
+    codes: set[str] = set()
+    for rule in scheme.adrgs.values():
+        if rule.principal_px is not None:
+            codes |= rule.principal_px
+        if rule.procedures is not None:
+            for table in rule.procedures.tables:
+                codes |= table
+    return tuple(sorted(codes))
+
+
+def random_cases(scheme: Scheme, *, n: int, seed: int) -> list[GroupCase]:
+    """``n`` random cases for comparing groupers (drg-dip.md §10.6), deterministic per seed.
+
+    SYNTHETIC, not a case mix: every code comes from the scheme's own lists.
+
+    * sex 1 or 2; age 1–95 years, or 8 % infants (age 0, 0–364 days; a birth weight of
+      500–4,500 g when ≤ 28 days, as validation requires);
+    * principal diagnosis uniform over the union of the MDC 主诊表; 4 % of cases are
+      built for MDCZ (a principal trauma diagnosis plus one of another site);
+    * 0–6 further diagnoses, distinct and not the principal: 40 % MCC, 40 % CC, 20 % any
+      known diagnosis; a quarter of the cases add an MCC of the principal's own exclusion
+      table (which must not count);
+    * 0–5 procedures (none in 25 % of cases) uniform over ``listed_procedures``; in a
+      third of the cases with procedures the first one comes from the procedural ADRGs
+      of the principal diagnosis's MDC, so the procedural ADRGs are reached too.
+    """
+    rng = random.Random(seed)
+    mdc_of_dx: dict[str, list[MdcRule]] = {}
+    for m in scheme.mdcs:
+        for d in sorted(m.principal_dx or ()):
+            mdc_of_dx.setdefault(d, []).append(m)
+    pdx_pool = sorted(mdc_of_dx)
+    dx_pool = sorted(scheme.known_diagnoses)
+    mcc_pool = sorted(scheme.mcc)
+    cc_pool = sorted(scheme.cc)
+    by_table: dict[str, list[str]] = {}
+    for code, table in sorted(scheme.mcc.items()):
+        if table is not None:
+            by_table.setdefault(table, []).append(code)
+    px_pool = listed_procedures(scheme)
+    mdc_px: dict[str, list[str]] = {}
+    for m in scheme.mdcs:
+        own: set[str] = set()
+        for r in m.procedural:
+            own |= r.principal_px or frozenset()
+            if r.procedures is not None:
+                for t in r.procedures.tables:
+                    own |= t
+        mdc_px[m.letter] = sorted(own)
+    trauma = next((m for m in scheme.mdcs if m.min_trauma_sites is not None), None)
+    sites: dict[str, list[str]] = {}
+    if trauma is not None:
+        for code, site in sorted(trauma.trauma_sites.items()):
+            sites.setdefault(site, []).append(code)
+    site_names = sorted(sites)
+
+    out: list[GroupCase] = []
+    for i in range(n):
+        sex = rng.choice((1, 2))
+        days: int | None = None
+        weight: int | None = None
+        if rng.randrange(100) < 8:
+            age = 0
+            days = rng.randrange(365)
+            if days <= 28:
+                weight = rng.randrange(500, 4501, 10)
+        else:
+            age = rng.randint(1, 95)
+        extra: list[str] = []
+        if site_names and rng.randrange(100) < 4:
+            first, second = rng.sample(site_names, 2)
+            pdx = rng.choice(sites[first])
+            extra.append(rng.choice(sites[second]))
+        else:
+            pdx = rng.choice(pdx_pool)
+        for _ in range(rng.randint(0, 6)):
+            roll = rng.randrange(10)
+            pool = mcc_pool if roll < 4 else cc_pool if roll < 8 else dx_pool
+            extra.append(rng.choice(pool))
+        own_table = scheme.cce.get(pdx)
+        if own_table in by_table and rng.randrange(4) == 0:
+            extra.append(rng.choice(by_table[own_table]))
+        dx = (pdx, *dict.fromkeys(d for d in extra if d != pdx))
+        px: list[str] = []
+        if rng.randrange(4):
+            count = rng.randint(1, 5)
+            own_px = mdc_px.get(mdc_of_dx[pdx][0].letter, []) if pdx in mdc_of_dx else []
+            if own_px and rng.randrange(3) == 0:
+                px.append(rng.choice(own_px))
+            while len(px) < count:
+                px.append(rng.choice(px_pool))
+        out.append(
+            GroupCase(f"R{seed}-{i:06d}", sex, age, days, weight, dx, tuple(dict.fromkeys(px)))
+        )
+    return out
