@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from medroam.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
+from medroam.domain.money import format_yuan
 
 CHINA = timezone(timedelta(hours=8), "CST")
 
@@ -437,8 +438,8 @@ def apply(
         )
     elif action is Action.CLOSE and case.decided_amount:
         raise CaseRefusedError(
-            f"case {case.case_id}: a decided amount of {yuan(case.decided_amount)} 元 must be "
-            "deducted (拒付) or recovered (追回) before the case ends"
+            f"case {case.case_id}: a decided amount of {format_yuan(case.decided_amount)} 元 "
+            "must be deducted (拒付) or recovered (追回) before the case ends"
         )
     step = Transition(action, actor.name, actor.role, at, case.state, new_state, note)
     return replace(case, state=new_state, history=(*case.history, step), **changes)
@@ -476,28 +477,22 @@ def _decide(
     flagged = case.finding.flagged_amount
     if amount > flagged:
         raise CaseRefusedError(
-            f"case {cid}: decided amount {yuan(amount)} 元 is above the flagged amount "
-            f"{yuan(flagged)} 元"
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above the flagged amount "
+            f"{format_yuan(flagged)} 元"
         )
     if decision is Decision.UPHELD and amount != flagged:
         raise CaseRefusedError(
-            f"case {cid}: an upheld decision keeps the flagged amount {yuan(flagged)} 元; "
-            f"use partial for {yuan(amount)} 元"
+            f"case {cid}: an upheld decision keeps the flagged amount {format_yuan(flagged)} 元; "
+            f"use partial for {format_yuan(amount)} 元"
         )
     if decision is Decision.PARTIAL and amount == flagged:
         raise CaseRefusedError(f"case {cid}: a partial decision is below the flagged amount")
     if fund_paid is not None and amount > fund_paid:
         raise CaseRefusedError(
-            f"case {cid}: decided amount {yuan(amount)} 元 is above what the funds paid for "
-            f"settlement {case.finding.setl_id} ({yuan(fund_paid)} 元)"
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid for "
+            f"settlement {case.finding.setl_id} ({format_yuan(fund_paid)} 元)"
         )
     return {"decision": decision, "decided_amount": amount}
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
 
 
 def split_pro_rata(amount: int, parts: Mapping[str, int]) -> dict[str, int]:
