@@ -132,6 +132,7 @@ DECISION_LABELS: Mapping[Decision, str] = {
 
 
 class Action(StrEnum):
+    OPEN = "open"  # 立案 (open_case only)
     START = "start"  # 开始初审
     ESCALATE = "escalate"  # 初审通过, 提交复审
     NOTIFY = "notify"  # 告知机构
@@ -147,6 +148,7 @@ class Action(StrEnum):
 
 
 ACTION_LABELS: Mapping[Action, str] = {
+    Action.OPEN: "立案",
     Action.START: "开始初审",
     Action.ESCALATE: "提交复审",
     Action.NOTIFY: "告知机构",
@@ -253,6 +255,9 @@ class CaseParams:
             raise ValueError(
                 f"appeal_working_days must be 1..90 working days, got {self.appeal_working_days}"
             )
+
+
+DEFAULT_PARAMS = CaseParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +372,7 @@ def open_case(
             f"not by {actor.name} ({ROLE_LABELS[actor.role]})"
         )
     _check_acts_for(actor, parties)
-    opened = Transition(Action.COMMENT, actor.name, actor.role, at, None, CaseState.OPEN, note)
+    opened = Transition(Action.OPEN, actor.name, actor.role, at, None, CaseState.OPEN, note)
     return Case(case_id, origin, finding, parties, CaseState.OPEN, at, history=(opened,))
 
 
@@ -381,7 +386,7 @@ def apply(
     decision: Decision | None = None,
     amount: int | None = None,
     fund_paid: int | None = None,
-    params: CaseParams = CaseParams(),
+    params: CaseParams = DEFAULT_PARAMS,
     calendar: WorkingDayCalendar = DEFAULT_CALENDAR,
 ) -> Case:
     """The case after ``action`` by ``actor`` at ``at``; :class:`CaseRefusedError` if not allowed.
@@ -390,6 +395,8 @@ def apply(
     amount and ≤ ``fund_paid``, what the funds paid for the settlement).
     """
     day = china_day(at)
+    if action not in _RULES:
+        raise CaseRefusedError(f"case {case.case_id}: {action.value} is not a step of an open case")
     sources, roles, target = _RULES[action]
     label = ACTION_LABELS[action]
     if case.state not in sources:

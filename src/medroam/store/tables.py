@@ -286,7 +286,7 @@ DIAGNOSIS_STAGES = ("outpatient", "admission", "discharge")
 LINE_STATUSES = ("uploaded", "cancelled", "settled")
 SERVICE_KINDS = ("inpatient", "outpatient", "chronic")
 SETTLEMENT_STATUSES = ("valid", "cancelled", "voided")
-POSTING_KINDS = ("settle", "cancel", "restore")
+POSTING_KINDS = ("settle", "cancel", "restore", "case")  # case: a supervision decision
 
 
 class RefdataVersionRow(Base):
@@ -1195,3 +1195,7 @@ class SettlementListRow(Base):
     msgid: Mapped[str] = mapped_column(String(40))  # of the last 4101
     first_uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# Tables kept in their own modules, on the same metadata (imported last: they import Base).
+from medroam.store import case_tables as _case_tables  # noqa: E402,F401
