@@ -29,6 +29,7 @@ from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.repositories import LedgerRepository
 from medroam.store.tables import LedgerPostingRow
+from tests.integration.test_clearing_support import World, at
 from tests.integration.test_settlement_service_support import (
     EMPLOYEE_BJ,
     EMPLOYEE_HHHT,
@@ -284,3 +285,43 @@ def test_two_cases_cannot_take_back_more_than_the_funds_paid(world: Engine) -> N
         world, ids[1], Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=100
     )
     assert sum(a.amount for a in view.adjustments) == -100
+
+
+def test_hand_worked_split_of_a_partial_decision(engine: Engine) -> None:
+    """S1: a 北京 (110100) insured treated in 上海 (310100), funds 310100 8,000.00 元 and
+    330100 500.00 元 (total 850,000 fen). Flagged 1,000.01 元, decided 850.01 元
+    (85,001 fen): 85,001 × 800,000 / 850,000 = 80,000.94 and × 50,000 / 850,000 =
+    5,000.06; floors 80,000 + 5,000 = 85,000; the 1 fen left goes to the larger remainder
+    (310100): 310100 gives back 800.01 元, 330100 50.00 元."""
+    world = World(engine)
+    world.settle("S1", "110100", "310100", at("2026-10-03"), {"310100": 800_000, "330100": 50_000})
+    owner = Actor("沪审核", Role.TREATMENT, frozenset({"310100"}))
+    hospital = Actor("院方", Role.INSTITUTION, frozenset({"H310100"}))
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    view = cases.open_new(
+        engine, origin=Origin.FINDING, finding=_finding("S1", 100_001), actor=owner, at=t
+    )
+    cid = view.case.case_id
+    for action, actor in (
+        (Action.START, owner),
+        (Action.ESCALATE, owner),
+        (Action.NOTIFY, owner),
+        (Action.APPEAL, hospital),
+    ):
+        cases.move(engine, cid, action, actor, t)
+    view = cases.move(
+        engine, cid, Action.DECIDE, owner, t, decision=Decision.PARTIAL, amount=85_001
+    )
+    assert [(a.fund_pay_type, a.amount) for a in view.adjustments] == [
+        ("310100", -80_001),
+        ("330100", -5_000),
+    ]
+    with unit_of_work(engine) as s:
+        legs = sorted((a, v) for k, a, v in LedgerRepository(s).legs("S1") if k == "case")
+    assert legs == [
+        ("fund:110100:310100", -80_001),
+        ("fund:110100:330100", -5_000),
+        ("payable:hospital:H310100", 85_001),
+        ("payable:region:110100>310100", 85_001),
+        ("receivable:region:110100>310100", -85_001),
+    ]
