@@ -50,6 +50,9 @@ def _mount_optional() -> None:
     from medroam.cli.drg import app as drg_app
 
     app.add_typer(drg_app, name="drg", help="CHS-DRG grouping and DRG/DIP payment.")
+    from medroam.cli.cases import app as case_app
+
+    app.add_typer(case_app, name="case", help="Supervision cases (监管案件).")
 
 
 _mount_optional()
