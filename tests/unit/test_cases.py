@@ -269,3 +269,26 @@ def test_local_legs_balance() -> None:
         ("fund:440106:310100", -50),
         ("payable:hospital:H1", 50),
     ]
+
+
+def test_stored_code_lists_match_the_domain() -> None:
+    """The CHECK constraints of ``case_tables`` and of migration 0013 list exactly the
+    domain's states, actions, roles, origins, result types and decisions."""
+    import importlib.util
+    from pathlib import Path
+
+    from medroam.store import case_tables as t
+
+    path = Path(t.__file__).parent / "migrations" / "versions" / "0013_cases.py"
+    spec = importlib.util.spec_from_file_location("migration_0013", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    states = tuple(s.value for s in CaseState)
+    actions = tuple(a.value for a in Action)
+    assert t.CASE_STATES == migration._STATES == states
+    assert t.CASE_ACTIONS == migration._ACTIONS == actions
+    assert tuple(r.value for r in Role) == t.CASE_ROLES
+    assert tuple(o.value for o in Origin) == t.CASE_ORIGINS
+    assert tuple(r.value for r in ResultType) == t.CASE_RESULT_TYPES
+    assert tuple(d.value for d in Decision) == t.CASE_DECISIONS
