@@ -94,6 +94,12 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "File, change, cancel and query 备案.",
         group_help="File, change, cancel and query 备案.",
     ),
+    "case": LazyCommand(
+        "medroam.cli.cases",
+        "app",
+        "Supervision cases (监管案件): open, show, list, move.",
+        group_help="Supervision cases (监管案件): open, show, list, move.",
+    ),
     "drg": LazyCommand(
         "medroam.cli.drg",
         "app",

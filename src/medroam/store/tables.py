@@ -286,7 +286,7 @@ DIAGNOSIS_STAGES = ("outpatient", "admission", "discharge")
 LINE_STATUSES = ("uploaded", "cancelled", "settled")
 SERVICE_KINDS = ("inpatient", "outpatient", "chronic")
 SETTLEMENT_STATUSES = ("valid", "cancelled", "voided")
-POSTING_KINDS = ("settle", "cancel", "restore")
+POSTING_KINDS = ("settle", "cancel", "restore", "case")  # case: a supervision decision
 
 
 class RefdataVersionRow(Base):
@@ -1198,3 +1198,5 @@ class SettlementListRow(Base):
 
 
 from medroam.store import console_tables as _console_tables  # noqa: E402,F401  (registers them)
+# Tables kept in their own modules, on the same metadata (imported last: they import Base).
+from medroam.store import case_tables as _case_tables  # noqa: E402,F401

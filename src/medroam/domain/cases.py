@@ -1,0 +1,554 @@
+"""Supervision cases (监管案件): the officer workflow, who may do what, and the money.
+
+A case starts from a finding of the audit (a generic reference: rule code and name,
+result type 明确违规 / 可疑, the settlement, the flagged amount, evidence) opened by the
+place of treatment, or by hand by the place of insurance (协查, assisted investigation).
+The national skeleton (supervision.md §4) is flag → 初审 → 复审 → 申诉 → 处理::
+
+    open ─start─▶ initial_review ─escalate─▶ re_review ─notify─▶ notified
+    notified ─appeal (within N working days)─▶ appealed
+    notified ─expire (after the N-th working day)─▶ window_expired
+    appealed | window_expired ─decide─▶ decided (upheld | partial | withdrawn)
+    re_review ─decide─▶ decided            (明确违规 only, when the parameter allows it)
+    initial_review | re_review ─decide withdrawn─▶ decided (nothing to answer)
+    decided ─deduct (拒付) | recover (追回)─▶ deducted | recovered ─clear─▶ cleared
+    decided (withdrawn) ─close─▶ closed
+    any state before decided ─refer (移送)─▶ referred
+
+Roles: the place of treatment's agency owns the case (就医地经办机构), the place of
+insurance's agency co-reviews and may open a 协查 case (参保地经办机构), the institution
+answers and appeals (定点医药机构). Each actor acts for a set of regions (agencies) or
+institution codes; an actor acting for the wrong party, a wrong role or a step out of
+order is refused with :class:`CaseRefusedError` naming what was expected.
+
+Money: the decided amount (at most the flagged amount and at most what the funds paid
+for the settlement) is split over the settlement's fund split by ``fund_pay_type``, pro
+rata with the largest remainder so the parts sum to the fen (:func:`split_pro_rata`).
+Fines (罚款) are not part of a case's money and never a clearing item.
+Pure: no I/O; timestamps are aware datetimes, days are China (UTC+8) dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from medroam.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
+from medroam.domain.money import format_yuan
+
+CHINA = timezone(timedelta(hours=8), "CST")
+
+
+class CaseRefusedError(ValueError):
+    """A case operation that the workflow does not allow; the message says why."""
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    INITIAL_REVIEW = "initial_review"
+    RE_REVIEW = "re_review"
+    NOTIFIED = "notified"
+    APPEALED = "appealed"
+    WINDOW_EXPIRED = "window_expired"
+    DECIDED = "decided"
+    DEDUCTED = "deducted"
+    RECOVERED = "recovered"
+    CLEARED = "cleared"
+    CLOSED = "closed"
+    REFERRED = "referred"
+
+
+STATE_LABELS: Mapping[CaseState, str] = {
+    CaseState.OPEN: "待审核",
+    CaseState.INITIAL_REVIEW: "初审",
+    CaseState.RE_REVIEW: "复审",
+    CaseState.NOTIFIED: "已告知机构",
+    CaseState.APPEALED: "已申诉",
+    CaseState.WINDOW_EXPIRED: "申诉期满",
+    CaseState.DECIDED: "已处理决定",
+    CaseState.DEDUCTED: "已拒付",
+    CaseState.RECOVERED: "已追回",
+    CaseState.CLEARED: "已清算",
+    CaseState.CLOSED: "已结案(撤销)",
+    CaseState.REFERRED: "已移送",
+}
+
+
+class Role(StrEnum):
+    TREATMENT = "treatment"  # 就医地经办机构, the owner
+    INSURANCE = "insurance"  # 参保地经办机构, the co-reviewer
+    INSTITUTION = "institution"  # 定点医药机构, the respondent
+
+
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.TREATMENT: "就医地经办机构",
+    Role.INSURANCE: "参保地经办机构",
+    Role.INSTITUTION: "定点医药机构",
+}
+
+
+class ResultType(StrEnum):
+    VIOLATION = "violation"  # 明确违规
+    SUSPICIOUS = "suspicious"  # 可疑
+
+    @classmethod
+    def parse(cls, value: str) -> ResultType:
+        for member, label in RESULT_TYPE_LABELS.items():
+            if value in (member.value, label):
+                return member
+        raise CaseRefusedError(
+            f"result_type {value!r} is not 明确违规 (violation) or 可疑 (suspicious)"
+        )
+
+
+RESULT_TYPE_LABELS: Mapping[ResultType, str] = {
+    ResultType.VIOLATION: "明确违规",
+    ResultType.SUSPICIOUS: "可疑",
+}
+
+
+class Origin(StrEnum):
+    FINDING = "finding"  # 审核疑点 / 违规
+    ASSIST = "assist"  # 协查, opened by the place of insurance
+
+
+ORIGIN_LABELS: Mapping[Origin, str] = {Origin.FINDING: "审核发现", Origin.ASSIST: "参保地协查"}
+
+
+class Decision(StrEnum):
+    UPHELD = "upheld"  # 维持
+    PARTIAL = "partial"  # 部分维持
+    WITHDRAWN = "withdrawn"  # 撤销
+
+
+DECISION_LABELS: Mapping[Decision, str] = {
+    Decision.UPHELD: "维持",
+    Decision.PARTIAL: "部分维持",
+    Decision.WITHDRAWN: "撤销",
+}
+
+
+class Action(StrEnum):
+    OPEN = "open"  # 立案 (open_case only)
+    START = "start"  # 开始初审
+    ESCALATE = "escalate"  # 初审通过, 提交复审
+    NOTIFY = "notify"  # 告知机构
+    APPEAL = "appeal"  # 机构申诉
+    EXPIRE = "expire"  # 申诉期满
+    DECIDE = "decide"  # 处理决定
+    DEDUCT = "deduct"  # 拒付
+    RECOVER = "recover"  # 追回
+    CLEAR = "clear"  # 已清算
+    CLOSE = "close"  # 结案
+    REFER = "refer"  # 移送
+    COMMENT = "comment"  # 意见 (no change of state)
+
+
+ACTION_LABELS: Mapping[Action, str] = {
+    Action.OPEN: "立案",
+    Action.START: "开始初审",
+    Action.ESCALATE: "提交复审",
+    Action.NOTIFY: "告知机构",
+    Action.APPEAL: "申诉",
+    Action.EXPIRE: "申诉期满",
+    Action.DECIDE: "处理决定",
+    Action.DEDUCT: "拒付",
+    Action.RECOVER: "追回",
+    Action.CLEAR: "清算",
+    Action.CLOSE: "结案",
+    Action.REFER: "移送",
+    Action.COMMENT: "意见",
+}
+
+_BEFORE_DECISION = frozenset(
+    {
+        CaseState.OPEN,
+        CaseState.INITIAL_REVIEW,
+        CaseState.RE_REVIEW,
+        CaseState.NOTIFIED,
+        CaseState.APPEALED,
+        CaseState.WINDOW_EXPIRED,
+    }
+)
+TERMINAL = frozenset({CaseState.CLEARED, CaseState.CLOSED, CaseState.REFERRED})
+
+# action → (states it may start from, roles that may take it, state it leads to)
+_RULES: Mapping[Action, tuple[frozenset[CaseState], frozenset[Role], CaseState | None]] = {
+    Action.START: (
+        frozenset({CaseState.OPEN}),
+        frozenset({Role.TREATMENT}),
+        CaseState.INITIAL_REVIEW,
+    ),
+    Action.ESCALATE: (
+        frozenset({CaseState.INITIAL_REVIEW}),
+        frozenset({Role.TREATMENT}),
+        CaseState.RE_REVIEW,
+    ),
+    Action.NOTIFY: (
+        frozenset({CaseState.RE_REVIEW}),
+        frozenset({Role.TREATMENT}),
+        CaseState.NOTIFIED,
+    ),
+    Action.APPEAL: (
+        frozenset({CaseState.NOTIFIED}),
+        frozenset({Role.INSTITUTION}),
+        CaseState.APPEALED,
+    ),
+    Action.EXPIRE: (
+        frozenset({CaseState.NOTIFIED}),
+        frozenset({Role.TREATMENT}),
+        CaseState.WINDOW_EXPIRED,
+    ),
+    Action.DECIDE: (
+        frozenset(
+            {
+                CaseState.INITIAL_REVIEW,
+                CaseState.RE_REVIEW,
+                CaseState.APPEALED,
+                CaseState.WINDOW_EXPIRED,
+            }
+        ),
+        frozenset({Role.TREATMENT}),
+        CaseState.DECIDED,
+    ),
+    Action.DEDUCT: (
+        frozenset({CaseState.DECIDED}),
+        frozenset({Role.TREATMENT}),
+        CaseState.DEDUCTED,
+    ),
+    Action.RECOVER: (
+        frozenset({CaseState.DECIDED}),
+        frozenset({Role.TREATMENT}),
+        CaseState.RECOVERED,
+    ),
+    Action.CLEAR: (
+        frozenset({CaseState.DEDUCTED, CaseState.RECOVERED}),
+        frozenset({Role.TREATMENT}),
+        CaseState.CLEARED,
+    ),
+    Action.CLOSE: (frozenset({CaseState.DECIDED}), frozenset({Role.TREATMENT}), CaseState.CLOSED),
+    Action.REFER: (
+        _BEFORE_DECISION,
+        frozenset({Role.TREATMENT, Role.INSURANCE}),
+        CaseState.REFERRED,
+    ),
+    Action.COMMENT: (
+        frozenset(CaseState) - TERMINAL,
+        frozenset({Role.TREATMENT, Role.INSURANCE, Role.INSTITUTION}),
+        None,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseParams:
+    """Local parameters of the workflow (time limits are set locally, supervision §4)."""
+
+    appeal_working_days: int = 10
+    violation_skips_appeal: bool = True  # 明确违规 may be decided right after 复审
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.appeal_working_days <= 90:
+            raise ValueError(
+                f"appeal_working_days must be 1..90 working days, got {self.appeal_working_days}"
+            )
+
+
+DEFAULT_PARAMS = CaseParams()
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a person of a role, acting for some regions (agencies) or institution
+    codes (an institution)."""
+
+    name: str
+    role: Role
+    acts_for: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRef:
+    """What the case is about: a generic reference to an audit finding (or a 协查 flag)."""
+
+    rule_code: str
+    rule_name: str
+    result_type: ResultType
+    setl_id: str
+    flagged_amount: int  # fen
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.rule_code.strip():
+            raise CaseRefusedError("rule_code must not be empty")
+        if not self.setl_id.strip():
+            raise CaseRefusedError("setl_id must not be empty")
+        if self.flagged_amount <= 0:
+            raise CaseRefusedError(
+                f"flagged_amount must be a positive number of fen, got {self.flagged_amount}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """The settlement's parties, read from the settlement."""
+
+    fixmedins_code: str
+    insured_region: str
+    treatment_region: str
+
+    @property
+    def cross_region(self) -> bool:
+        return self.insured_region != self.treatment_region
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    action: Action
+    actor: str
+    role: Role
+    at: datetime  # aware
+    from_state: CaseState | None
+    to_state: CaseState
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    case_id: str
+    origin: Origin
+    finding: FindingRef
+    parties: Parties
+    state: CaseState
+    opened_at: datetime
+    appeal_deadline: date | None = None
+    decision: Decision | None = None
+    decided_amount: int | None = None
+    history: tuple[Transition, ...] = ()
+
+
+def china_day(at: datetime) -> date:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise CaseRefusedError(f"timestamp {at.isoformat()} must be timezone-aware")
+    return at.astimezone(CHINA).date()
+
+
+def _party_of(role: Role, parties: Parties) -> str:
+    if role is Role.TREATMENT:
+        return parties.treatment_region
+    if role is Role.INSURANCE:
+        return parties.insured_region
+    return parties.fixmedins_code
+
+
+def _check_acts_for(actor: Actor, parties: Parties) -> None:
+    party = _party_of(actor.role, parties)
+    if party not in actor.acts_for:
+        raise CaseRefusedError(
+            f"{actor.name} ({ROLE_LABELS[actor.role]}) does not act for {party}, "
+            f"the case's {ROLE_LABELS[actor.role]}; acts for {sorted(actor.acts_for)}"
+        )
+
+
+def open_case(
+    case_id: str,
+    origin: Origin,
+    finding: FindingRef,
+    parties: Parties,
+    actor: Actor,
+    at: datetime,
+    note: str = "",
+) -> Case:
+    """A new case in state ``open``: from a finding by the place of treatment, or a 协查
+    case by the place of insurance."""
+    china_day(at)
+    expected = Role.TREATMENT if origin is Origin.FINDING else Role.INSURANCE
+    if actor.role is not expected:
+        raise CaseRefusedError(
+            f"a {ORIGIN_LABELS[origin]} case is opened by {ROLE_LABELS[expected]}, "
+            f"not by {actor.name} ({ROLE_LABELS[actor.role]})"
+        )
+    _check_acts_for(actor, parties)
+    opened = Transition(Action.OPEN, actor.name, actor.role, at, None, CaseState.OPEN, note)
+    return Case(case_id, origin, finding, parties, CaseState.OPEN, at, history=(opened,))
+
+
+def apply(
+    case: Case,
+    action: Action,
+    actor: Actor,
+    at: datetime,
+    *,
+    note: str = "",
+    decision: Decision | None = None,
+    amount: int | None = None,
+    fund_paid: int | None = None,
+    params: CaseParams = DEFAULT_PARAMS,
+    calendar: WorkingDayCalendar = DEFAULT_CALENDAR,
+) -> Case:
+    """The case after ``action`` by ``actor`` at ``at``; :class:`CaseRefusedError` if not allowed.
+
+    ``decide`` needs ``decision`` and, unless withdrawn, ``amount`` (fen, ≤ the flagged
+    amount and ≤ ``fund_paid``, what the funds paid for the settlement).
+    """
+    day = china_day(at)
+    if action not in _RULES:
+        raise CaseRefusedError(f"case {case.case_id}: {action.value} is not a step of an open case")
+    sources, roles, target = _RULES[action]
+    label = ACTION_LABELS[action]
+    if case.state not in sources:
+        allowed = ", ".join(f"{s.value} ({STATE_LABELS[s]})" for s in sorted(sources))
+        raise CaseRefusedError(
+            f"case {case.case_id}: cannot {action.value} ({label}) in state "
+            f"{case.state.value} ({STATE_LABELS[case.state]}); allowed from: {allowed}"
+        )
+    if actor.role not in roles:
+        who = "、".join(ROLE_LABELS[r] for r in sorted(roles))
+        raise CaseRefusedError(
+            f"case {case.case_id}: {action.value} ({label}) is for {who}, not for "
+            f"{actor.name} ({ROLE_LABELS[actor.role]})"
+        )
+    _check_acts_for(actor, case.parties)
+    if case.history and at < case.history[-1].at:
+        raise CaseRefusedError(
+            f"case {case.case_id}: {at.isoformat()} is before the last step "
+            f"({case.history[-1].at.isoformat()})"
+        )
+    changes: dict[str, Any] = {}
+    new_state = target if target is not None else case.state
+    if action is Action.NOTIFY:
+        changes["appeal_deadline"] = calendar.add_working_days(day, params.appeal_working_days)
+    elif action is Action.APPEAL:
+        deadline = case.appeal_deadline
+        if deadline is not None and day > deadline:
+            raise CaseRefusedError(
+                f"case {case.case_id}: the appeal window closed on {deadline.isoformat()} "
+                f"({params.appeal_working_days} working days after notice); "
+                f"{day.isoformat()} is too late"
+            )
+    elif action is Action.EXPIRE:
+        deadline = case.appeal_deadline
+        if deadline is not None and day <= deadline:
+            raise CaseRefusedError(
+                f"case {case.case_id}: the appeal window is open until {deadline.isoformat()}; "
+                f"it cannot expire on {day.isoformat()}"
+            )
+    elif action is Action.DECIDE:
+        changes.update(_decide(case, decision, amount, fund_paid, params))
+    elif action in (Action.DEDUCT, Action.RECOVER) and not case.decided_amount:
+        raise CaseRefusedError(
+            f"case {case.case_id}: nothing to {action.value} ({label}): the decision "
+            "withdrew the case; close it instead"
+        )
+    elif action is Action.CLOSE and case.decided_amount:
+        raise CaseRefusedError(
+            f"case {case.case_id}: a decided amount of {format_yuan(case.decided_amount)} 元 "
+            "must be deducted (拒付) or recovered (追回) before the case ends"
+        )
+    step = Transition(action, actor.name, actor.role, at, case.state, new_state, note)
+    return replace(case, state=new_state, history=(*case.history, step), **changes)
+
+
+def _decide(
+    case: Case,
+    decision: Decision | None,
+    amount: int | None,
+    fund_paid: int | None,
+    params: CaseParams,
+) -> dict[str, Any]:
+    cid = case.case_id
+    if decision is None:
+        raise CaseRefusedError(
+            f"case {cid}: decide needs a decision (upheld / partial / withdrawn)"
+        )
+    if decision is Decision.WITHDRAWN:
+        if amount:
+            raise CaseRefusedError(f"case {cid}: a withdrawn case has no amount, got {amount} fen")
+        return {"decision": decision, "decided_amount": 0}
+    if case.state is CaseState.INITIAL_REVIEW:
+        raise CaseRefusedError(
+            f"case {cid}: in 初审 a case can only be withdrawn; escalate it to 复审 first"
+        )
+    if case.state is CaseState.RE_REVIEW and not (
+        case.finding.result_type is ResultType.VIOLATION and params.violation_skips_appeal
+    ):
+        raise CaseRefusedError(
+            f"case {cid}: a {RESULT_TYPE_LABELS[case.finding.result_type]} case goes to the "
+            "institution for appeal (notify) before a decision"
+        )
+    if amount is None or amount <= 0:
+        raise CaseRefusedError(f"case {cid}: a {decision.value} decision needs a positive amount")
+    flagged = case.finding.flagged_amount
+    if amount > flagged:
+        raise CaseRefusedError(
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above the flagged amount "
+            f"{format_yuan(flagged)} 元"
+        )
+    if decision is Decision.UPHELD and amount != flagged:
+        raise CaseRefusedError(
+            f"case {cid}: an upheld decision keeps the flagged amount {format_yuan(flagged)} 元; "
+            f"use partial for {format_yuan(amount)} 元"
+        )
+    if decision is Decision.PARTIAL and amount == flagged:
+        raise CaseRefusedError(f"case {cid}: a partial decision is below the flagged amount")
+    if fund_paid is not None and amount > fund_paid:
+        raise CaseRefusedError(
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid for "
+            f"settlement {case.finding.setl_id} ({format_yuan(fund_paid)} 元)"
+        )
+    return {"decision": decision, "decided_amount": amount}
+
+
+def split_pro_rata(amount: int, parts: Mapping[str, int]) -> dict[str, int]:
+    """``amount`` fen split over ``parts`` in proportion, largest remainder method.
+
+    Each key gets ``floor(amount × part / total)``; the fen left over go one each to the
+    keys with the largest remainders (ties: the smaller key first). The result sums to
+    ``amount`` exactly; zero parts get nothing and are left out.
+    """
+    if amount < 0:
+        raise ValueError(f"amount must not be negative, got {amount}")
+    positive = {k: v for k, v in parts.items() if v > 0}
+    total = sum(positive.values())
+    if amount and total <= 0:
+        raise ValueError("no positive part to split over")
+    if amount > total:
+        raise ValueError(f"amount {amount} fen is above the parts' total {total} fen")
+    shares: dict[str, int] = {}
+    remainders: list[tuple[int, str]] = []
+    for key in sorted(positive):
+        share, rest = divmod(amount * positive[key], total)
+        shares[key] = share
+        remainders.append((-rest, key))
+    left = amount - sum(shares.values())
+    for _, key in sorted(remainders)[:left]:
+        shares[key] += 1
+    return {k: v for k, v in shares.items() if v}
+
+
+Leg = tuple[str, int]
+
+
+def decision_legs(split: Mapping[str, int], parties: Parties) -> list[Leg]:
+    """The balanced ledger legs of a decided amount split by ``fund_pay_type``.
+
+    The opposite of the settlement's legs (services/ledger.py) for that part: each fund
+    of the place of insurance is credited back (−), the hospital's payable is reduced
+    (+); for cross-region care the place of insurance owes the place of treatment less
+    (payable +) and the place of treatment is owed less (receivable −).
+    """
+    legs: list[Leg] = [
+        (f"fund:{parties.insured_region}:{fpt}", -amt) for fpt, amt in sorted(split.items()) if amt
+    ]
+    total = sum(split.values())
+    if parties.cross_region:
+        pair = f"{parties.insured_region}>{parties.treatment_region}"
+        legs.append((f"payable:region:{pair}", total))
+        legs.append((f"receivable:region:{pair}", -total))
+    legs.append((f"payable:hospital:{parties.fixmedins_code}", total))
+    if sum(a for _, a in legs) != 0:  # pragma: no cover - by construction
+        raise AssertionError(f"unbalanced legs {legs}")
+    return legs

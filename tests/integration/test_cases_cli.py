@@ -1,0 +1,83 @@
+"""``medroam case`` end to end (SQLite and PostgreSQL): open, move, show, list, and clear
+one-line refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from medroam.cli.main import app
+from tests.integration.test_clearing_support import World, at
+
+pytestmark = pytest.mark.db
+
+runner = CliRunner()
+OWNER = ["--actor", "沪审核", "--role", "就医地", "--acts-for", "310100"]
+HOSPITAL = ["--actor", "院方", "--role", "institution", "--acts-for", "H310100"]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["case", *args])
+    return result.exit_code, result.output
+
+
+def test_case_commands(engine: Engine) -> None:
+    World(engine).settle(
+        "S1", "110100", "310100", at("2026-10-03"), {"310100": 800_000, "330100": 50_000}
+    )
+    db = ["--db", engine.url.render_as_string(hide_password=False)]
+    t = ["--at", "2026-11-02T10:00:00+08:00"]
+    code, out = invoke(
+        "open", "--setl-id", "S1", "--rule-code", "R-DUP", "--rule-name", "重复收费",
+        "--result-type", "可疑", "--amount", "1000.01", "--evidence", '{"lines": [1, 2]}',
+        *OWNER, *db, *t, "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    case_id = json.loads(out)["case_id"]
+    for step, who in (
+        ("start", OWNER),
+        ("escalate", OWNER),
+        ("notify", OWNER),
+        ("appeal", HOSPITAL),
+    ):
+        code, out = invoke("move", case_id, step, *who, *db, *t)
+        assert code == 0, out
+    assert "申诉截止日" in out and "2026-11-16 (10 个工作日)" in out
+    code, out = invoke(
+        "move", case_id, "decide", "--decision", "partial", "--amount", "850.01", *OWNER, *db, *t
+    )
+    assert code == 0, out
+    assert "310100" in out and "-800.01" in out and "-50.00" in out and "待下次清算" in out
+    code, out = invoke("show", case_id, *db)
+    assert code == 0 and "院方" in out and "已申诉 → 已处理决定" in out
+    code, out = invoke("list", "--region", "110100", "--json", *db)
+    assert [c["case_id"] for c in json.loads(out)] == [case_id]
+    assert json.loads(out)[0]["decided_amount_fen"] == 85_001
+    code, out = invoke("list", *db)
+    assert code == 0 and "已处理决定" in out and "1,000.01" not in out and "1000.01" in out
+
+
+def test_refusals_are_one_line(engine: Engine) -> None:
+    World(engine).settle("S1", "110100", "310100", at("2026-10-03"), {"310100": 1_000})
+    db = ["--db", engine.url.render_as_string(hide_password=False)]
+    code, out = invoke(
+        "open", "--setl-id", "S1", "--rule-code", "R", "--rule-name", "n",
+        "--result-type", "maybe", "--amount", "1", *OWNER, *db,
+    )  # fmt: skip
+    assert code == 2 and "result_type 'maybe'" in out and "Traceback" not in out
+    code, out = invoke(
+        "open", "--setl-id", "S1", "--rule-code", "R", "--rule-name", "n",
+        "--result-type", "可疑", "--amount", "1", "--json", *OWNER, *db,
+    )  # fmt: skip
+    case_id = json.loads(out)["case_id"]
+    code, out = invoke("move", case_id, "notify", *OWNER, *db)
+    assert code == 2 and "cannot notify" in out and "Traceback" not in out
+    code, out = invoke("move", case_id, "start", *HOSPITAL, *db)
+    assert code == 2 and "is for 就医地经办机构" in out
+    code, out = invoke("move", case_id, "fly", *OWNER, *db)
+    assert code == 2 and "step 'fly'" in out
+    code, out = invoke("show", "NOPE", *db)
+    assert code == 2 and "case NOPE not found" in out
