@@ -1,0 +1,307 @@
+"""Each audit mechanism on hand-worked bills (amounts in fen, prices in micro-yuan,
+quantities in ten-thousandths)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from medroam.domain.audit import mechanisms as m
+from medroam.domain.audit.engine import RuleBook, audit_bill
+from medroam.domain.audit.model import (
+    Action,
+    AuditLine,
+    AuditVisit,
+    Bill,
+    ResultType,
+    Rule,
+    RuleMeta,
+    Scenario,
+    Severity,
+    Stage,
+    TimeWindow,
+)
+
+D1 = date(2025, 3, 1)
+D2 = date(2025, 3, 2)
+
+META = RuleMeta(
+    code="GZ00000000000001",
+    name="测试规则",
+    result_type=ResultType.VIOLATION,
+    window=TimeWindow.INPATIENT_STAY,
+    scenarios=frozenset(),
+    stages=frozenset(Stage),
+    insutypes=frozenset(),
+    severity=Severity.MEDIUM,
+    action=Action.WARN,
+    behaviour="测试",
+)
+
+
+def visit(**kw: object) -> AuditVisit:
+    base: dict[str, object] = dict(
+        visit_id="V1",
+        psn_no="P1",
+        gender="1",
+        age=40,
+        insutype="310",
+        scenario=Scenario.INPATIENT,
+        institution_code="H1",
+        institution_level="2",
+        treatment_region="440300",
+        insured_region="440300",
+        begin=D1,
+        end=date(2025, 3, 5),
+        diagnoses=("J18.9",),
+    )
+    base.update(kw)
+    return AuditVisit(**base)  # type: ignore[arg-type]
+
+
+def line(
+    lid: str, code: str, qty: int = 10_000, price: int = 10_000_000, day: date = D1
+) -> AuditLine:
+    """Amount = price × qty in fen: 10 yuan × 1 = 1000 fen by default."""
+    return AuditLine(lid, code, qty, price, price * qty // 100_000_000, day)
+
+
+def test_sex_limit_on_diagnosis_and_item() -> None:
+    """A woman (2) with N40 (male only) → one finding, amount 0 (diagnosis, no line);
+    a man (1) given a female-only drug of 1000 fen → amount 1000."""
+    p = m.SexLimit(m.Target.DIAGNOSIS, frozenset({"N40"}), "1")
+    hit = m.check_sex(META, p, Bill(visit(gender="2", diagnoses=("N40.x00",)), ()))
+    assert len(hit) == 1 and hit[0].amount == 0 and "N40.x00" in hit[0].content
+    assert m.check_sex(META, p, Bill(visit(gender="1", diagnoses=("N40.x00",)), ())) == []
+    q = m.SexLimit(m.Target.ITEM, frozenset({"DRUG"}), "2")
+    f = m.check_sex(META, q, Bill(visit(gender="1"), (line("a", "DRUG"), line("b", "X"))))
+    assert [x.line_ids for x in f] == [("a",)] and f[0].amount == 1000
+
+
+def test_age_limit() -> None:
+    """Child-only drug (max 17): a 40-year-old → hit; a 17-year-old → none."""
+    p = m.AgeLimit(m.Target.ITEM, frozenset({"C"}), None, 17)
+    bill = (line("a", "C"),)
+    assert len(m.check_age(META, p, Bill(visit(age=40), bill))) == 1
+    assert m.check_age(META, p, Bill(visit(age=17), bill)) == []
+
+
+def test_scenario_and_level_limits() -> None:
+    """Bed fee (住院 only) in an outpatient visit → hit; drug for level ≥3 at a level-9
+    (未定级 = 1) institution → hit; at level 3 → none."""
+    s = m.ScenarioLimit(frozenset({"BED"}), frozenset({Scenario.INPATIENT}))
+    assert (
+        len(
+            m.check_scenario(
+                META, s, Bill(visit(scenario=Scenario.OUTPATIENT), (line("a", "BED"),))
+            )
+        )
+        == 1
+    )
+    assert m.check_scenario(META, s, Bill(visit(), (line("a", "BED"),))) == []
+    lv = m.LevelLimit(frozenset({"X"}), 3)
+    assert len(m.check_level(META, lv, Bill(visit(institution_level="9"), (line("a", "X"),)))) == 1
+    assert m.check_level(META, lv, Bill(visit(institution_level="3"), (line("a", "X"),))) == []
+
+
+def test_price_cap_amount() -> None:
+    """Cap 25.00 yuan, charged 30.50 × 2 → excess (30.50 − 25.00) × 2 = 11.00 yuan = 1100 fen."""
+    p = m.PriceCap({"S": 25_000_000})
+    f = m.check_price(META, p, Bill(visit(), (line("a", "S", 20_000, 30_500_000),)))
+    assert len(f) == 1 and f[0].amount == 1100
+    assert m.check_price(META, p, Bill(visit(), (line("a", "S", 20_000, 25_000_000),))) == []
+
+
+def test_quantity_per_day_and_per_visit() -> None:
+    """Bed 1/day: day 1 has 1 + 1 (2 units, 2000 fen) → excess 1 unit = 1000 fen; day 2
+    has 1 → fine. Per visit, max 1.5: 3 units total 3000 fen → excess 1.5/3 × 3000 = 1500."""
+    lines = (line("a", "BED"), line("b", "BED"), line("c", "BED", day=D2))
+    day = m.QuantityLimit(frozenset({"BED"}), 10_000, m.Per.DAY)
+    f = m.check_quantity(META, day, Bill(visit(), lines))
+    assert [(x.line_ids, x.amount) for x in f] == [(("a", "b"), 1000)]
+    per_visit = m.QuantityLimit(frozenset({"BED"}), 15_000, m.Per.VISIT)
+    assert [x.amount for x in m.check_quantity(META, per_visit, Bill(visit(), lines))] == [1500]
+
+
+def test_quantity_refund_lines_net() -> None:
+    """2 units and a refund of 1 on the same day net to 1 → within a 1/day limit."""
+    lines = (line("a", "BED", 20_000), AuditLine("r", "BED", -10_000, 10_000_000, -1000, D1))
+    assert (
+        m.check_quantity(
+            META, m.QuantityLimit(frozenset({"BED"}), 10_000, m.Per.DAY), Bill(visit(), lines)
+        )
+        == []
+    )
+
+
+def test_duplicate_charge_same_day_only() -> None:
+    """ICU bed includes the general bed: both on D1 → the general bed line (1000 fen) is
+    the violation and the ICU line is involved; general bed on D2 alone → fine."""
+    p = m.DuplicateCharge((("ICU", "BED"),), same_day=True)
+    lines = (line("i", "ICU"), line("b1", "BED"), line("b2", "BED", day=D2))
+    f = m.check_duplicate(META, p, Bill(visit(), lines))
+    assert len(f) == 1
+    assert f[0].line_ids == ("b1",) and f[0].related_ids == ("i",) and f[0].amount == 1000
+
+
+def test_unbundled_charge() -> None:
+    """Package 60.00 yuan; 3 of 4 components at 25.00 each on one day = 75.00 → excess
+    15.00 yuan = 1500 fen. Two components on D2 (< 3) → no finding."""
+    p = m.UnbundledCharge("PKG", frozenset({"c1", "c2", "c3", "c4"}), 3, 60_000_000)
+    lines = (
+        line("1", "c1", price=25_000_000),
+        line("2", "c2", price=25_000_000),
+        line("3", "c3", price=25_000_000),
+        line("4", "c1", price=25_000_000, day=D2),
+        line("5", "c2", price=25_000_000, day=D2),
+    )
+    f = m.check_unbundled(META, p, Bill(visit(), lines))
+    assert [(x.line_ids, x.amount) for x in f] == [(("1", "2", "3"), 1500)]
+
+
+def test_indication_limit() -> None:
+    """Anticoagulant limited to I48: diagnosis J18.9 → hit; diagnoses J18.9 + I48.0 → none."""
+    p = m.IndicationLimit(frozenset({"RIV"}), frozenset({"I48"}))
+    bill = (line("a", "RIV"),)
+    assert len(m.check_indication(META, p, Bill(visit(), bill))) == 1
+    assert m.check_indication(META, p, Bill(visit(diagnoses=("J18.9", "I48.0")), bill)) == []
+
+
+def test_charge_outside_stay() -> None:
+    """Stay 03-01..03-05: a line on 02-28 and one on 03-06 are outside (2000 fen)."""
+    lines = (
+        line("in", "X"),
+        line("pre", "X", day=date(2025, 2, 28)),
+        line("post", "X", day=date(2025, 3, 6)),
+    )
+    f = m.check_outside_stay(META, m.NoParams(), Bill(visit(), lines))
+    assert f[0].line_ids == ("pre", "post") and f[0].amount == 2000
+
+
+def test_cross_region_cost_threshold() -> None:
+    """Threshold 1000.00 yuan: a cross-region stay of 1000.00 → referred; the same stay
+    local → nothing; cross-region 999.99 → nothing."""
+    p = m.CostThreshold(100_000)
+    cross = visit(insured_region="110000", total=100_000)
+    assert len(m.check_cross_region_cost(META, p, Bill(cross, ()))) == 1
+    assert m.check_cross_region_cost(META, p, Bill(visit(total=100_000), ())) == []
+    assert (
+        m.check_cross_region_cost(META, p, Bill(visit(insured_region="110000", total=99_999), ()))
+        == []
+    )
+
+
+def test_split_admission() -> None:
+    """Discharged 03-05, readmitted 03-15 (gap 10 ≤ 15) with J18.1 (same J18) → hit on
+    the second stay; a third stay 04-20 (gap 36) → none; other institution → none."""
+    p = m.Readmission(15, 3)
+    v1 = visit()
+    v2 = visit(visit_id="V2", begin=date(2025, 3, 15), end=date(2025, 3, 20), diagnoses=("J18.1",))
+    v3 = visit(visit_id="V3", begin=date(2025, 4, 20), end=date(2025, 4, 25))
+    v4 = visit(visit_id="V4", institution_code="H2", begin=date(2025, 3, 7), end=date(2025, 3, 8))
+    f = m.check_readmission(META, p, [v3, v2, v1, v4])
+    assert [(x.visit_id, x.evidence["gap_days"]) for x in f] == [("V2", "10")]
+
+
+def test_frequent_visits_rolling_window() -> None:
+    """Max 2 outpatient visits in 30 days: visits on days 1, 10, 20 → the third is a hit;
+    a fourth on day 41 (window 12..41 holds 20, 41) → fine."""
+    p = m.FrequentVisits(Scenario.OUTPATIENT, 2, 30)
+    days = [date(2025, 1, 1), date(2025, 1, 10), date(2025, 1, 20), date(2025, 2, 10)]
+    vs = [
+        visit(
+            visit_id=f"O{(d - date(2024, 12, 31)).days}",
+            scenario=Scenario.OUTPATIENT,
+            begin=d,
+            end=d,
+        )
+        for d in days
+    ]
+    f = m.check_frequent(META, p, vs)
+    assert [x.visit_id for x in f] == ["O20"]
+
+
+def test_overlapping_settlement() -> None:
+    """Stay at H1 03-01..03-05; an outpatient visit at H2 on 03-03 → hit; at H2 on 03-05
+    (discharge day) → none; at H1 itself → none."""
+    stay = visit()
+    other = visit(
+        visit_id="B",
+        institution_code="H2",
+        scenario=Scenario.OUTPATIENT,
+        begin=date(2025, 3, 3),
+        end=date(2025, 3, 3),
+    )
+    disch = visit(
+        visit_id="C",
+        institution_code="H2",
+        scenario=Scenario.OUTPATIENT,
+        begin=date(2025, 3, 5),
+        end=date(2025, 3, 5),
+    )
+    same = visit(
+        visit_id="D", scenario=Scenario.OUTPATIENT, begin=date(2025, 3, 3), end=date(2025, 3, 3)
+    )
+    f = m.check_overlap(META, m.NoParams(), [stay, other, disch, same])
+    assert [(x.visit_id, x.evidence["other_visit"]) for x in f] == [("B", "V1")]
+
+
+def test_upcoding_signal() -> None:
+    """Group G: A 60/100 CC-MCC, B 20/100, C 20/100. Peers of A: 40/200 = 20 %; A's 60 %
+    > 1.5 × 20 % = 30 % → A flagged. B: 20 % vs peers 80/200 = 40 % → not. D (other group,
+    10 cases < min 30) → not."""
+    p = m.UpcodingSignal(15_000, 30)
+    mixes = [
+        m.CaseMix("A", "G", 100, 60),
+        m.CaseMix("B", "G", 100, 20),
+        m.CaseMix("C", "G", 100, 20),
+        m.CaseMix("D", "H", 10, 10),
+    ]
+    f = m.check_upcoding(META, p, mixes)
+    assert [(x.institution_code, x.evidence["share"], x.evidence["peer_share"]) for x in f] == [
+        ("A", "6000", "2000")
+    ]
+    assert "60.00%" in f[0].content and "20.00%" in f[0].content
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: m.SexLimit(m.Target.ITEM, frozenset({"x"}), "3"), "gender"),
+        (lambda: m.AgeLimit(m.Target.ITEM, frozenset({"x"}), 18, 10), "max_age"),
+        (lambda: m.AgeLimit(m.Target.ITEM, frozenset({"x"}), None, None), "min_age"),
+        (lambda: m.LevelLimit(frozenset({"x"}), 4), "min_level"),
+        (lambda: m.QuantityLimit(frozenset({"x"}), 0, m.Per.DAY), "max_quantity"),
+        (lambda: m.UnbundledCharge("p", frozenset({"a", "b"}), 3, 1), "min_components"),
+        (lambda: m.Readmission(0), "days"),
+        (lambda: m.UpcodingSignal(9_000, 10), "max_ratio"),
+        (lambda: m.DuplicateCharge((("a", "a"),)), "pairs"),
+    ],
+)
+def test_impossible_parameters_are_refused(make: object, field: str) -> None:
+    with pytest.raises(m.ParamError) as err:
+        make()  # type: ignore[operator]
+    assert err.value.field == field
+
+
+def test_audit_bill_selects_by_stage_scenario_and_region() -> None:
+    """A 事后-only rule does not run at 事中; a 门诊 rule does not run on a stay; a local
+    rule replaces the national one of the same code."""
+    cap = m.PriceCap({"S": 25_000_000})
+    national = Rule(META, "price_cap", cap, "000000", date(2025, 1, 1))
+    local_meta = replace(META, name="本地")
+    local = Rule(local_meta, "price_cap", m.PriceCap({"S": 20_000_000}), "440300", date(2025, 1, 1))
+    after_only_meta = replace(META, code="GZ00000000000002", stages=frozenset({Stage.AFTER}))
+    outpatient_meta = replace(
+        META, code="GZ00000000000003", scenarios=frozenset({Scenario.OUTPATIENT})
+    )
+    outpatient_only = Rule(outpatient_meta, "price_cap", cap, "000000", date(2025, 1, 1))
+    after_only = Rule(after_only_meta, "price_cap", cap, "000000", date(2025, 1, 1))
+    book = RuleBook((national, local, after_only, outpatient_only))
+    bill = Bill(visit(), (line("a", "S", 10_000, 22_000_000),))
+    f = audit_bill(book, bill, Stage.DURING, D1)
+    assert [(x.rule.name, x.amount) for x in f] == [("本地", 200)]
+    other = Bill(visit(treatment_region="110105"), bill.lines)
+    assert audit_bill(book, other, Stage.DURING, D1) == []
