@@ -1197,6 +1197,6 @@ class SettlementListRow(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-from medroam.store import console_tables as _console_tables  # noqa: E402,F401  (registers them)
 # Tables kept in their own modules, on the same metadata (imported last: they import Base).
 from medroam.store import case_tables as _case_tables  # noqa: E402,F401
+from medroam.store import console_tables as _console_tables  # noqa: E402,F401  (registers them)
