@@ -117,7 +117,7 @@ def test_insured_files_and_cancels(console: Console) -> None:
 def test_networked_institutions_by_region_and_service(console: Console) -> None:
     with self_login(console, console.person["certno"]) as http:
         r = http.get("/self/institutions", params={"region": "440100", "service": "inpatient"})
-        assert "广州市第一人民医院" in r.text and "跨省联网" in r.text
+        assert "广州市测试第一人民医院（模拟）" in r.text and "跨省联网" in r.text
         bad = http.get("/self/institutions", params={"region": "99"})
         assert "请输入 6 位地区代码" in bad.text
         assert http.get("/self/cash").status_code == 200
