@@ -176,6 +176,10 @@ def test_local_decision_credits_the_fund_and_the_hospital(world: Engine) -> None
     assert sum(v for _, v in legs) == 0
     assert not any(a.startswith(("payable:region", "receivable:region")) for a, _ in legs)
     assert ("payable:hospital:" + H_BJ.code, flagged) in legs
+    cases.move(world, cid, Action.DEDUCT, OWNER, T0)
+    view = cases.move(world, cid, Action.CLEAR, OWNER, T0)  # local: no inter-region item
+    assert view.case.state is CaseState.CLEARED
+    assert cases.pending_adjustments(world) == []
 
 
 def test_refusals_write_nothing(world: Engine) -> None:
@@ -230,7 +234,7 @@ def test_appeal_after_the_window_is_refused_in_the_store(world: Engine) -> None:
     assert cases.list_cases(world, state=CaseState.OPEN) == []
 
 
-def test_clear_needs_an_existing_run_and_opening_needs_a_settlement(world: Engine) -> None:
+def test_clear_waits_for_a_clearing_run_and_opening_needs_a_settlement(world: Engine) -> None:
     setl_id = _settle(world, EMPLOYEE_HHHT, "IP5")
     with pytest.raises(NotFoundError, match="settlement S-NONE not found"):
         cases.open_new(
@@ -252,10 +256,8 @@ def test_clear_needs_an_existing_run_and_opening_needs_a_settlement(world: Engin
         cases.move(world, cid, action, OWNER, T0)
     cases.move(world, cid, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=5)
     cases.move(world, cid, Action.RECOVER, OWNER, T0)
-    with pytest.raises(RefusedError, match="needs the clearing run"):
+    with pytest.raises(RefusedError, match=r"1 clearing adjustment.* not yet taken"):
         cases.move(world, cid, Action.CLEAR, OWNER, T0)
-    with pytest.raises(NotFoundError, match="clearing run R-NONE not found"):
-        cases.move(world, cid, Action.CLEAR, OWNER, T0, run_id="R-NONE")
     assert cases.get(world, cid).case.state is CaseState.RECOVERED
 
 

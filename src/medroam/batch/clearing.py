@@ -138,12 +138,13 @@ def hospital_lines(lines: ir.Table) -> ir.Table:
 
 
 def hospital_settlements(lines: ir.Table) -> ir.Table:
-    """Settlements (人次) per hospital: distinct setl_id, net of reverse records."""
+    """Settlements (人次) per hospital: distinct setl_id, net of reverse records; case
+    adjustments (``refd_setl_flag`` 2) do not count."""
     per = lines.group_by("treatment_region", "fixmedins_code", "setl_id").agg(
         refd=lines.refd_setl_flag.max()
     )
     return per.group_by("treatment_region", "fixmedins_code").agg(
-        settlements=(ibis.ifelse(per.refd == 1, -1, 1)).sum().cast("int64")
+        settlements=ibis.cases((per.refd == 1, -1), (per.refd == 2, 0), else_=1).sum().cast("int64")
     )
 
 

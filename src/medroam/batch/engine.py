@@ -25,10 +25,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from medroam.batch.lines import (
+    ADJUSTMENTS_SCHEMA,
     DETAILS_SCHEMA,
     ITEMS_SCHEMA,
     LINE_SCHEMA,
     SETTLEMENTS_SCHEMA,
+    adjustment_lines,
     settlement_lines,
 )
 
@@ -77,10 +79,17 @@ def operational_tables() -> tuple[ir.Table, ir.Table, ir.Table]:
     )
 
 
+def adjustments_table() -> ir.Table:
+    """Unbound Ibis table over the supervision cases' clearing adjustments."""
+    return ibis.table(ADJUSTMENTS_SCHEMA, name="case_adjustments")
+
+
 def operational_lines() -> ir.Table:
-    """The clearing-lines view over the operational tables (unbound)."""
+    """The clearing-lines view over the operational tables (unbound): settlement lines
+    and the (negative) lines of supervision-case adjustments."""
     settlements, details, items = operational_tables()
-    return settlement_lines(settlements, details, items)
+    lines = settlement_lines(settlements, details, items)
+    return lines.union(adjustment_lines(adjustments_table(), settlements), distinct=False)
 
 
 def stream(

@@ -12,7 +12,9 @@ One row per (settlement, fund line) of a cross-region settlement::
     fund_pay_type     string   基金支付类型 (310200 for the account, 310200MA mutual aid)
     fund_line         string   FundLine (basic, critical, assistance, account, ...)
     amount_fen        int64    paid by that fund; cancellation rows carry negated amounts
-    refd_setl_flag    int8     1 for the reverse record of a cancellation
+    refd_setl_flag    int8     1 for the reverse record of a cancellation, 2 for a case
+                               adjustment (拒付 / 追回 of a supervision case; ``setl_id``
+                               is then the case id, ``amount_fen`` negative)
     state             string   reconciliation state: NULL (not proposed), proposed,
                                confirmed, disputed, withdrawn
     state_day         int32    day of the last state change (days since 1970-01-01)
@@ -94,6 +96,22 @@ ITEMS_SCHEMA = ibis.schema(
         "mulaid_run_id": "string",
     }
 )
+
+# Clearing adjustments of supervision cases (``case_adjustments``, store/case_tables.py).
+ADJUSTMENTS_SCHEMA = ibis.schema(
+    {
+        "case_id": "string",
+        "setl_id": "string",
+        "fixmedins_code": "string",
+        "insured_region": "string",
+        "treatment_region": "string",
+        "fund_pay_type": "string",
+        "amount": "int64",
+        "created_at": "timestamp",
+        "run_id": "string",
+    }
+)
+ADJUSTMENT_FLAG = 2
 
 # A stored gross matrix (``clearing_run_matrix``): positions are computed from it.
 MATRIX_SCHEMA = ibis.schema(
@@ -208,6 +226,37 @@ def settlement_lines(
             items.mulaid_run_id,
             items.cleared_run_id,
         ),
+    ).select(*LINE_COLUMNS)
+
+
+def adjustment_lines(adjustments: ir.Table, settlements: ir.Table) -> ir.Table:
+    """The clearing lines of supervision-case adjustments (cross-region only).
+
+    One line per (case, fund_pay_type), negative: the hospital is paid that much less
+    and the place of insurance pays that much less. Decided jointly, an adjustment needs
+    no reconciliation: it is ``confirmed`` on the day of the decision (local date), which
+    is also its ``setl_day``; ``run_id`` is the run that took it. ``setl_id`` is the case
+    id and ``refd_setl_flag`` is 2, so a hospital's settlement count does not change.
+    """
+    a = adjustments.filter(adjustments.insured_region != adjustments.treatment_region)
+    s = settlements.select("setl_id", "insutype", "clr_type")
+    j = a.join(s, "setl_id")
+    day = local_day(j.created_at)
+    return j.select(
+        setl_id=j.case_id,
+        setl_day=day,
+        insured_region=j.insured_region,
+        treatment_region=j.treatment_region,
+        fixmedins_code=j.fixmedins_code,
+        insutype=j.insutype,
+        clr_type=j.clr_type,
+        fund_pay_type=j.fund_pay_type,
+        fund_line=fund_line_expr(j.fund_pay_type),
+        amount_fen=j.amount.cast("int64"),
+        refd_setl_flag=ibis.literal(ADJUSTMENT_FLAG, "int8"),
+        state=ibis.literal("confirmed", "string"),
+        state_day=day,
+        run_id=j.run_id,
     ).select(*LINE_COLUMNS)
 
 

@@ -395,10 +395,6 @@ def move(
         str | None,
         typer.Option("--amount", help="Decided amount in yuan.", show_default=False),
     ] = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run-id", help="Clearing run that took the money.", show_default=False),
-    ] = None,
     appeal_days: Annotated[
         int, typer.Option("--appeal-days", help="Appeal window in working days.")
     ] = 10,
@@ -447,7 +443,6 @@ def move(
             note=note,
             decision=parsed_decision,
             amount=fen,
-            run_id=run_id,
             params=params,
         )
 

@@ -6,9 +6,10 @@ with an amount posts the balanced ledger entry (kind ``case``, on the settlement
 writes the clearing adjustments (one negative row per ``fund_pay_type``). A refusal of
 the workflow, an unknown case or settlement, or any failure leaves nothing written.
 
-Clearing adjustments are listed (:func:`pending_adjustments`) for the next clearing; the
-clearing runs (``services/clearing.py``) do not read them yet: ``clear`` records the
-clearing run that an officer names as having taken them (the run must exist).
+Cross-region adjustments are clearing lines (``batch.lines.adjustment_lines``): the
+next clearing run whose period covers the decision day takes them (sets ``run_id``),
+deducting them from the hospital's payment and from what the place of insurance owes.
+``clear`` is refused until that has happened; a local case has no clearing item.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from medroam.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
@@ -49,7 +50,7 @@ from medroam.services.errors import NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
 from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
 from medroam.store.repositories import LedgerRepository, new_id
-from medroam.store.tables import ClearingRunRow, SettlementDetailRow, SettlementRow
+from medroam.store.tables import SettlementDetailRow, SettlementRow
 
 CASE_ID_PREFIX = "CS"
 POSTING_KIND = "case"
@@ -156,7 +157,6 @@ def move(
     note: str = "",
     decision: Decision | None = None,
     amount: int | None = None,
-    run_id: str | None = None,
     params: CaseParams = DEFAULT_PARAMS,
     calendar: WorkingDayCalendar = DEFAULT_CALENDAR,
 ) -> CaseView:
@@ -188,7 +188,7 @@ def move(
         except CaseRefusedError as exc:
             raise _refused(exc) from None
         if action is Action.CLEAR:
-            _take_adjustments(session, case_id, run_id)
+            _check_taken(session, row)
         row.state = after.state.value
         row.updated_at = at
         if action is Action.NOTIFY:
@@ -203,16 +203,20 @@ def move(
         return _view(session, row)
 
 
-def _take_adjustments(session: Session, case_id: str, run_id: str | None) -> None:
-    if not run_id:
-        raise RefusedError(f"case {case_id}: clear needs the clearing run that took it (run_id)")
-    if session.get(ClearingRunRow, run_id) is None:
-        raise NotFoundError(f"clearing run {run_id} not found")
-    session.execute(
-        update(CaseAdjustmentRow)
-        .where(CaseAdjustmentRow.case_id == case_id, CaseAdjustmentRow.run_id.is_(None))
-        .values(run_id=run_id)
-    )
+def _check_taken(session: Session, row: CaseRow) -> None:
+    """A cross-region case is cleared once a clearing run has taken its adjustments."""
+    if row.insured_region == row.treatment_region:
+        return  # local care: no inter-region clearing item
+    untaken = session.execute(
+        select(func.count())
+        .select_from(CaseAdjustmentRow)
+        .where(CaseAdjustmentRow.case_id == row.case_id, CaseAdjustmentRow.run_id.is_(None))
+    ).scalar_one()
+    if untaken:
+        raise RefusedError(
+            f"case {row.case_id}: {untaken} clearing adjustment(s) not yet taken by a clearing "
+            "run; clear the period that covers the decision day first"
+        )
 
 
 def _taken(session: Session, setl_id: str) -> dict[str, int]:
@@ -292,11 +296,14 @@ def list_cases(
 
 
 def pending_adjustments(engine: Engine) -> list[dict[str, Any]]:
-    """Clearing adjustments no clearing run has taken yet."""
+    """Cross-region clearing adjustments that no clearing run has taken yet."""
     with unit_of_work(engine) as session:
         rows = session.execute(
             select(CaseAdjustmentRow)
-            .where(CaseAdjustmentRow.run_id.is_(None))
+            .where(
+                CaseAdjustmentRow.run_id.is_(None),
+                CaseAdjustmentRow.insured_region != CaseAdjustmentRow.treatment_region,
+            )
             .order_by(CaseAdjustmentRow.adjustment_id)
         ).scalars()
         return [

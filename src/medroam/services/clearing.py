@@ -37,11 +37,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from medroam.batch import clearing as batch
-from medroam.batch.engine import fetch, operational_lines, operational_tables, stream, to_sql
+from medroam.batch.engine import (
+    adjustments_table,
+    fetch,
+    operational_lines,
+    operational_tables,
+    stream,
+    to_sql,
+)
 from medroam.batch.engine import write_parquet as _write_parquet
 from medroam.batch.lines import (
     LINE_SCHEMA,
     MATRIX_SCHEMA,
+    adjustment_lines,
     day_date,
     eligible,
     epoch_day,
@@ -635,6 +643,17 @@ def _mark(
             text(
                 f"UPDATE clearing_items SET {column} = :run "
                 f"WHERE setl_id IN (SELECT q.setl_id FROM ({to_sql(chosen, connection)}) AS q)"
+            ),
+            {"run": run_id},
+        )
+    if scope in ("all", "funds"):  # supervision-case adjustments are fund lines
+        settlements, _d, _i = operational_tables()
+        lines = adjustment_lines(adjustments_table(), settlements)
+        cases = eligible(lines, end_day, params.month_basis, "run_id").select("setl_id")
+        connection.execute(
+            text(
+                "UPDATE case_adjustments SET run_id = :run WHERE run_id IS NULL AND case_id IN "
+                f"(SELECT q.setl_id FROM ({to_sql(cases, connection)}) AS q)"
             ),
             {"run": run_id},
         )
