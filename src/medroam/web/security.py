@@ -88,34 +88,23 @@ def authenticate(
     officer: Officer | None = None
     with unit_of_work(engine) as session:
         row = session.get(OfficerRow, username, with_for_update=True)
+
+        def log_login(outcome: str, detail: str) -> None:
+            # Every attempt is logged; an unknown user is logged without a role or region.
+            if row is not None and row.active:
+                actor, role, region = username, row.role, row.region
+            else:
+                actor, role, region = "-", "-", None
+            _write_log(
+                session, now, actor, role, region, "login", "officer", username, outcome, detail
+            )
+
         if row is None or not row.active:
             error = "用户名或密码错误"
-            _write_log(
-                session,
-                now,
-                "-",
-                "-",
-                None,
-                "login",
-                "officer",
-                username,
-                "refused",
-                "未知用户或已停用",
-            )
+            log_login("refused", "未知用户或已停用")
         elif row.locked_until is not None and row.locked_until > now:
             error = locked
-            _write_log(
-                session,
-                now,
-                username,
-                row.role,
-                row.region,
-                "login",
-                "officer",
-                username,
-                "refused",
-                "账户已锁定",
-            )
+            log_login("refused", "账户已锁定")
         else:
             ok: bool
             try:
@@ -126,18 +115,7 @@ def authenticate(
                 row.failed_logins = 0
                 row.locked_until = None
                 officer = Officer(row.username, row.display_name, row.role, row.region)
-                _write_log(
-                    session,
-                    now,
-                    username,
-                    row.role,
-                    row.region,
-                    "login",
-                    "officer",
-                    username,
-                    "done",
-                    "登录",
-                )
+                log_login("done", "登录")
             else:
                 row.failed_logins += 1
                 detail = f"密码错误（连续第 {row.failed_logins} 次）"
@@ -147,18 +125,7 @@ def authenticate(
                     row.failed_logins = 0
                     detail += "，账户锁定"
                     error = locked
-                _write_log(
-                    session,
-                    now,
-                    username,
-                    row.role,
-                    row.region,
-                    "login",
-                    "officer",
-                    username,
-                    "refused",
-                    detail,
-                )
+                log_login("refused", detail)
     if officer is None:
         raise LoginError(error or "用户名或密码错误")
     return officer
