@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from medroam.bench.gateway_pg import children
 from medroam.cli.main import app
 from medroam.client import HisClient
 from medroam.gateway import jsonfmt
@@ -223,20 +224,6 @@ def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def _stream(base: str, k: int, sent: list[tuple[str, str, dict[str, Any]]]) -> None:
     """15 registrations on one connection; each (msgid, body, answer) answered is kept."""
     client = make_clients(base)["h1"]
@@ -273,7 +260,7 @@ def test_a_worker_killed_under_load_loses_nothing_acknowledged(pg_server_url: st
         server = _start(url, port, "--workers", "2")
         base = f"http://127.0.0.1:{port}"
         try:
-            workers = _children(server.pid)
+            workers = children(server.pid)
             assert len(workers) >= 2
             sent: list[tuple[str, str, dict[str, Any]]] = []
             with ThreadPoolExecutor(6) as pool:
@@ -291,7 +278,7 @@ def test_a_worker_killed_under_load_loses_nothing_acknowledged(pg_server_url: st
                 logged = f"SELECT count(*) FROM message_log WHERE msgid = '{msgid}'"
                 assert _count(url, logged) == 1
             deadline = time.monotonic() + 20
-            while len([w for w in _children(server.pid) if w != workers[0]]) < 2:
+            while len([w for w in children(server.pid) if w != workers[0]]) < 2:
                 assert time.monotonic() < deadline, "the killed worker was not replaced"
                 time.sleep(0.2)
             client = make_clients(base)["h1"]

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,18 @@ def make_jobs(url: str, n: int, seed: int = 7) -> list[dict[str, Any]]:
     return jobs
 
 
-def _tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of ``root`` and every process descending from it."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+@dataclass(frozen=True, slots=True)
+class Proc:
+    """One process as ``/proc/<pid>/stat`` describes it."""
+
+    name: str
+    ppid: int
+    cpu_seconds: float  # user + system
+
+
+def processes() -> dict[int, Proc]:
+    """Every process of this machine (those that vanish while read are skipped)."""
+    found: dict[int, Proc] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -134,35 +143,37 @@ def _tree_cpu_seconds(root: int) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        pid = int(entry)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+        found[int(entry)] = Proc(name, int(fields[1]), cpu)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``."""
+    return [child for child, proc in processes().items() if proc.ppid == pid]
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of ``root`` and every process descending from it."""
+    table = processes()
     total = 0.0
-    for pid in cpu:
+    for pid, proc in table.items():
         p = pid
         while p and p != root:
-            p = parents.get(p, 0)
+            p = table[p].ppid if p in table else 0
         if p == root:
-            total += cpu[pid]
+            total += proc.cpu_seconds
     return total
 
 
 def postmaster_pid() -> int | None:
     """The local PostgreSQL server's main process, when this machine runs it (its CPU,
     backends included, is then reported too; it includes any other client's work)."""
-    comm: dict[int, tuple[str, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        comm[int(entry)] = (name, int(stat[stat.rindex(")") + 2 :].split()[1]))
-    for pid, (name, ppid) in comm.items():
-        if name == "postgres" and comm.get(ppid, ("", 0))[0] != "postgres":
+    table = processes()
+    for pid, proc in table.items():
+        parent = table.get(proc.ppid)
+        if proc.name == "postgres" and (parent is None or parent.name != "postgres"):
             return pid
     return None
 
