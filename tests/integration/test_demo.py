@@ -26,7 +26,7 @@ def test_demo_end_to_end_without_serving(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 0, result.output
     out = result.output
     for heading in (
-        "Shape against the published figures",
+        "Shape against the simulator's targets",
         "Volumes and net clearing positions by province",
         "Clearing CLR-monthly-2026-10-all",
         "Prepayment:",
@@ -36,6 +36,8 @@ def test_demo_end_to_end_without_serving(tmp_path: Path, monkeypatch: pytest.Mon
     ):
         assert heading in out, heading
     assert "balanced" in out and "is serving" not in out
+    # the targets are not called published figures (issue 12 item 16)
+    assert "Shape against the published figures" not in out
     # the default database is an embedded SQLite file, fresh on every run
     assert (tmp_path / "var" / "demo.db").is_file()
     html = (tmp_path / "var" / "demo-report.html").read_text("utf-8")
