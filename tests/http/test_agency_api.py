@@ -180,6 +180,11 @@ def test_openapi_documents_every_operation(agency: Agency) -> None:
             assert documented == error_body, (op["summary"], status)
     assert "HTTPValidationError" not in str(doc)
     assert agency.http.get(API + "/docs").status_code == 200
+    # idempotent creates answer 201 the first time and 200 after: both are documented
+    for path in ("/reconciliation/proposals", "/clearing/runs", "/prepayment/quotas"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert {"200", "201"} <= set(responses), path
+        assert responses["200"]["content"] == responses["201"]["content"], path
 
 
 # --- persons ---------------------------------------------------------------------------------

@@ -141,6 +141,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {k: v for k, v in ERROR_RESPONSES.items() if k in codes}
 
 
+def _again(model: type[Any], what: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of an idempotent create: documented beside its 201, so that a client (and a
+    schema checker) knows a repeated call answers 200 with the same body."""
+    return {200: {"model": model, "description": f"{what} existed already: nothing new"}}
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -303,7 +309,7 @@ def _check_items(
     response_model=cs.ProposalOut,
     tags=["reconciliation"],
     summary="Propose a closed period's cross-region settlements (3260)",
-    responses=_errors(404, 409),
+    responses={**_again(cs.ProposalOut, "every settlement was proposed"), **_errors(404, 409)},
 )
 def propose(
     body: cs.ProposalCreate, who: Who, engine: Db, request: Request, response: Response
@@ -566,7 +572,7 @@ def _stored_run(engine: Engine, run_id: str) -> ClearingRunRow:
     response_model=cs.RunOut,
     tags=["clearing"],
     summary="Clear a closed period (synchronous; idempotent)",
-    responses=_errors(404, 409),
+    responses={**_again(cs.RunOut, "the run"), **_errors(404, 409)},
 )
 def start_run(
     body: cs.RunCreate, who: Who, engine: Db, request: Request, response: Response
@@ -951,7 +957,7 @@ def list_quotas(
     response_model=cs.QuotaOut,
     tags=["prepayment"],
     summary="Issue or re-set a prepayment quota",
-    responses=_errors(404, 409),
+    responses={**_again(cs.QuotaOut, "the quota"), **_errors(404, 409)},
 )
 def set_quota(body: cs.QuotaSet, who: Who, engine: Db, request: Request, response: Response) -> Any:
     """Sets the pair's quota of the year to `amount`, posting the difference (paid in or
