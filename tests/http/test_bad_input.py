@@ -122,3 +122,38 @@ def test_a_json_number_with_a_huge_exponent(flow_gateway: Gateway) -> None:
     assert '"cnt": 1e30' in text
     response = client.post(text.encode("ascii"), infno="2204")
     refused_naming(json.loads(response.content), "input.feedetail[0].cnt")
+
+
+@pytest.mark.parametrize(
+    ("raw_name", "problem"),
+    [(b"bad\xff.zip", "not UTF-8"), (b"bad\x00.zip", "NUL")],
+)
+def test_multipart_upload_filename_with_a_bad_character(
+    gw: Gateway, raw_name: bytes, problem: str
+) -> None:
+    """A 9101 sent as multipart carries the file's name in the part header, which no JSON
+    check sees: a byte that is not UTF-8 (which the parser turns into U+FFFD) or a NUL is
+    refused naming ``input.fsUploadIn.filename``, and no file is stored."""
+    client = gw.client("h1")
+    envelope = client.envelope("9101", {"fsUploadIn": {"fixmedins_code": client.fixmedins_code}})
+    boundary = "medroamtestboundary"
+    body = b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="jsonStr"\r\n\r\n',
+            json.dumps(envelope).encode("utf-8"),
+            f"\r\n--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="in"; filename="' + raw_name + b'"\r\n',
+            b"Content-Type: application/zip\r\n\r\n",
+            b"PK\x05\x06" + bytes(18),
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    before = gw.counts("gateway_files")
+    response = client.post(
+        body, infno="9101", content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 200, response.text
+    doc = json.loads(response.content.decode("utf-8"))
+    assert problem in refused_naming(doc, "input.fsUploadIn.filename")
+    assert gw.counts("gateway_files") == before

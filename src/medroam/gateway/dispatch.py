@@ -52,7 +52,13 @@ from medroam.gateway.auth import (
     resolve_institution,
     verify_headers,
 )
-from medroam.gateway.envelope import new_refmsgid, parse_envelope, parse_json, response_envelope
+from medroam.gateway.envelope import (
+    check_text,
+    new_refmsgid,
+    parse_envelope,
+    parse_json,
+    response_envelope,
+)
 from medroam.gateway.errors import AuthError, GatewayError, InputError
 from medroam.gateway.logging import log_body, log_internal_error, log_request
 from medroam.gateway.reader import Node
@@ -518,6 +524,15 @@ def _multipart_document(body: bytes, content_type: str) -> dict[str, Any]:
             inp["fsUploadIn"] = up
         up["in"] = base64.b64encode(file_part[0]).decode("ascii")
         if not up.get("filename") and file_part[1]:
+            # the part header's filename never went through the JSON checks: the parser
+            # turns a byte that is not UTF-8 into U+FFFD (the name would be stored garbled)
+            # and keeps a NUL as it is
+            if "\ufffd" in file_part[1]:
+                raise InputError(
+                    "input.fsUploadIn.filename: the file part's name is not UTF-8 text "
+                    "(send it as UTF-8, or name the file in jsonStr)"
+                )
+            check_text(file_part[1], "input.fsUploadIn.filename")
             up["filename"] = file_part[1]
         if not doc.get("infno"):
             doc["infno"] = UPLOAD_INFNO
