@@ -264,6 +264,17 @@ def test_mutual_aid_is_cleared_monthly(cengine: Engine, world: World) -> None:
         cengine, "monthly", "2026-10", as_of=date(2026, 11, 2), now=NOW, scope="mutual_aid"
     )
     assert m.fund_lines == {"mutual_aid": 2_000} and m.amount_fen == 2_000
+    # S3 (GUANGZHOU hospital, fund, account and mutual-aid lines) counts once: in the
+    # quarterly run that cleared its fund lines, not again in the mutual-aid run
+    with unit_of_work(cengine) as session:
+        counted = dict(
+            session.execute(
+                select(RunPaymentRow.run_id, func.sum(RunPaymentRow.settlements)).group_by(
+                    RunPaymentRow.run_id
+                )
+            ).all()
+        )
+    assert counted == {q.run_id: 5, m.run_id: 0}, counted  # S1 … S5 (S4 intra-province)
 
 
 def test_daily_cycle(cengine: Engine, world: World) -> None:

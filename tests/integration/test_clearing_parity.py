@@ -87,6 +87,15 @@ def test_every_computation_is_identical_on_duckdb(engine: Engine, tmp_path: Path
 
             assert on_database(engine, of_run) == rows(fetch(of_run(lake))), (name, run_id)
 
+    # every settlement has exactly one head line (the one that counts it in 人次): S6 has
+    # a fund line and an account line, the cancellation S1R is a settlement of its own
+    heads: dict[str, int] = {}
+    for line in fetch(lake).to_pylist():
+        if line["refd_setl_flag"] != 2:
+            heads[line["setl_id"]] = heads.get(line["setl_id"], 0) + line["head_line"]
+    assert heads and set(heads.values()) == {1}, heads
+    assert {"S1", "S1R", "S6"} <= set(heads)
+
     # and the stored province positions are the DuckDB ones
     oct_lines = lake.filter(lake.run_id == "CLR-monthly-2026-10-all")
     duck = {r["province"]: r["net"] for r in fetch(batch.province_positions(oct_lines)).to_pylist()}

@@ -19,6 +19,15 @@ One row per (settlement, fund line) of a cross-region settlement::
                                confirmed, disputed, withdrawn
     state_day         int32    day of the last state change (days since 1970-01-01)
     run_id            string   the clearing run that cleared the line, NULL if none
+    head_line         int8     1 on exactly one line of each settlement (the line that
+                               counts it in 人次), 0 elsewhere and on case adjustments
+
+Which line is the head line: the settlement's first fund line (lowest ``fund_pay_type``);
+without fund lines, its personal-account line; without either, its mutual-aid line. So a
+settlement whose mutual-aid line is cleared by the monthly mutual-aid run and its other
+lines by another run counts once, in the run of its fund lines. With the flag, settlements
+per hospital are a sum over lines (``batch.clearing.hospital_lines``), never a grouping
+by settlement: that grouping was the costliest query of a run (docs/performance.md).
 
 Days are integers so that every engine does the same arithmetic (SQLite cannot add
 intervals to timestamps in Ibis); :func:`epoch_day` / :func:`day_date` convert.
@@ -60,6 +69,7 @@ LINE_SCHEMA = ibis.schema(
         "state": "string",
         "state_day": "int32",
         "run_id": "string",
+        "head_line": "int8",
     }
 )
 LINE_COLUMNS = tuple(LINE_SCHEMA.names)
@@ -180,6 +190,13 @@ def settlement_lines(
     excluded = ["310200", MUTUAL_AID_FUND_PAY_TYPE]
     d = details.filter(~details.fund_pay_type.isin(excluded) & (details.paid != 0))
     d = d.group_by(d.setl_id, d.fund_pay_type).agg(amount_fen=d.paid.sum().cast("int64"))
+    # the head line (see the module's docstring): the first fund line, if any
+    first = d.group_by(d.setl_id).agg(first_fund=d.fund_pay_type.min())
+    base = base.left_join(first, base.setl_id == first.setl_id).select(
+        *base.columns, first_fund=first.first_fund
+    )
+    one, zero = ibis.literal(1, "int8"), ibis.literal(0, "int8")
+    no_funds = base.first_fund.isnull()
     keys = [
         "setl_id",
         "setl_day",
@@ -195,18 +212,21 @@ def settlement_lines(
         fund_pay_type=d.fund_pay_type,
         fund_line=fund_line_expr(d.fund_pay_type),
         amount_fen=d.amount_fen,
+        head_line=ibis.ifelse(d.fund_pay_type == base.first_fund, one, zero),
     )
     accounts = base.filter(base.account != 0).select(
         *keys,
         fund_pay_type=ibis.literal("310200"),
         fund_line=ibis.literal(FundLine.ACCOUNT.value),
         amount_fen=base.account.cast("int64"),
+        head_line=ibis.ifelse(no_funds, one, zero),
     )
     aid = base.filter(base.mutual_aid != 0).select(
         *keys,
         fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
         fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
         amount_fen=base.mutual_aid.cast("int64"),
+        head_line=ibis.ifelse(no_funds & (base.account == 0), one, zero),
     )
     lines = funds.union(accounts).union(aid)
     if items is None:
@@ -257,6 +277,7 @@ def adjustment_lines(adjustments: ir.Table, settlements: ir.Table) -> ir.Table:
         state=ibis.literal("confirmed", "string"),
         state_day=day,
         run_id=j.run_id,
+        head_line=ibis.literal(0, "int8"),
     ).select(*LINE_COLUMNS)
 
 

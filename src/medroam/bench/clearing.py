@@ -6,9 +6,9 @@
 
 1. Generates the month's clearing lines (``medroam.batch.lines`` schema) with DuckDB's
    vectorised SQL straight into Parquet (no Python loop): every settlement has a basic
-   fund line; some also a personal account, mutual-aid, 大病, 医疗救助, 大额 or
-   civil-servant line; 1 % are cancellation records with negated amounts; 0.5 % are
-   disputed or still unanswered and are held out.
+   fund line (its head line, which counts the settlement); some also a personal account,
+   mutual-aid, 大病, 医疗救助, 大额 or civil-servant line; 1 % are cancellation records
+   with negated amounts; 0.5 % are disputed or still unanswered and are held out.
 2. In a fresh process (so that its peak memory is the clearing's own), runs the clearing
    computations of a run exactly as the service does, written once in Ibis
    (``medroam.batch.clearing``) and executed by DuckDB over the Parquet file: eligible
@@ -138,14 +138,16 @@ def generate(path: Path, settlements: int, seed: int = 20261031) -> int:
     parts = [
         f"""SELECT {common},
                 CASE WHEN insutype = '310' THEN '310100' ELSE '390100' END AS fund_pay_type,
-                'basic' AS fund_line, CAST(sign * base_fen AS BIGINT) AS amount_fen, {tail}
+                'basic' AS fund_line, CAST(sign * base_fen AS BIGINT) AS amount_fen, {tail},
+                CAST(1 AS TINYINT) AS head_line
             FROM settled"""
     ]
     for n, (code, line, per_mille, scale) in enumerate(EXTRA_LINES):
         # each extra line on its own slice of settlements (hash on the settlement id)
         parts.append(
             f"""SELECT {common}, '{code}' AS fund_pay_type, '{line}' AS fund_line,
-                    CAST(sign * round(base_fen * {scale}) AS BIGINT) AS amount_fen, {tail}
+                    CAST(sign * round(base_fen * {scale}) AS BIGINT) AS amount_fen, {tail},
+                    CAST(0 AS TINYINT) AS head_line
                 FROM settled WHERE hash(setl_id, {n}) % 1000 < {per_mille}"""
         )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +176,7 @@ def clear(path: Path, settlements: int) -> dict[str, Any]:
     provinces = fetch(batch.province_positions(stored)).to_pylist()
     regions = fetch(batch.region_positions(stored)).to_pylist()
     hospitals = fetch(batch.hospital_lines(run))
-    counts = fetch(batch.hospital_settlements(run))
+    counts = batch.hospital_settlements_of(hospitals)
     days = fetch(batch.hospital_days(run))
     t1 = time.perf_counter()
     due = epoch_day(date(2026, 12, 14))

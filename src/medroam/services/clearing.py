@@ -591,8 +591,9 @@ def clear(
         progress("regions", 4, 8)
         regions = _rows(fetch(batch.region_positions(stored), connection))
         progress("hospitals", 5, 8)
-        hospitals = _rows(fetch(batch.hospital_lines(lines), connection))
-        counts = fetch(batch.hospital_settlements(lines), connection)
+        by_hospital = fetch(batch.hospital_lines(lines), connection)
+        counts = batch.hospital_settlements_of(by_hospital)  # no scan of its own
+        hospitals = _rows(by_hospital.drop_columns(["settlements"]))
         days = fetch(batch.hospital_days(lines), connection)
         progress("store", 6, 8)
         applications = hospital_applications(session, period)

@@ -49,6 +49,7 @@ def table(lines: list[dict[str, Any]]) -> Any:
             "state": "confirmed",
             "state_day": x["day"],
             "run_id": None,
+            "head_line": 1,  # every line is a settlement of its own
         }
         for k, v in values.items():
             cols[k].append(v)

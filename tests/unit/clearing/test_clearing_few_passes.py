@@ -7,7 +7,8 @@ line of 1 000 fen and an account line of 200 fen, settlement S2 on day 20 001 wi
 line of 500 fen, and S2R, the reverse record of S2 on day 20 001 with −500 fen, all from
 110100 treated in 310100. Totals: 1 000 + 200 + 500 − 500 = 1 200 fen, 4 lines,
 |1 000| + |200| + |500| + |−500| = 2 200 fen absolute, days 20 000 to 20 001. Matrix: basic
-1 000 + 500 − 500 = 1 000 fen over 3 lines, account 200 fen over 1 line.
+1 000 + 500 − 500 = 1 000 fen over 3 lines, account 200 fen over 1 line. Settlements of
+H1: the basic lines are the head lines, S1 + S2 − S2R (a reverse record counts −1) = 1.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _lines(rows: list[tuple[str, int, str, int, int]]) -> Any:
             "state": "confirmed",
             "state_day": day,
             "run_id": None,
+            "head_line": 1 if fund_line == "basic" else 0,  # each settlement's first fund line
         }
         for k, v in values.items():
             cols[k].append(v)
@@ -93,6 +95,14 @@ def test_small_example_by_hand() -> None:
         "min_day": 20_000,
     }
     _compare(lines)
+    # settlements (人次): S1 + S2 − S2R = 1, from the lines and from the hospital rows
+    assert fetch(batch.hospital_settlements(lines)).to_pylist() == [
+        {"treatment_region": "310100", "fixmedins_code": "H1", "settlements": 1}
+    ]
+    by_hospital = fetch(batch.hospital_lines(lines))
+    assert batch.hospital_settlements_of(by_hospital).to_pylist() == [
+        {"treatment_region": "310100", "fixmedins_code": "H1", "settlements": 1}
+    ]
 
 
 def test_no_lines() -> None:
