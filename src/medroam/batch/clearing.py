@@ -24,6 +24,7 @@ from typing import Any
 import ibis  # type: ignore[import-untyped]
 import ibis.expr.types as ir  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 
 def with_provinces(lines: ir.Table) -> ir.Table:
@@ -239,10 +240,11 @@ MATRIX_COLUMNS = (
 )
 
 
-def totals_from_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The row of ``totals`` from the rows of ``matrix_with_totals`` (None when empty,
-    as SQL's SUM / MIN / MAX of no rows)."""
-    if not rows:
+def totals_from_matrix(matrix: pa.Table) -> dict[str, Any]:
+    """The row of ``totals`` from the result of ``matrix_with_totals`` (None when empty,
+    as SQL's SUM / MIN / MAX of no rows). Computed on the Arrow columns: turning a
+    national month's 1.4 M matrix rows into Python dicts took 6 s and 1.5 GB."""
+    if matrix.num_rows == 0:
         return {
             "amount_fen": None,
             "line_count": 0,
@@ -250,10 +252,15 @@ def totals_from_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "max_day": None,
             "min_day": None,
         }
+
+    def total(column: str, how: str) -> int:
+        value = getattr(pc, how)(matrix[column]).as_py()
+        return int(value)
+
     return {
-        "amount_fen": sum(int(r["amount_fen"]) for r in rows),
-        "line_count": sum(int(r["line_count"]) for r in rows),
-        "abs_fen": sum(int(r["abs_fen"]) for r in rows),
-        "max_day": max(int(r["max_day"]) for r in rows),
-        "min_day": min(int(r["min_day"]) for r in rows),
+        "amount_fen": total("amount_fen", "sum"),
+        "line_count": total("line_count", "sum"),
+        "abs_fen": total("abs_fen", "sum"),
+        "max_day": total("max_day", "max"),
+        "min_day": total("min_day", "min"),
     }

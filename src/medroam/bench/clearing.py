@@ -169,7 +169,7 @@ def clear(path: Path, settlements: int) -> dict[str, Any]:
     run = eligible(lines, epoch_day(PERIOD.end), MonthBasis.SETTLEMENT, "run_id")
     t0 = time.perf_counter()
     with_totals = fetch(batch.matrix_with_totals(run))
-    totals = batch.totals_from_matrix(with_totals.to_pylist())
+    totals = batch.totals_from_matrix(with_totals)
     matrix = with_totals.select(list(batch.MATRIX_COLUMNS))
     # positions from the gross matrix, as the service does from the stored matrix
     stored = con.create_table("run_matrix", matrix, temp=True)

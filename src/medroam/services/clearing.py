@@ -577,10 +577,10 @@ def clear(
         lines = lines.filter(lines.run_id == run_id)
         # the totals come with the matrix (one scan less; see batch.clearing)
         progress("matrix", 1, 8)
-        with_totals = _rows(fetch(batch.matrix_with_totals(lines), connection))
+        with_totals = fetch(batch.matrix_with_totals(lines), connection)
         progress("totals", 2, 8)
         totals = batch.totals_from_matrix(with_totals)
-        matrix = [{c: r[c] for c in batch.MATRIX_COLUMNS} for r in with_totals]
+        matrix = _rows(with_totals.select(list(batch.MATRIX_COLUMNS)))
         if matrix:
             session.execute(insert(RunMatrixRow), [{"run_id": run_id, **r} for r in matrix])
         # positions depend only on pair totals: computed from the stored matrix

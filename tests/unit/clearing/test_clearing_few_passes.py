@@ -33,7 +33,7 @@ def _sorted(table: pa.Table) -> list[tuple[Any, ...]]:
 def _compare(lines: Any) -> None:
     with_totals = fetch(batch.matrix_with_totals(lines))
     old_totals = fetch(batch.totals(lines)).to_pylist()[0]
-    assert batch.totals_from_matrix(with_totals.to_pylist()) == old_totals
+    assert batch.totals_from_matrix(with_totals) == old_totals
     assert _sorted(with_totals.select(list(batch.MATRIX_COLUMNS))) == _sorted(
         fetch(batch.pair_matrix(lines))
     )
@@ -86,7 +86,7 @@ def test_small_example_by_hand() -> None:
     with_totals = fetch(batch.matrix_with_totals(lines))
     matrix = {r["fund_line"]: (r["amount_fen"], r["line_count"]) for r in with_totals.to_pylist()}
     assert matrix == {"basic": (1_000, 3), "account": (200, 1)}
-    totals = batch.totals_from_matrix(with_totals.to_pylist())
+    totals = batch.totals_from_matrix(with_totals)
     assert totals == {
         "amount_fen": 1_200,
         "line_count": 4,
@@ -108,6 +108,6 @@ def test_small_example_by_hand() -> None:
 def test_no_lines() -> None:
     empty = _lines([])
     assert (
-        batch.totals_from_matrix(fetch(batch.matrix_with_totals(empty)).to_pylist())
+        batch.totals_from_matrix(fetch(batch.matrix_with_totals(empty)))
         == (fetch(batch.totals(empty)).to_pylist()[0])
     )
