@@ -20,6 +20,7 @@ from medroam.domain.cases import (
     Parties,
     ResultType,
     Role,
+    actions_for,
     apply,
     china_day,
     decision_legs,
@@ -292,3 +293,22 @@ def test_stored_code_lists_match_the_domain() -> None:
     assert tuple(o.value for o in Origin) == t.CASE_ORIGINS
     assert tuple(r.value for r in ResultType) == t.CASE_RESULT_TYPES
     assert tuple(d.value for d in Decision) == t.CASE_DECISIONS
+
+
+def test_actions_offered_by_state_and_role() -> None:
+    """What a screen offers: the owner starts an open case (or refers it, or comments);
+    the institution may only comment until notified, then appeal; the co-reviewer may
+    refer or comment but never decide; nothing is offered on a cleared case."""
+    assert actions_for(CaseState.OPEN, Role.TREATMENT) == [
+        Action.START,
+        Action.REFER,
+        Action.COMMENT,
+    ]
+    assert actions_for(CaseState.OPEN, Role.INSTITUTION) == [Action.COMMENT]
+    assert actions_for(CaseState.NOTIFIED, Role.INSTITUTION) == [Action.APPEAL, Action.COMMENT]
+    assert Action.DECIDE not in actions_for(CaseState.APPEALED, Role.INSURANCE)
+    assert actions_for(CaseState.CLEARED, Role.TREATMENT) == []
+    # every action offered is one that apply() takes from that state
+    case = opened()
+    for action in actions_for(CaseState.OPEN, Role.TREATMENT):
+        assert apply(case, action, OWNER, T0).history[-1].action is action

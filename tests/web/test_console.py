@@ -272,4 +272,4 @@ def test_report_centre_links_every_export_with_the_period(console: Console) -> N
         csv_rows = http.get(f"/settlements.csv?start={year}-01-01&end={year}-12-31").text
         assert console.setl_id in csv_rows
         supervision = http.get("/supervision")
-        assert "将随智能审核模块提供" in supervision.text
+        assert "监管案件" in supervision.text and "/supervision/cases.csv" in supervision.text

@@ -330,6 +330,12 @@ class Case:
     history: tuple[Transition, ...] = ()
 
 
+def actions_for(state: CaseState, role: Role) -> list[Action]:
+    """The steps ``role`` may take on a case in ``state`` (in workflow order); a screen
+    offers these and nothing else. Dates and amounts are still checked by ``apply``."""
+    return [a for a, (sources, roles, _t) in _RULES.items() if state in sources and role in roles]
+
+
 def china_day(at: datetime) -> date:
     if at.tzinfo is None or at.utcoffset() is None:
         raise CaseRefusedError(f"timestamp {at.isoformat()} must be timezone-aware")

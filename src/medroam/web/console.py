@@ -62,6 +62,7 @@ from medroam.web.security import (
     record,
     record_now,
 )
+from medroam.web.supervision import install as install_supervision
 
 SESSION_COOKIE = "medroam_session"
 LOGIN_CSRF_COOKIE = "medroam_login_csrf"
@@ -1001,33 +1002,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             pager=pager(request, page, total),
         )
 
-    # --- subsystems not built yet ---------------------------------------------------------
-
-    placeholders = {
-        "supervision": ("智能监管", "智能监管（审核规则、疑点筛查）将随智能审核模块提供。"),
-    }
-
-    def placeholder(key: str) -> Callable[[Request], Response]:
-        title, text = placeholders[key]
-
-        def page(request: Request) -> Response:
-            sess = session_of(request)
-            if sess is None or sess.officer is None:
-                return to_login(request)
-            return render(
-                "placeholder.html",
-                me=sess.officer,
-                csrf=sess.csrf,
-                active=key,
-                title=title,
-                message=text,
-            )
-
-        return page
-
-    for key in placeholders:
-        router.add_api_route("/" + key, placeholder(key), methods=["GET"])
-
     @router.get("/reports")
     def reports(request: Request) -> Response:
         sess = session_of(request)
@@ -1059,5 +1033,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     )
     install_clearing(router, pages)
     install_payment(router, pages)
+    install_supervision(router, pages)
 
     return router

@@ -1,0 +1,183 @@
+"""智能监管 in the console: opening a case, its steps by role, validation next to the
+field, scope (404), CSRF, the operations log and the exports. The console's settlement
+is a 北京 (110100) person treated in 广州 (440100): 广州 owns the case (就医地), 北京
+co-reviews (参保地). Demo data are SYNTHETIC."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from medroam.services.uow import unit_of_work
+from medroam.store.case_tables import CaseEventRow, CaseRow
+from medroam.store.console_tables import OperationLogRow
+from tests.web.conftest import Console, csrf_of
+
+pytestmark = pytest.mark.db
+
+OWNER = "treatment_place-440100"
+CO_REVIEWER = "insured_place-110100"
+CASE_LINK = re.compile(r"/supervision/cases/(CS[0-9A-Za-z]+)")
+
+
+def _count(console: Console, model: type) -> int:
+    with unit_of_work(console.engine) as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def open_case(console: Console, http: httpx.Client, **changes: str) -> httpx.Response:
+    token = csrf_of(http.get("/supervision").text)
+    form = {
+        "csrf_token": token,
+        "origin": "finding",
+        "setl_id": console.setl_id,
+        "rule_code": "GZ-DEMO-001",
+        "rule_name": "重复收费（演示）",
+        "result_type": "suspicious",
+        "amount": "10.00",
+        "note": "演示疑点",
+    }
+    form.update(changes)
+    return http.post("/supervision/cases", data=form)
+
+
+def step(http: httpx.Client, case_id: str, action: str, **fields: str) -> httpx.Response:
+    token = csrf_of(http.get(f"/supervision/cases/{case_id}").text)
+    return http.post(
+        f"/supervision/cases/{case_id}/steps",
+        data={"csrf_token": token, "action": action, **fields},
+    )
+
+
+def new_case(console: Console, http: httpx.Client) -> str:
+    r = open_case(console, http)
+    assert r.status_code == 303, r.text
+    found = CASE_LINK.search(r.headers["location"])
+    assert found
+    return found.group(1)
+
+
+def test_the_owner_opens_and_works_a_case_step_by_step(console: Console) -> None:
+    """广州's 就医地 officer opens a case on the settlement (待审核), starts the first
+    review (初审), escalates it (复审) and withdraws it (处理决定: 撤销, no amount), then
+    closes it (已结案). Every step is on the case's timeline with the officer and the
+    time, and in the operations log with the state before and after."""
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+        page = http.get(f"/supervision/cases/{case_id}").text
+        assert "待审核" in page and "10.00" in page and "以就医地经办机构身份" in page
+        for action, state in (("start", "初审"), ("escalate", "复审")):
+            r = step(http, case_id, action, note=f"{action} 意见")
+            assert r.status_code == 303, r.text
+            assert f'<td id="state">{state}</td>' in http.get(f"/supervision/cases/{case_id}").text
+        r = step(http, case_id, "decide", decision="withdrawn", note="证据不足")
+        assert r.status_code == 303, r.text
+        assert step(http, case_id, "close").status_code == 303
+        page = http.get(f"/supervision/cases/{case_id}").text
+        assert "已结案(撤销)" in page and "撤销" in page and "证据不足" in page
+        timeline = page.split('id="timeline"')[1]
+        assert timeline.count("<tr>") == 6  # header + 立案, 初审, 复审, 决定, 结案
+        assert "就医地经办演示（440100）" in timeline
+        assert "没有可办理的操作" in page
+    with unit_of_work(console.engine) as session:
+        events = session.execute(
+            select(func.count()).where(CaseEventRow.case_id == case_id)
+        ).scalar_one()
+        logged = session.execute(
+            select(OperationLogRow.action).where(OperationLogRow.object_id == case_id)
+        ).scalars()
+        assert events == 5
+        assert sorted(logged) == ["close", "decide", "escalate", "open", "start"]
+
+
+def test_a_bad_decision_amount_is_shown_next_to_the_field(console: Console) -> None:
+    """ "12.345" has three decimals: refused with the reason by the amount field (422),
+    and the case stays in 复审."""
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+        step(http, case_id, "start")
+        step(http, case_id, "escalate")
+        r = step(http, case_id, "decide", decision="partial", amount="12.345")
+        assert r.status_code == 422
+        assert 'id="amount-error">金额应为元，最多两位小数' in r.text
+        assert '<td id="state">复审</td>' in r.text
+    with unit_of_work(console.engine) as session:
+        assert session.get(CaseRow, case_id).state == "re_review"  # type: ignore[union-attr]
+
+
+def test_opening_form_errors_are_in_chinese_and_nothing_is_written(console: Console) -> None:
+    before = _count(console, CaseRow)
+    with console.login(OWNER) as http:
+        r = open_case(console, http, setl_id="", rule_code="", result_type="", amount="-1")
+        assert r.status_code == 422
+        for text in ("请填写结算ID", "请填写规则编码", "请选择结果类型", "金额应大于 0"):
+            assert text in r.text, text
+        # a 协查 case is opened by the place of insurance, not by 广州
+        r = open_case(console, http, origin="assist")
+        assert r.status_code == 422 and "不在您可立案的经办范围内" in r.text
+    assert _count(console, CaseRow) == before
+
+
+def test_the_co_reviewer_sees_the_case_but_may_not_start_it(console: Console) -> None:
+    """北京's 参保地 officer sees 广州's case and may comment or refer, not review: a
+    forged 开始初审 is refused (403) and logged; the case does not move."""
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+    with console.login(CO_REVIEWER) as http:
+        listing = http.get("/supervision").text
+        assert case_id in listing
+        page = http.get(f"/supervision/cases/{case_id}").text
+        assert 'id="step-comment"' in page and 'id="step-start"' not in page
+        r = step(http, case_id, "start")
+        assert r.status_code == 403
+        assert step(http, case_id, "comment", note="参保地意见").status_code == 303
+    with unit_of_work(console.engine) as session:
+        assert session.get(CaseRow, case_id).state == "open"  # type: ignore[union-attr]
+        refused = session.execute(
+            select(func.count()).where(
+                OperationLogRow.object_id == case_id, OperationLogRow.outcome == "refused"
+            )
+        ).scalar_one()
+        assert refused == 1
+
+
+def test_a_case_outside_the_scope_answers_404(console: Console) -> None:
+    """广州's 参保地 officer acts for people insured in 广州: 北京's person's case is
+    not theirs (404, logged), and it is not in their list."""
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+    with console.login("insured_place-440100") as http:
+        assert http.get(f"/supervision/cases/{case_id}").status_code == 404
+        assert case_id not in http.get("/supervision").text
+        token = csrf_of(http.get("/supervision").text)
+        r = http.post(
+            f"/supervision/cases/{case_id}/steps", data={"csrf_token": token, "action": "comment"}
+        )
+        assert r.status_code == 404
+
+
+def test_steps_need_the_csrf_token(console: Console) -> None:
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+        r = http.post(f"/supervision/cases/{case_id}/steps", data={"action": "start"})
+        assert r.status_code == 403 and "CSRF" in r.text
+    with unit_of_work(console.engine) as session:
+        assert session.get(CaseRow, case_id).state == "open"  # type: ignore[union-attr]
+
+
+def test_the_case_list_exports_with_its_filters(console: Console) -> None:
+    with console.login(OWNER) as http:
+        case_id = new_case(console, http)
+        csv_text = http.get("/supervision/cases.csv", params={"state": "open"}).content
+        text = csv_text.decode("utf-8-sig")
+        assert text.splitlines()[0].startswith("案件号,来源,规则编码")
+        assert case_id in text and "重复收费（演示）" in text and "10.00" in text
+        none = http.get("/supervision/cases.csv", params={"state": "cleared"}).content
+        assert case_id not in none.decode("utf-8-sig")
+        xlsx = http.get("/supervision/cases.xlsx")
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        bad = http.get("/supervision", params={"state": "nonsense", "start": "2026-13-01"})
+        assert "未知的案件状态" in bad.text and "日期格式应为 YYYY-MM-DD" in bad.text
