@@ -36,6 +36,9 @@ def test_demo_end_to_end_without_serving(tmp_path: Path, monkeypatch: pytest.Mon
     ):
         assert heading in out, heading
     assert "balanced" in out and "is serving" not in out
+    # no Python reprs where a person reads (issue 10 item 9)
+    assert "{'" not in out and "None :" not in out
+    assert "clearing applications (3203) 已受理 accepted" in out
     # the targets are not called published figures (issue 12 item 16)
     assert "Shape against the published figures" not in out
     # the default database is an embedded SQLite file, fresh on every run

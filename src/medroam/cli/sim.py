@@ -30,7 +30,7 @@ from medroam.cli.common import console, err_console, fail
 from medroam.domain.clearing.periods import ClearingError
 from medroam.services.seed import DEFAULT_SEED
 from medroam.services.sim import DEFAULT_DAYS, SimConfig, SimError, parse_cycles, run_simulation
-from medroam.sim.report import CYCLE_LABELS, render_report, wan_yuan, yuan
+from medroam.sim.report import CYCLE_LABELS, application_counts, render_report, wan_yuan, yuan
 from medroam.sim.seed import PERSONS_PER_REGION
 from medroam.store.db import database_url, make_engine
 
@@ -205,7 +205,8 @@ def print_summary(s: Mapping[str, Any]) -> None:
         )
     console.print(
         f"Reconciliation: {recon['balanced_3201']}/{recon['statements_3201']} hospital statements "
-        f"(3201) balanced; applications (3203) {recon['applications_3203']}; "
+        f"(3201) balanced; clearing applications (3203) "
+        f"{application_counts(recon['applications_3203'])}; "
         f"{recon['confirmed_items']:,} items confirmed between regions.",
         highlight=False,
     )

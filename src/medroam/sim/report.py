@@ -45,6 +45,16 @@ def wan_yuan(fen: int) -> str:
     return f"{sign}{wan // 100:,}.{wan % 100:02d}万"
 
 
+APPLICATION_OUTCOMES = {"applied": "已受理 accepted", "refused": "被拒绝 refused"}
+
+
+def application_counts(counts: Mapping[str, int]) -> str:
+    """The 3203 tally in words, e.g. "已受理 accepted 730, 被拒绝 refused 0"."""
+    return ", ".join(
+        f"{label} {counts.get(key, 0):,}" for key, label in APPLICATION_OUTCOMES.items()
+    )
+
+
 def _e(value: object) -> str:
     return escape("" if value is None else str(value))
 
@@ -440,7 +450,8 @@ def render_report(summary: Mapping[str, Any], *, title: str = "medroam 异地就
             note(
                 f"Reconciliation: {recon['balanced_3201']} of {recon['statements_3201']} "
                 f"hospital statements (3201) balanced; clearing applications (3203): "
-                f"{recon['applications_3203']}; {recon['confirmed_items']:,} items proposed by "
+                f"{application_counts(recon['applications_3203'])}; "
+                f"{recon['confirmed_items']:,} items proposed by "
                 "the places of treatment and confirmed by the places of insurance."
             ),
         )
