@@ -12,7 +12,7 @@ import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.db
 # 北京, 上海, 广州 and 深圳 (one province), 海口; the demo's persons, hospitals and tokens.
 REGIONS = ["110100", "310100", "440100", "440300", "460100"]
 API = "/api/v1"
+CHINA_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+08:00")
 MASKED = re.compile(r"^[0-9]{6}\*{8}[0-9X]{4}$")
 
 
@@ -387,6 +388,10 @@ def test_filing_lifecycle_records_the_channels(agency: Agency) -> None:
         ("cancelled", "counter", 3),
     ]
     assert history[1]["filing"]["destination"] == "310100"
+    # moments are China time with the offset written out, as on the console and the CLI
+    for event in history:
+        assert CHINA_MOMENT.fullmatch(event["at"]), event["at"]
+        assert CHINA_MOMENT.fullmatch(event["filing"]["filed_at"]), event["filing"]
 
     _error(
         agency.call(
@@ -672,6 +677,11 @@ def test_settlement_queries_by_role(agency: Agency) -> None:
     assert s["psn_no"] == person["psn_no"] and s["medfee_sumamt"] == "25.00"
     assert s["cross_region"] == "inter_province" and s["status"] == "valid"
     assert s["setldetail"] is not None
+    # setl_time in China time: the settlement was made "now", so its China date and hour
+    # are the China clock's (within the minute that the test takes)
+    assert CHINA_MOMENT.fullmatch(s["setl_time"]), s["setl_time"]
+    shown = datetime.fromisoformat(s["setl_time"])
+    assert abs((datetime.now(UTC) - shown).total_seconds()) < 600
     for role, region in (
         ("treatment_place", "440100"),
         ("province", "440000"),

@@ -9,10 +9,18 @@ control characters; every string has a maximum length.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from medroam.domain.codes import FilingType
 from medroam.domain.filing import FilingChannel
@@ -50,6 +58,25 @@ def iso_day(value: object) -> object:
 
 
 Day = Annotated[date, BeforeValidator(iso_day), Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def china_iso(moment: datetime) -> str:
+    """A stored moment (naive values are UTC) written in China time with its offset, e.g.
+    ``2026-10-03T10:00:00+08:00``: the API says what the console and the CLI say."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+
+
+# Moments in answers: China time (UTC+8) with the offset written out.
+ChinaTime = Annotated[
+    datetime,
+    PlainSerializer(china_iso, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "example": "2026-10-03T10:00:00+08:00"}
+    ),
+]
 Assistance = Literal["tekun", "dibao", "dibao_edge", "fanpin"]
 
 T = TypeVar("T")
@@ -318,7 +345,7 @@ class FilingOut(BaseModel):
     destination: str
     valid_from: date
     valid_to: date | None
-    filed_at: datetime
+    filed_at: ChinaTime
     channel: str
     status: str
     version: int
@@ -329,7 +356,7 @@ class FilingOut(BaseModel):
 class FilingEventOut(BaseModel):
     version: int
     event: Literal["created", "changed", "cancelled"]
-    at: datetime
+    at: ChinaTime
     channel: str
     filing: FilingOut = Field(description="the filing as it stood after the event")
 
@@ -500,7 +527,7 @@ class SettlementOut(BaseModel):
     insutype: str
     fixmedins_code: str
     med_type: str
-    setl_time: datetime
+    setl_time: ChinaTime
     status: str = Field(description="valid, cancelled (by a reverse record) or voided")
     refd_setl_flag: str
     reverses_setl_id: str | None
