@@ -327,7 +327,7 @@ class FilingOut(BaseModel):
                     "destination": "460100",
                     "valid_from": "2025-01-22",
                     "valid_to": None,
-                    "filed_at": "2025-01-20T02:13:44+00:00",
+                    "filed_at": "2025-01-20T10:13:44+08:00",
                     "channel": "national_app",
                     "status": "active",
                     "version": 1,
