@@ -7,7 +7,9 @@ see ``medroam.gateway.app``) until interrupted.
 On PostgreSQL it runs ``--workers`` processes (default: one per core), each with its own
 connection pool; message-log idempotency, nonces and visit numbers are kept by the
 database's unique keys and row locks, so they hold across processes. SQLite allows one
-writer at a time: it is served by one process, and says so.
+writer at a time: it is served by one process, and says so. Each worker listens on the
+port with its own ``SO_REUSEPORT`` socket, so the kernel spreads the HIS connections over
+them (``gateway/workers.py``; uvicorn's shared socket left one worker doing almost all).
 
 The port probe binds with ``SO_REUSEADDR``, as uvicorn's own listening socket does, so a
 restart right after a stop or a ``kill -9`` is not refused for the connections still in
@@ -80,6 +82,7 @@ def serve(
 
     from medroam.gateway import logging as gateway_logging
     from medroam.gateway.asgi import engine_options, serve_environment
+    from medroam.gateway.workers import Supervisor, reuse_port_supported
     from medroam.refdata.errors import ReferenceDataError
     from medroam.refdata.provinces import load_province_book
     from medroam.store.db import database_url, make_engine, upgrade
@@ -129,6 +132,12 @@ def serve(
     console.print(
         f"medroam gateway on http://{host}:{port}{STANDARD_PATH} ({mode})", highlight=False
     )
+    if n_workers > 1 and reuse_port_supported():
+        # a socket per worker (SO_REUSEPORT): see gateway/workers.py for why
+        code = Supervisor(host, port, n_workers, log_level).run()
+        if code:
+            fail("the workers could not start (their errors are above)", code=code)
+        return
     uvicorn.run(
         "medroam.gateway.asgi:app_from_env",
         factory=True,

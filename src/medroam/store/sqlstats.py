@@ -29,7 +29,8 @@ class Counts:
     commits: int = 0
 
     def header(self) -> str:
-        return f"statements={self.statements};commits={self.commits}"
+        # the worker's pid too: benchmarks and tests see how connections spread
+        return f"statements={self.statements};commits={self.commits};worker={os.getpid()}"
 
 
 def enabled_by_env() -> bool:
@@ -65,6 +66,13 @@ def begin() -> None:
 
 def snapshot() -> Counts:
     return Counts(getattr(_local, "statements", 0), getattr(_local, "commits", 0))
+
+
+def worker_of(value: str) -> int | None:
+    """The pid of the worker that answered, from a ``x-medroam-sql`` header."""
+    parts = dict(p.split("=", 1) for p in value.split(";") if "=" in p)
+    worker = parts.get("worker", "")
+    return int(worker) if worker.isdigit() else None
 
 
 def parse_header(value: str) -> Counts:
