@@ -238,11 +238,33 @@ def print_summary(s: Mapping[str, Any]) -> None:
     )
     if s["whatif"]:
         print_whatif(s["whatif"])
+    if s.get("anomalies"):
+        print_anomalies(s["anomalies"])
     gw = s["gateway"]
     console.print(
         f"Gateway: {gw['calls']:,} calls, {gw['calls_per_second']} calls/s with "
         f"{gw['concurrency']} HIS workers, p50 {gw['p50_ms']} ms, p99 {gw['p99_ms']} ms. "
         "Timings (s): " + ", ".join(f"{k} {v}" for k, v in s["timings"].items()),
+        highlight=False,
+    )
+
+
+def print_anomalies(a: Mapping[str, Any]) -> None:
+    """What was planted (the truth is stored apart, for ``medroam audit evaluate``)."""
+    t = Table(
+        title=f"植入的违规 Planted anomalies (rate {a['rate']}; SYNTHETIC)", title_justify="left"
+    )
+    t.add_column("family 规则类别")
+    t.add_column("planted 植入", justify="right")
+    t.add_column("refused at the gateway 事中拒付", justify="right")
+    for family, n in a["by_family"].items():
+        t.add_row(family, str(n["planted"]), str(n["refused"]))
+    console.print(t)
+    frauds = ", ".join(f"{i['fixmedins_code']} ({i['scheme']})" for i in a["institutions"])
+    console.print(
+        f"Fraudulent institutions: {frauds or 'none'}. Not plantable with the shipped rules "
+        f"and catalogue: {', '.join(a['not_plantable']) or 'none'}. Made clean first: "
+        f"{a['cleaned_lines']:,} lines and {a['cleaned_encounters']:,} encounters dropped.",
         highlight=False,
     )
 
@@ -333,6 +355,14 @@ def sim(
         Path | None, typer.Option("--report", help="Also write the HTML report here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    anomalies: Annotated[
+        float,
+        typer.Option(
+            "--anomalies",
+            help="Plant known violations in this share of the encounters (e.g. 0.02) and a "
+            "few fraudulent hospitals, for `medroam audit evaluate`; the truth is stored apart.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Simulate cross-region care through the real gateway (HTTP), then reconcile and clear."""
     try:
@@ -349,6 +379,7 @@ def sim(
             cycles=cycles,
             host=host,
             port=port,
+            anomalies=anomalies,
         )
         from medroam.services.sim import check_config
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -43,8 +43,9 @@ from medroam.domain.clearing.params import ClearingParams, PrepayParams, QuotaBa
 from medroam.domain.clearing.periods import ClearingError, Cycle, Period, months_of, parse_cycle
 from medroam.domain.money import RATIO_ONE, div_round
 from medroam.netutil import port_problem
+from medroam.refdata.audit_rules import load_rule_book
 from medroam.refdata.regions import load_regions
-from medroam.services import clearing, prepayment
+from medroam.services import clearing, prepayment, sim_truth
 from medroam.services.seed import (
     DEFAULT_SEED,
     SeedError,
@@ -55,6 +56,7 @@ from medroam.services.seed import (
 )
 from medroam.services.uow import unit_of_work
 from medroam.sim import seed as plan
+from medroam.sim.anomalies import Catalogues, Outcome, PersonFacts, plant
 from medroam.sim.behaviour import REASONS, Shape, nation_cares
 from medroam.sim.driver import (
     Books,
@@ -65,11 +67,14 @@ from medroam.sim.driver import (
     apply_for_clearing,
     reconcile,
 )
+from medroam.sim.seed import SeedInstitution, SeedPerson
 from medroam.sim.visits import (
     INPATIENT,
     MAX_STAY_DAYS,
     OUTPATIENT,
+    BillMaker,
     Hospital,
+    Plan,
     hospitals_by_region,
     plan_encounters,
 )
@@ -144,6 +149,7 @@ class SimConfig:
     port: int = 0  # 0: a free port
     shape: Shape = field(default_factory=Shape)
     growth: Growth = field(default_factory=Growth)
+    anomalies: float = 0.0  # share of encounters with a planted violation (0: none)
 
 
 def parse_cycles(values: Iterable[str]) -> tuple[Cycle, ...]:
@@ -183,6 +189,11 @@ def check_config(config: SimConfig, *, check_port: bool = True) -> None:
         raise SimError(f"--concurrency must be 1..{MAX_CONCURRENCY}, got {config.concurrency}")
     if not config.cycles:
         raise SimError("--clearing-cycle: name at least one cycle")
+    if not 0 <= config.anomalies <= MAX_ANOMALY_RATE:
+        raise SimError(
+            f"--anomalies must be 0..{MAX_ANOMALY_RATE} (a share of the encounters, e.g. "
+            f"0.02), got {config.anomalies}"
+        )
     if not 0 <= config.port <= 65535:
         raise SimError(f"--port must be 0..65535, got {config.port}")
     try:
@@ -311,9 +322,21 @@ def run_simulation(
     hospitals = hospitals_by_region(
         Hospital(i.code, i.name, i.region, i.level) for i in institutions
     )
+    maker = BillMaker(config.shape)
     sim_plan = plan_encounters(
-        config.seed, cares, hospitals, start, config.days, shape=config.shape, volume=config.volume
+        config.seed,
+        cares,
+        hospitals,
+        start,
+        config.days,
+        shape=config.shape,
+        volume=config.volume,
+        maker=maker,
     )
+    anomalies = None
+    if config.anomalies:
+        anomalies = plant_anomalies(config, sim_plan, persons, institutions, maker)
+        sim_plan = anomalies.plan
     progress("planning", 1, 1)
     timings["plan"] = time.perf_counter() - t0
 
@@ -374,6 +397,12 @@ def run_simulation(
     )
     timings["whatif"] = time.perf_counter() - t0
 
+    truth: dict[str, Any] | None = None
+    if anomalies is not None:
+        stored_rows = sim_truth.rows_of(anomalies.planted, books, start)
+        sim_truth.store(engine, stored_rows)
+        truth = anomaly_summary(config, anomalies, stored_rows)
+
     if keep_server:
         clock.release()
     summary = summarise(
@@ -402,7 +431,62 @@ def run_simulation(
         timings=timings,
         hospital_names={i.code: i.name for i in institutions},
     )
+    if truth is not None:
+        summary["anomalies"] = truth
     return SimResult(summary, seeded, books, server if keep_server else None, clock)
+
+
+MAX_ANOMALY_RATE = 0.5
+
+
+def plant_anomalies(
+    config: SimConfig,
+    sim_plan: Plan,
+    persons: Sequence[SeedPerson],
+    institutions: Sequence[SeedInstitution],
+    maker: BillMaker,
+) -> Outcome:
+    """Clean the planned month and plant violations in it (``sim.anomalies``)."""
+    facts = {
+        p.psn_no: PersonFacts(
+            p.identity.gender, p.identity.birth_date, p.insutype, p.insured_region
+        )
+        for p in persons
+    }
+    return plant(
+        sim_plan,
+        facts,
+        load_rule_book(),
+        Catalogues(maker.listed, maker.prices),
+        config.anomalies,
+        config.seed,
+        [Hospital(i.code, i.name, i.region, i.level) for i in institutions],
+    )
+
+
+def anomaly_summary(
+    config: SimConfig, outcome: Outcome, rows: Sequence[Mapping[str, object]]
+) -> dict[str, Any]:
+    """What was planted, by family, and how much of it the gateway refused outright."""
+    visits = [r for r in rows if r["level"] == "visit"]
+    by_family: dict[str, dict[str, int]] = {}
+    for r in visits:
+        entry = by_family.setdefault(str(r["family"]), {"planted": 0, "refused": 0})
+        entry["planted"] += 1
+        entry["refused"] += 1 if r["refusal"] else 0
+    return {
+        "rate": config.anomalies,
+        "visits": len(visits),
+        "by_family": dict(sorted(by_family.items())),
+        "institutions": [
+            {"fixmedins_code": r["fixmedins_code"], "scheme": r["family"]}
+            for r in rows
+            if r["level"] == "institution"
+        ],
+        "not_plantable": list(outcome.not_plantable),
+        "cleaned_lines": outcome.cleaned_lines,
+        "cleaned_encounters": outcome.cleaned_encounters,
+    }
 
 
 def months_of_window(start: date, end: date) -> list[Period]:

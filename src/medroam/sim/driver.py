@@ -205,11 +205,13 @@ class Books:
     calls: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # seconds, every call
     open_stays: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # encounter key → last refusal
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refuse(self, infno: str, message: str, key: str) -> None:
         short = _short_reason(message)
         with self.lock:
+            self.refused[key] = f"{infno}: {message[:300]}"
             self.refusals[(infno, short)] += 1
             self.examples.setdefault((infno, short), f"{key}: {message[:300]}")
 
@@ -569,7 +571,8 @@ class Driver:
         for line in e.lines:
             day = e.admit + timedelta(days=line.day_offset)
             at = datetime(day.year, day.month, day.day, 10, tzinfo=CHINA_TZ)
-            times.append(min(max(at, admitted_at), now))
+            # a line dated before the admission (a planted anomaly) is sent as dated
+            times.append(at if line.day_offset < 0 else min(max(at, admitted_at), now))
         rows = self._fee_rows(e, mdtrt_id, who, times)
         if self.call(client, "2301", {"feedetail": rows}, e.key, insuplc) is None:
             return

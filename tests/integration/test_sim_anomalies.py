@@ -1,0 +1,157 @@
+"""Planted anomalies (``medroam sim --anomalies``): the month is made clean against the
+shipped rules, violations are planted per family, the truth is exact (the audit's own
+engine finds each planted family on its visit and nothing on the others), and it is
+stored apart after the run — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from medroam.domain.audit.mechanisms import MECHANISMS
+from medroam.refdata.audit_rules import load_rule_book
+from medroam.refdata.regions import load_regions
+from medroam.services.seed import choose_regions, plan_regions
+from medroam.services.sim import SimConfig, SimError, check_config, run_simulation
+from medroam.services.sim_truth import truth_for_period
+from medroam.services.uow import unit_of_work
+from medroam.sim.anomalies import (
+    NEUTRAL_DIAGNOSIS,
+    Auditor,
+    Catalogues,
+    PersonFacts,
+    audit_visit,
+    clean,
+    plant,
+)
+from medroam.sim.behaviour import nation_cares
+from medroam.sim.visits import (
+    INPATIENT,
+    OUTPATIENT,
+    BillMaker,
+    Diagnosis,
+    Hospital,
+    Shape,
+    hospitals_by_region,
+    plan_encounters,
+)
+from medroam.store.sim_truth_tables import SimTruthRow
+from medroam.store.tables import SettlementRow
+
+AS_OF = date(2026, 10, 1)
+PROVINCES = ("11", "31", "44", "51")
+
+
+def _nation(seed: int = 7):  # type: ignore[no-untyped-def]
+    table = load_regions()
+    regions = choose_regions(table, provinces=PROVINCES)
+    plans = plan_regions(seed, regions, AS_OF, 40)
+    persons = [p for rp in plans for p in rp.persons]
+    institutions = [i for rp in plans for i in rp.institutions]
+    cares = nation_cares(seed, persons, table, [r.code for r in regions])
+    hospitals = hospitals_by_region(
+        Hospital(i.code, i.name, i.region, i.level) for i in institutions
+    )
+    maker = BillMaker(Shape())
+    plan = plan_encounters(seed, cares, hospitals, AS_OF, 31, volume=2.0, maker=maker)
+    facts = {
+        p.psn_no: PersonFacts(
+            p.identity.gender, p.identity.birth_date, p.insutype, p.insured_region
+        )
+        for p in persons
+    }
+    all_hospitals = [Hospital(i.code, i.name, i.region, i.level) for i in institutions]
+    return plan, facts, maker, all_hospitals
+
+
+def test_cleaning_removes_what_breaks_a_rule() -> None:
+    """A man admitted for a childbirth (O80, women only) gets a neutral diagnosis; a bed
+    fee billed to an outpatient visit (bed fees are for stays) is dropped; the rest of
+    the bills is untouched."""
+    plan, facts, _maker, _h = _nation()
+    auditor = Auditor(load_rule_book(), plan.start)
+    stay = next(e for e in plan.encounters if e.kind == INPATIENT and plan.start <= e.day)
+    visit = next(e for e in plan.encounters if e.kind == OUTPATIENT and e.lines)
+    man = next(k for k, f in facts.items() if f.gender == "1")
+    birth = replace(stay, psn_no=man, diagnosis=Diagnosis("O80.000", "单胎顺产", "A05", "妇产科"))
+    bed = visit.lines[0].__class__(
+        sn="9999", code="001109000010000", name="床位费", charge_type="", quantity=1,
+        price=30_000_000, amount=3_000, approved=True,
+    )  # fmt: skip
+    with_bed = replace(visit, lines=(*visit.lines, bed))
+    cleaned, lines_dropped, dropped = clean([birth, with_bed], facts, auditor)
+    assert dropped == 0 and lines_dropped == 1
+    assert cleaned[0].diagnosis == NEUTRAL_DIAGNOSIS
+    assert cleaned[1].lines == visit.lines
+
+
+def test_planted_truth_is_exactly_what_the_engine_finds() -> None:
+    """After planting at 10 %, every family of the shipped library but 分解收费 (its items
+    are not in the catalogue) is planted; re-auditing the whole month with the engine
+    finds exactly the visit-level truth — nothing on the encounters left clean."""
+    plan, facts, maker, hospitals = _nation()
+    book = load_rule_book()
+    out = plant(plan, facts, book, Catalogues(maker.listed, maker.prices), 0.10, 7, hospitals)
+    visits = [p for p in out.planted if p.level == "visit"]
+    families = {p.family for p in visits}
+    assert "unbundled_charge" in out.not_plantable
+    assert {"sex_limit", "age_limit", "price_cap", "split_admission", "frequent_visits"} <= (
+        families
+    )
+    assert any(p.level == "institution" for p in out.planted)
+    auditor = Auditor(book, plan.start)
+    window = [e for e in out.plan.encounters if plan.start <= e.day <= plan.end and not e.cancel]
+    by_person = defaultdict(list)
+    for e in window:
+        by_person[e.psn_no].append(e)
+    found = set()
+    for psn_no, mine in by_person.items():
+        person = facts[psn_no]
+        for e in mine:
+            for rule, f in auditor.bill_findings(e, person):
+                found.add((rule.mechanism, f.visit_id))
+        for rule in auditor.history_rules(mine[0].hospital.region):
+            for f in MECHANISMS[rule.mechanism].check(
+                rule.meta, rule.params, [audit_visit(e, person) for e in mine]
+            ):
+                found.add((rule.mechanism, f.visit_id))
+    assert found == {(p.family, p.encounter_key) for p in visits}
+
+
+def test_anomaly_rate_is_checked() -> None:
+    with pytest.raises(SimError, match=r"--anomalies must be 0\.\.0\.5"):
+        check_config(SimConfig(anomalies=0.9), check_port=False)
+
+
+@pytest.mark.db
+def test_a_simulation_stores_the_truth_apart(engine: Engine) -> None:
+    """The truth of a run is in ``sim_anomaly_truth``: planted visits with their
+    settlement (or the refusal they met), fraudulent institutions by scheme."""
+    config = SimConfig(seed=3, provinces=("11", "31", "44"), days=20, anomalies=0.1)
+    result = run_simulation(engine, config)
+    summary = result.summary["anomalies"]
+    assert summary["visits"] > 0 and summary["institutions"]
+    truth = truth_for_period(engine, "2026-10")
+    visits = [t for t in truth if t.level == "visit"]
+    assert len(visits) == summary["visits"]
+    settled = [t for t in visits if t.setl_id]
+    assert settled and all(t.mdtrt_id for t in settled)
+    assert all(t.setl_id or t.refusal for t in visits)
+    with unit_of_work(engine) as session:
+        in_force = session.execute(
+            select(func.count())
+            .select_from(SettlementRow)
+            .where(SettlementRow.setl_id.in_([t.setl_id for t in settled]))
+        ).scalar_one()
+        stored = session.execute(select(func.count()).select_from(SimTruthRow)).scalar_one()
+    assert in_force == len({t.setl_id for t in settled})  # a visit may break two rules
+    assert stored == len(truth)
+    assert {t.family for t in truth if t.level == "institution"} <= {
+        "duplicate_charge",
+        "phantom_admission",
+        "split_admission",
+    }
