@@ -32,6 +32,7 @@ def test_demo_end_to_end_without_serving(tmp_path: Path, monkeypatch: pytest.Mon
         "Prepayment:",
         "Hospital advance days",
         "What if: clearing cycle",
+        "Planted anomalies (rate 0.02; SYNTHETIC)",
         "Report:   var/demo-report.html",
     ):
         assert heading in out, heading

@@ -17,6 +17,7 @@ from medroam.domain.clearing.periods import ClearingError
 from medroam.services.demo import (
     DEFAULT_FIXTURES,
     DEFAULT_REPORT,
+    DEMO_ANOMALIES,
     DemoConfig,
     choose_port,
     full,
@@ -77,6 +78,14 @@ def demo(
     fixtures: Annotated[
         Path, typer.Option("--fixtures", help="Fixtures for calling the server (JSON).")
     ] = DEFAULT_FIXTURES,
+    anomalies: Annotated[
+        float,
+        typer.Option(
+            "--anomalies",
+            help="Share of encounters with a planted violation, for the audit's evaluation "
+            "(0: none).",
+        ),
+    ] = DEMO_ANOMALIES,
 ) -> None:
     """The platform end to end on synthetic data: seed, serve, simulate, clear, report."""
     try:
@@ -90,6 +99,7 @@ def demo(
             cycles=parse_cycles(["all"]),
             host=host,
             port=choose_port(host, port),
+            anomalies=anomalies,
         )
         if whole:
             config = full(config)

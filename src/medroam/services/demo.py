@@ -36,6 +36,9 @@ from medroam.store.db import make_engine
 VAR = Path("var")
 DEFAULT_DB_FILE = VAR / "demo.db"
 DEFAULT_REPORT = VAR / "demo-report.html"
+# The demo plants known violations in 2 % of the encounters (and makes a few hospitals
+# fraudulent) so that its report can measure the audit against a truth (sim.anomalies).
+DEMO_ANOMALIES = 0.02
 DEFAULT_FIXTURES = VAR / "demo-fixtures.json"
 LOCK_FILE = VAR / "demo.lock"  # held while a demo uses (or serves) var/demo.db
 DEFAULT_PORT = 8080
