@@ -44,6 +44,8 @@ from medroam.store.tables import (
 )
 from medroam.web import fmt
 from medroam.web.clearing import install as install_clearing
+from medroam.web.dashboard import CHART_SPECS, period_of
+from medroam.web.dashboard import install as install_dashboard
 from medroam.web.explain import explain_settlement
 from medroam.web.payment import install as install_payment
 from medroam.web.security import (
@@ -410,108 +412,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         response = RedirectResponse("/login", 303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
-
-    # --- 运行监测 ---------------------------------------------------------------------------
-
-    def dashboard_data(officer: Officer, start: date, end: date) -> dict[str, list[list[Any]]]:
-        lo = datetime.combine(start, datetime.min.time(), fmt.CHINA_TZ)
-        hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), fmt.CHINA_TZ)
-        scope = region_condition(officer, *settlement_columns(officer))
-        in_period = (SettlementRow.setl_time >= lo, SettlementRow.setl_time < hi)
-        with unit_of_work(engine) as session:
-            by_kind = session.execute(
-                select(
-                    SettlementRow.kind,
-                    func.count(),
-                    func.coalesce(func.sum(SettlementRow.medfee), 0),
-                    func.coalesce(func.sum(SettlementRow.fund_total), 0),
-                )
-                .where(scope, *in_period, SettlementRow.refd_setl_flag.is_(False))
-                .group_by(SettlementRow.kind)
-                .order_by(SettlementRow.kind)
-            ).all()
-            by_province = session.execute(
-                select(
-                    func.substr(SettlementRow.treatment_region, 1, 2),
-                    func.count(),
-                    func.coalesce(func.sum(SettlementRow.medfee), 0),
-                )
-                .where(scope, *in_period, SettlementRow.refd_setl_flag.is_(False))
-                .group_by(func.substr(SettlementRow.treatment_region, 1, 2))
-                .order_by(func.count().desc())
-                .limit(10)
-            ).all()
-            filing_scope = region_condition(
-                officer, FilingRow.insured_region, FilingRow.destination
-            )
-            by_type = session.execute(
-                select(FilingRow.filing_type, func.count())
-                .where(filing_scope, FilingRow.status == "active")
-                .group_by(FilingRow.filing_type)
-                .order_by(FilingRow.filing_type)
-            ).all()
-        kinds = [
-            [
-                fmt.KIND_NAMES.get(k, k),
-                int(n),
-                fmt.yuan_plain(int(m)),
-                fmt.yuan_plain(int(f)),
-                fmt.ratio(int(f) * 10000 // int(m)) if m else "—",
-            ]
-            for k, n, m, f in by_kind
-        ]
-        provinces = [
-            [fmt.region_name(p + "0000"), int(n), fmt.yuan_plain(int(m))] for p, n, m in by_province
-        ]
-        types = [[fmt.FILING_TYPE_NAMES.get(t, t), int(n)] for t, n in by_type]
-        return {"kind": kinds, "province": provinces, "filing_type": types}
-
-    chart_specs = {
-        "kind": (
-            "按就医类型的结算",
-            ["就医类型", "结算笔数", "医疗费用（元）", "基金支付（元）", "基金支付比例"],
-        ),
-        "province": ("就医地省份前十", ["就医省份", "结算笔数", "医疗费用（元）"]),
-        "filing_type": ("有效备案按类型", ["备案类型", "人数"]),
-    }
-
-    def period_of(request: Request) -> tuple[date, date]:
-        today = clock().astimezone(fmt.CHINA_TZ).date()
-        start = parse_day(request.query_params.get("start", "")) or today - timedelta(days=365)
-        end = parse_day(request.query_params.get("end", "")) or today
-        return (start, end) if start <= end else (end, start)
-
-    @router.get("/")
-    def dashboard(request: Request) -> Response:
-        sess = session_of(request)
-        if sess is None or sess.officer is None:
-            return to_login(request)
-        start, end = period_of(request)
-        data = dashboard_data(sess.officer, start, end)
-        charts = [
-            {"key": k, "title": t, "header": h, "rows": data[k]}
-            for k, (t, h) in chart_specs.items()
-        ]
-        return render(
-            "dashboard.html",
-            me=sess.officer,
-            csrf=sess.csrf,
-            active="dashboard",
-            charts=charts,
-            start=start,
-            end=end,
-        )
-
-    @router.get("/dashboard/{chart}.csv")
-    def dashboard_csv(request: Request, chart: str) -> Response:
-        sess = session_of(request)
-        if sess is None or sess.officer is None:
-            return to_login(request)
-        if chart not in chart_specs:
-            return not_found(sess, "chart", chart)
-        start, end = period_of(request)
-        data = dashboard_data(sess.officer, start, end)
-        return csv_response(f"dashboard-{chart}-{start}-{end}", chart_specs[chart][1], data[chart])
 
     # --- 跨省异地就医管理: persons ------------------------------------------------------------
 
@@ -1007,7 +907,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         sess = session_of(request)
         if sess is None or sess.officer is None:
             return to_login(request)
-        start, end = period_of(request)
+        start, end = period_of(request, clock)
         query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
         lists = [
             ("结算明细", "/settlements", query),
@@ -1015,7 +915,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             ("质控未通过的结算清单", "/payment/failed", query),
         ]
         charts = [
-            (title, f"/dashboard/{key}.csv?{query}") for key, (title, _h) in chart_specs.items()
+            (title, f"/dashboard/{key}.csv?{query}") for key, (title, _h) in CHART_SPECS.items()
         ]
         return render(
             "reports.html",
@@ -1031,6 +931,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     pages = Pages(
         engine, clock, session_of, to_login, not_found, checked_form, csrf_refused, refused
     )
+    install_dashboard(router, pages)
     install_clearing(router, pages)
     install_payment(router, pages)
     install_supervision(router, pages)
