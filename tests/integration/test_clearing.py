@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from medroam.domain.clearing.params import ClearingParams, MonthBasis
 from medroam.domain.clearing.periods import ClearingError, Cycle, parse_period
+from medroam.refdata.regions import load_regions
 from medroam.services import clearing as svc
 from medroam.services import prepayment as prepay
 from medroam.services.uow import unit_of_work
@@ -436,6 +437,17 @@ def test_statements_for_every_party(cengine: Engine, world: World, tmp_path: Pat
     assert "<table>" in html and "5306.78" in html
     hospital = svc.statement_for(cengine, "monthly", "2026-10", "H440100")
     assert hospital["summary"]["amount_fen"]["fen"] == 530_678
+    # one party's statement alone is the one of the full list, for every party
+    with unit_of_work(cengine) as session:
+        stored = session.get(ClearingRunRow, run.run_id)
+        assert stored is not None
+        full = svc.build_statements(session, stored, load_regions())
+        for statement in full:
+            alone = svc.build_statements(
+                session, stored, load_regions(), (statement.party_kind, statement.party)
+            )
+            assert alone == [statement], statement.file_stem
+    assert {s.party_kind for s in full} == {"national", "province", "region", "hospital"}
 
 
 def test_hospital_cash_flow_compares_cycles(cengine: Engine, world: World) -> None:

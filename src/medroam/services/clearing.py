@@ -847,9 +847,17 @@ def _yuan_days(x100: int | None) -> str | None:
 
 
 def build_statements(
-    session: Session, run: ClearingRunRow, regions: RegionTable
+    session: Session,
+    run: ClearingRunRow,
+    regions: RegionTable,
+    only: tuple[str, str] | None = None,
 ) -> list[st.Statement]:
-    """Statements of a run for the nation, every province, region and hospital in it."""
+    """Statements of a run for the nation, every province, region and hospital in it;
+    with ``only`` = (party kind, party), just that one (the same statement as in the
+    full list: a page for one party does not build 400 others)."""
+
+    def wanted(kind: str, party: str) -> bool:
+        return only is None or only == (kind, party)
 
     def name(code: str) -> str:
         region = regions.get(code)
@@ -904,55 +912,60 @@ def build_statements(
     out: list[st.Statement] = []
 
     # national
-    gross: dict[tuple[str, str], int] = {}
-    for m in matrix:
-        if m.insured_province != m.treatment_province:
-            key = (m.insured_province, m.treatment_province)
-            gross[key] = gross.get(key, 0) + int(m.amount_fen)
-    nets = {p.province: int(p.net) for p in provinces}
-    transfers = net_transfers(nets, NATIONAL) if netting is Netting.NET else gross_transfers(gross)
-    out.append(
-        st.Statement(
-            rid,
-            "national",
-            NATIONAL,
-            f"国家清分 national clear-split — {period}",
-            {
-                "run_id": rid,
-                "period": period,
-                "netting": netting.value,
-                "lines": int(run.line_count),
-                "cleared_fen": int(run.amount_fen),
-                "inter_province_fen": sum(gross.values()),
-                "hospitals_paid_by": run.due_on.isoformat(),
-            },
-            (
-                st.Section(
-                    "positions",
-                    "Net positions by province (receives − pays)",
-                    ("province", "payable_fen", "receivable_fen", "net_fen"),
-                    tuple(
-                        (name(p.province), int(p.payable), int(p.receivable), int(p.net))
-                        for p in provinces
+    if wanted("national", NATIONAL):
+        gross: dict[tuple[str, str], int] = {}
+        for m in matrix:
+            if m.insured_province != m.treatment_province:
+                key = (m.insured_province, m.treatment_province)
+                gross[key] = gross.get(key, 0) + int(m.amount_fen)
+        nets = {p.province: int(p.net) for p in provinces}
+        transfers = (
+            net_transfers(nets, NATIONAL) if netting is Netting.NET else gross_transfers(gross)
+        )
+        out.append(
+            st.Statement(
+                rid,
+                "national",
+                NATIONAL,
+                f"国家清分 national clear-split — {period}",
+                {
+                    "run_id": rid,
+                    "period": period,
+                    "netting": netting.value,
+                    "lines": int(run.line_count),
+                    "cleared_fen": int(run.amount_fen),
+                    "inter_province_fen": sum(gross.values()),
+                    "hospitals_paid_by": run.due_on.isoformat(),
+                },
+                (
+                    st.Section(
+                        "positions",
+                        "Net positions by province (receives − pays)",
+                        ("province", "payable_fen", "receivable_fen", "net_fen"),
+                        tuple(
+                            (name(p.province), int(p.payable), int(p.receivable), int(p.net))
+                            for p in provinces
+                        ),
+                    ),
+                    st.Section(
+                        "gross",
+                        "Gross matrix (insuring province → treating province)",
+                        ("insured_province", "treatment_province", "amount_fen"),
+                        tuple((name(a), name(b), v) for (a, b), v in sorted(gross.items())),
+                    ),
+                    st.Section(
+                        "transfers",
+                        f"Transfers ({netting.value})",
+                        ("payer", "payee", "amount_fen"),
+                        tuple((name(t.payer), name(t.payee), t.amount) for t in transfers),
                     ),
                 ),
-                st.Section(
-                    "gross",
-                    "Gross matrix (insuring province → treating province)",
-                    ("insured_province", "treatment_province", "amount_fen"),
-                    tuple((name(a), name(b), v) for (a, b), v in sorted(gross.items())),
-                ),
-                st.Section(
-                    "transfers",
-                    f"Transfers ({netting.value})",
-                    ("payer", "payee", "amount_fen"),
-                    tuple((name(t.payer), name(t.payee), t.amount) for t in transfers),
-                ),
-            ),
+            )
         )
-    )
     # provinces
     for p in provinces:
+        if not wanted("province", p.province):
+            continue
         own_regions = [r for r in region_rows if r.province == p.province]
         out.append(
             st.Statement(
@@ -1006,6 +1019,8 @@ def build_statements(
         )
     # regions
     for r in region_rows:
+        if not wanted("region", r.region):
+            continue
         mine = [m for m in matrix if r.region in (m.insured_region, m.treatment_region)]
         pays = [p for p in payments if p.treatment_region == r.region]
         out.append(
@@ -1048,6 +1063,8 @@ def build_statements(
     for h in hospital_rows:
         by_hospital.setdefault(h.fixmedins_code, []).append(h)
     for pay in payments:
+        if not wanted("hospital", pay.fixmedins_code):
+            continue
         out.append(
             st.Statement(
                 rid,
@@ -1158,10 +1175,23 @@ def statement_for(
     regions = load_regions()
     with unit_of_work(engine) as session:
         run = find_run(session, cycle, period_text, scope)
-        for statement in build_statements(session, run, regions):
-            if statement.party == party:
+        # the first statement of that party in the full list's order (a code may name a
+        # province and a pooling region both)
+        for key in _party_keys(party):
+            for statement in build_statements(session, run, regions, key):
                 return st.as_dict(statement)
     raise ClearingError(f"no statement for party {party!r} in run {run.run_id}")
+
+
+def _party_keys(party: str) -> list[tuple[str, str]]:
+    """The (kind, party) a statement's party code may be, in the order of
+    ``build_statements``: 000000 the nation; six digits a province or a pooling region;
+    anything else a hospital."""
+    if party == NATIONAL:
+        return [("national", party)]
+    if len(party) == 6 and party.isdigit():
+        return [("province", party), ("region", party)]
+    return [("hospital", party)]
 
 
 # --- exports, cash-flow comparison, ledger checks -----------------------------------------

@@ -320,7 +320,7 @@ def install(router: APIRouter, pages: Pages) -> None:
             run = session.get(ClearingRunRow, run_id)
             found: Statement | None = None
             if run is not None and kind is not None and may_read_party(me, kind, party, home):
-                for candidate in svc.build_statements(session, run, load_regions()):
+                for candidate in svc.build_statements(session, run, load_regions(), (kind, party)):
                     if candidate.party == party and candidate.party_kind == kind:
                         found = candidate
         if found is None:
