@@ -251,6 +251,9 @@ def test_payment_page_lists_drg_results_with_exports(console: Console) -> None:
         assert "质控未通过的结算清单" in page.text
         rows = http.get("/payment/groups.csv").content.decode("utf-8-sig").splitlines()
         assert rows[0] == "DRG 组,ADRG,MDC,病例数,医疗费用合计（元）,例均费用（元）"
+        assert 'id="results"' in page.text and "按病组支付与项目费用" in page.text
+        results = http.get("/payment/results.csv").content.decode("utf-8-sig").splitlines()
+        assert results[0].startswith("定点医药机构,DRG 组,病例数,权重（RW）")
         bad = http.get("/payment", params={"start": "2026-02-30"})
         assert "日期格式应为 YYYY-MM-DD" in bad.text
         assert http.get("/payment/other.csv").status_code == 404

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from medroam.services.drg_results import group_results
 from medroam.services.uow import unit_of_work
 from medroam.store.tables import InstitutionRow, SettlementListRow, SettlementRow
 from medroam.web import fmt
@@ -19,6 +20,16 @@ if TYPE_CHECKING:
 
 QC_NAMES = {"passed": "通过", "warning": "有提示", "failed": "未通过"}
 GROUP_HEADER = ["DRG 组", "ADRG", "MDC", "病例数", "医疗费用合计（元）", "例均费用（元）"]
+RESULT_HEADER = [
+    "定点医药机构",
+    "DRG 组",
+    "病例数",
+    "权重（RW）",
+    "项目费用（元）",
+    "按病组支付（元）",
+    "支付−费用（元）",
+    "支付参数",
+]
 FAILED_HEADER = ["结算清单号", "结算ID", "定点机构", "上传时间", "错误数", "质控问题"]
 
 
@@ -87,6 +98,42 @@ def install(router: APIRouter, pages: Pages) -> None:
             for d, a, m, n, t in rows
         ]
 
+    def results(where: list[Any]) -> list[list[Any]]:
+        """Per hospital and DRG: weight, item cost and what DRG payment would pay."""
+        with unit_of_work(engine) as session:
+            rows = session.execute(
+                select(SettlementListRow, SettlementRow, InstitutionRow.level)
+                .join(SettlementRow, SettlementRow.setl_id == SettlementListRow.setl_id)
+                .join(
+                    InstitutionRow,
+                    InstitutionRow.fixmedins_code == SettlementListRow.fixmedins_code,
+                )
+                .where(*where, SettlementListRow.group_status.is_not(None))
+                .limit(20_000)
+            ).all()
+            found = group_results((lst, setl, level) for lst, setl, level in rows)
+            names = {
+                c: n
+                for c, n in session.execute(
+                    select(InstitutionRow.fixmedins_code, InstitutionRow.name).where(
+                        InstitutionRow.fixmedins_code.in_({r.fixmedins_code for r in found})
+                    )
+                )
+            }
+        return [
+            [
+                names.get(r.fixmedins_code, r.fixmedins_code),
+                r.drg,
+                r.cases,
+                "—" if r.rw is None else f"{r.rw / 10_000:.4f}",
+                fmt.yuan_plain(r.item_cost),
+                "—" if r.payment is None else fmt.yuan_plain(r.payment),
+                "—" if r.difference is None else fmt.yuan_plain(r.difference),
+                r.parameters or "本地无 DRG 支付参数",
+            ]
+            for r in found
+        ]
+
     def failures_text(row: SettlementListRow) -> str:
         return (
             "；".join(
@@ -103,11 +150,13 @@ def install(router: APIRouter, pages: Pages) -> None:
         f, where, errors = query(request, sess.officer)
         page = page_of(request)
         group_rows: list[list[Any]] = []
+        result_rows: list[list[Any]] = []
         failed: list[SettlementListRow] = []
         total = 0
         counts: dict[str, int] = {}
         if not errors:
             group_rows = groups(where)
+            result_rows = results(where)
             with unit_of_work(engine) as session:
                 counts = {
                     QC_NAMES.get(s, s): int(n)
@@ -133,6 +182,8 @@ def install(router: APIRouter, pages: Pages) -> None:
             errors=errors,
             groups=group_rows,
             header=GROUP_HEADER,
+            results=result_rows,
+            result_header=RESULT_HEADER,
             counts=counts,
             failed=failed,
             failures_text=failures_text,
@@ -144,13 +195,15 @@ def install(router: APIRouter, pages: Pages) -> None:
         sess = pages.session_of(request)
         if sess is None or sess.officer is None:
             return pages.to_login(request)
-        if what not in ("groups", "failed") or ext not in ("csv", "xlsx"):
+        if what not in ("groups", "results", "failed") or ext not in ("csv", "xlsx"):
             return pages.not_found(sess, "export", f"{what}.{ext}")
         _f, where, errors = query(request, sess.officer)
         if errors:
             return pages.not_found(sess, "export", f"{what}.{ext}")
         if what == "groups":
             header, rows = GROUP_HEADER, groups(where)
+        elif what == "results":
+            header, rows = RESULT_HEADER, results(where)
         else:
             with unit_of_work(engine) as session:
                 lists = list(
