@@ -276,3 +276,23 @@ def test_report_centre_links_every_export_with_the_period(console: Console) -> N
         assert console.setl_id in csv_rows
         supervision = http.get("/supervision")
         assert "监管案件" in supervision.text and "/supervision/cases.csv" in supervision.text
+
+
+def test_operations_log_and_person_search_export_with_their_filters(console: Console) -> None:
+    """The operations log exports what its filters select (CSV and XLSX, China time);
+    a person search exports its persons masked as on screen for the place of treatment."""
+    with console.login("insured_place-110100") as http:
+        log = http.get("/oplog.csv", params={"action": "login"}).content.decode("utf-8-sig")
+        lines = log.splitlines()
+        assert lines[0].startswith("时间（北京时间）,操作人,角色,操作")
+        assert len(lines) > 1 and all(",登录," in line for line in lines[1:])
+        xlsx = http.get("/oplog.xlsx", params={"action": "login"})
+        assert xlsx.content[:2] == b"PK"
+        own = http.get("/persons.csv", params={"q": console.person["psn_no"]})
+        assert console.person["certno"] in own.content.decode("utf-8-sig")  # 参保地: in full
+    with console.login("treatment_place-440100") as http:
+        masked = http.get("/persons.csv", params={"q": console.person["psn_no"]})
+        text = masked.content.decode("utf-8-sig")
+        assert console.person["psn_no"] in text or text.splitlines()[1:] == []
+        assert console.person["certno"] not in text
+        assert http.get("/persons.csv").status_code == 404  # no search, nothing to export

@@ -69,6 +69,17 @@ from medroam.web.supervision import install as install_supervision
 SESSION_COOKIE = "medroam_session"
 LOGIN_CSRF_COOKIE = "medroam_login_csrf"
 PAGE_SIZE = 20
+OPLOG_HEADER = [
+    "时间（北京时间）",
+    "操作人",
+    "角色",
+    "操作",
+    "对象类型",
+    "对象编号",
+    "结果",
+    "说明",
+    "变更前 → 变更后",
+]
 WRITE_FILING_ROLES = {"insured_place", PROVINCE, NATION}
 
 env = Environment(
@@ -444,6 +455,38 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             pager=pager(request, page, total),
             full={r.psn_no: may_see_identity(me, r.insured_region) for r in rows},
         )
+
+    @router.get("/persons.{ext}")
+    def persons_export(request: Request, ext: str) -> Response:
+        """The search's persons, masked as on screen for a role that may not see them."""
+        sess = session_of(request)
+        if sess is None or sess.officer is None:
+            return to_login(request)
+        me = sess.officer
+        q = request.query_params.get("q", "").strip()[:50]
+        if ext not in ("csv", "xlsx") or not q:
+            return not_found(sess, "export", f"persons.{ext}")
+        with unit_of_work(engine) as session:
+            found = session.execute(
+                select(PersonRow)
+                .where(or_(PersonRow.certno == q, PersonRow.psn_no == q, PersonRow.name == q))
+                .where(region_condition(me, PersonRow.insured_region))
+                .order_by(PersonRow.psn_no)
+                .limit(10_000)
+            ).scalars()
+            rows = []
+            for r in found:
+                full = may_see_identity(me, r.insured_region)
+                rows.append(
+                    [
+                        r.psn_no,
+                        r.name if full else fmt.mask_name(r.name),
+                        r.certno if full else fmt.mask_certno(r.certno),
+                        fmt.region(r.insured_region),
+                    ]
+                )
+        maker = csv_response if ext == "csv" else xlsx_response
+        return maker("persons", ["人员编号", "姓名", "证件号码", "参保地"], rows)
 
     def person_context(session: Session, me: Officer, psn_no: str) -> dict[str, Any] | None:
         person = session.get(PersonRow, psn_no)
@@ -859,12 +902,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
 
     # --- operations log -------------------------------------------------------------------
 
-    @router.get("/oplog")
-    def oplog(request: Request) -> Response:
-        sess = session_of(request)
-        if sess is None or sess.officer is None:
-            return to_login(request)
-        me = sess.officer
+    def oplog_query(request: Request, me: Officer) -> tuple[dict[str, str], Select[Any]]:
         f = {
             k: request.query_params.get(k, "").strip()[:40]
             for k in ("actor", "action", "object_id", "start", "end")
@@ -889,18 +927,53 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                 OperationLogRow.at
                 < datetime.combine(end + timedelta(days=1), datetime.min.time(), fmt.CHINA_TZ)
             )
+        return f, stmt.order_by(OperationLogRow.log_id.desc())
+
+    @router.get("/oplog")
+    def oplog(request: Request) -> Response:
+        sess = session_of(request)
+        if sess is None or sess.officer is None:
+            return to_login(request)
+        f, stmt = oplog_query(request, sess.officer)
         page = page_of(request)
         with unit_of_work(engine) as session:
-            rows, total = paginate(session, stmt.order_by(OperationLogRow.log_id.desc()), page)
+            rows, total = paginate(session, stmt, page)
         return render(
             "oplog.html",
-            me=me,
+            me=sess.officer,
             csrf=sess.csrf,
             active="oplog",
             f=f,
             rows=rows,
             pager=pager(request, page, total),
+            actions=fmt.ACTION_NAMES,
         )
+
+    @router.get("/oplog.{ext}")
+    def oplog_export(request: Request, ext: str) -> Response:
+        sess = session_of(request)
+        if sess is None or sess.officer is None:
+            return to_login(request)
+        if ext not in ("csv", "xlsx"):
+            return not_found(sess, "export", f"oplog.{ext}")
+        _f, stmt = oplog_query(request, sess.officer)
+        with unit_of_work(engine) as session:
+            rows = [
+                [
+                    fmt.china_time(r.at),
+                    r.actor,
+                    fmt.ROLE_NAMES.get(r.role, r.role),
+                    fmt.ACTION_NAMES.get(r.action, r.action),
+                    r.object_type,
+                    r.object_id,
+                    fmt.OUTCOME_NAMES.get(r.outcome, r.outcome),
+                    r.detail,
+                    fmt.changes_text(r.before, r.after),
+                ]
+                for r in session.execute(stmt.limit(100_000)).scalars()
+            ]
+        maker = csv_response if ext == "csv" else xlsx_response
+        return maker("oplog", OPLOG_HEADER, rows)
 
     @router.get("/reports")
     def reports(request: Request) -> Response:

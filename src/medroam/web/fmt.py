@@ -30,6 +30,29 @@ FILING_TYPE_NAMES = {
 }
 FILING_STATUS_NAMES = {"active": "有效", "cancelled": "已取消"}
 FILING_EVENT_NAMES = {"created": "备案", "changed": "变更", "cancelled": "取消"}
+# the operations log's actions (console forms and supervision case steps)
+ACTION_NAMES = {
+    "login": "登录",
+    "create": "新增",
+    "change": "变更",
+    "cancel": "取消",
+    "view": "查看",
+    "post": "提交表单",
+    "open": "立案",
+    "start": "开始初审",
+    "escalate": "提交复审",
+    "notify": "告知机构",
+    "expire": "申诉期满",
+    "decide": "处理决定",
+    "deduct": "拒付",
+    "recover": "追回",
+    "clear": "清算",
+    "close": "结案",
+    "refer": "移送",
+    "comment": "意见",
+    "step": "办理",
+}
+
 CHANNEL_NAMES = {
     "national_app": "国家医保服务平台App",
     "mini_program": "国家异地备案小程序",
@@ -144,3 +167,14 @@ def show(value: object) -> str:
     if isinstance(value, (dict, list, tuple)):
         return "；".join(show(v) for v in (value.values() if isinstance(value, dict) else value))
     return str(value)
+
+
+def changes_text(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
+    """``key：old → new`` for every value that changed (an operations-log entry)."""
+    before, after = before or {}, after or {}
+    keys = list(after or before)
+    return "；".join(
+        f"{k}：{show(before.get(k))} → {show(after.get(k))}"
+        for k in keys
+        if before.get(k) != after.get(k)
+    )
