@@ -313,6 +313,50 @@ def parse_or_procedures(text: str, file: str) -> frozenset[str]:
     return frozenset(codes)
 
 
+#: The four operation types of the 医保版 ICD-9-CM-3 (手术操作分类与代码).
+OPERATION_TYPES = ("手术", "介入治疗", "治疗性操作", "诊断性操作")
+#: The types that count as OR procedures (手术室手术) unless a manifest says otherwise.
+DEFAULT_OR_TYPES = ("手术", "介入治疗")
+
+
+def parse_operation_types(text: str, file: str) -> dict[str, str]:
+    """A procedure catalogue's operation-type column: ``code<whitespace>type`` per line.
+
+    ``#`` starts a comment; the type is one of ``OPERATION_TYPES``; anything after the
+    type (a name) is ignored. A code given twice with two types is an error.
+    """
+    types: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        code = parts[0]
+        if not re.fullmatch(r"[0-9]{2}\.[0-9A-Za-z]+", code):
+            raise _err(file, f"line {n}", "code", f"not a procedure code: {code!r}")
+        if len(parts) < 2 or parts[1] not in OPERATION_TYPES:
+            got = parts[1] if len(parts) > 1 else "nothing"
+            raise _err(file, f"line {n}", "type", f"{got!r} is not one of {OPERATION_TYPES}")
+        if types.get(code, parts[1]) != parts[1]:
+            raise _err(file, f"line {n}", "type", f"{code} has two types")
+        types[code] = parts[1]
+    if not types:
+        raise _err(file, "", "codes", "the operation-type catalogue is empty")
+    return types
+
+
+def or_procedures_from_types(
+    types: Mapping[str, str], or_types: Iterable[str] = DEFAULT_OR_TYPES
+) -> frozenset[str]:
+    """The OR procedures of a catalogue: every code whose operation type is in ``or_types``.
+
+    >>> sorted(or_procedures_from_types({"51.2300": "手术", "45.2301": "诊断性操作"}))
+    ['51.2300']
+    """
+    wanted = set(or_types)
+    return frozenset(code for code, t in types.items() if t in wanted)
+
+
 # --- compile ---------------------------------------------------------------------------
 
 
@@ -591,9 +635,25 @@ def compile_scheme(
             if t is not None and t not in cce_tables:
                 raise _err(label(key), f"code {code}", "table", f"{t} is not in {names['cce']}")
 
-    # OR procedures
+    # OR procedures: an operation-type catalogue, else a list, else derived from the tables
     or_name = manifest.get("or_procedures")
-    if or_name:
+    op_types = manifest.get("operation_types")
+    if op_types is not None:
+        if or_name:
+            raise _err(mf, "", "operation_types", "give operation_types or or_procedures, not both")
+        if not isinstance(op_types, dict) or not isinstance(op_types.get("file"), str):
+            raise _err(mf, "", "operation_types", 'must be {"file": NAME, "or_types": [...]}')
+        wanted = op_types.get("or_types", list(DEFAULT_OR_TYPES))
+        if (
+            not isinstance(wanted, list)
+            or not wanted
+            or any(t not in OPERATION_TYPES for t in wanted)
+        ):
+            raise _err(mf, "", "operation_types.or_types", f"each must be one of {OPERATION_TYPES}")
+        ot_name = op_types["file"]
+        ot_label = f"{mf.rpartition('/')[0]}/{ot_name}" if "/" in mf else ot_name
+        or_set = or_procedures_from_types(parse_operation_types(read(ot_name), ot_label), wanted)
+    elif or_name:
         or_label = f"{mf.rpartition('/')[0]}/{or_name}" if "/" in mf else str(or_name)
         or_set = parse_or_procedures(read(str(or_name)), or_label)
     else:
@@ -686,7 +746,10 @@ def _load_from(base: Traversable | Path, manifest_name: str, label: str) -> Sche
     tables_dir = base.joinpath(tables) if tables else base
 
     def read(name: str) -> str:
-        if name == manifest.get("or_procedures"):
+        op_types = manifest.get("operation_types")
+        if name == manifest.get("or_procedures") or (
+            isinstance(op_types, dict) and name == op_types.get("file")
+        ):
             return _read(base, name, label, {})
         return _read(tables_dir, name, f"{label}/{tables}" if tables else label, sha)
 
