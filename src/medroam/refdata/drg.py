@@ -257,7 +257,17 @@ def parse_cce(text: str, file: str) -> dict[str, str]:
 # --- the OR-procedure list ------------------------------------------------------------
 
 
-def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
+#: CHS-DRG 1.1's multi-system "other operation" groups of the surgical range: each lists
+#: procedures of every body system, including many that the organ system's own MDC files
+#: under 非手术室操作 (K–Q). Titles (2_ADRG.txt): QJ1 非特指部位、组织、器官的良性肿瘤手术,
+#: RA1/RA3 …伴重大手术, RA2/RA4 …伴其他手术, VJ1 其他损伤的手术, ZJ1 与多发重要创伤诊断
+#: 有关的其他手术室操作, PJ1 新生儿的其他手术.
+MULTI_SYSTEM_ADRGS = frozenset({"PJ1", "QJ1", "RA1", "RA2", "RA3", "RA4", "VJ1", "ZJ1"})
+
+
+def derive_or_procedures(
+    detail: Detail, multi_system: frozenset[str] = MULTI_SYSTEM_ADRGS
+) -> dict[str, list[str]]:
     """OR procedures (手术室手术) derived from what the tables say, rule by rule.
 
     The tables name no OR attribute; ``全部手术`` (SB1, TB1, XJ1, WJ1, YC1), the MDCA entry
@@ -273,12 +283,25 @@ def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
     4. the code is outside ICD-9-CM-3 chapter 16, 87–99 其他诊断性和治疗性操作
        (imaging, radiotherapy, injections, removals, resuscitation), unless a pre-MDC
        ADRG (MDCA) lists it: MDCA is entered by its own lists (AH1's ventilation ≥ 96 h
-       is 96.7201).
+       is 96.7201);
+    5. a code that a K–Q ADRG files under 非手术室操作 and that no surgical-range
+       (A–J) group lists except the multi-system "other operation" groups
+       (``multi_system``) is not an OR procedure: the organ system's own classification
+       wins over a list that gathers every system's procedures. (A code that a 治疗
+       group or a 介入操作 list of the surgical range also names is kept.)
 
     Returns code → the ADRGs whose lists made it an OR procedure (rules 1–3).
     """
     out: dict[str, list[str]] = {}
+    non_or_part: set[str] = set()
+    surgical_listers: dict[str, set[str]] = {}
     for code, sec in detail.adrgs.items():
+        for b in sec.blocks:
+            for p in b.codes:
+                if "K" <= code[1] <= "Q":
+                    non_or_part.add(p)
+                elif code[1] <= "J":
+                    surgical_listers.setdefault(p, set()).add(code)
         if code[1] > "J":
             continue
         title = sec.title.replace("~~", "").replace(" ", "")
@@ -294,7 +317,11 @@ def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
                     out.setdefault(p, [])
                     if code not in out[p]:
                         out[p].append(code)
-    return dict(sorted(out.items()))
+    return {
+        p: adrgs
+        for p, adrgs in sorted(out.items())
+        if p not in non_or_part or not surgical_listers[p] <= multi_system
+    }
 
 
 def parse_or_procedures(text: str, file: str) -> frozenset[str]:

@@ -13,6 +13,9 @@ Facts read by hand from the tables (line numbers of ``4_ADRG_DETAIL.txt``):
 * ``88.0400`` 腹淋巴管造影图: ICD-9-CM-3 chapter 88 诊断性放射学, a diagnostic
   procedure, listed only by surgical ADRGs outside MDCA (rule 4: not OR).
 * ``45.2300`` 结肠镜检查: a diagnostic endoscopy that no ADRG lists (never OR).
+* ``51.1101`` 术中胆道镜检查: filed by HL2 肝胆胰系统的诊断性操作 (K–Q); of the surgical
+  range only VJ1 and ZJ1 (multi-system lists) name it: not OR (rule 5). No MDCS, MDCT,
+  MDCX or MDCY group lists it.
 * ``F20.000`` 偏执型精神分裂症: MDCT 主诊表 (72677) and TR1 (73201); TB1 and TR1 are
   family 9 (3_DRG.txt: TB19, TR19).
 * ``Z04.800`` 为其他特指原因接受的检查和观察: MDCX 主诊表 (82026) and XS2 (83057); XJ1
@@ -43,7 +46,7 @@ from medroam.refdata.errors import ReferenceDataError
 DATA = Path(__file__).resolve().parents[3] / "src" / "medroam" / "data" / "drg"
 
 OR_PROCEDURE = "51.2300"
-DIAGNOSTIC = ("88.0400", "45.2300")
+DIAGNOSTIC = ("88.0400", "45.2300", "51.1101")
 
 
 def case(pdx: str, *px: str) -> GroupCase:
@@ -64,7 +67,8 @@ def test_catch_all_takes_an_or_procedure_and_not_a_diagnostic_one(
 ) -> None:
     """51.2300 is an OR procedure listed by no procedural ADRG of the MDC, so the MDC's
     catch-all takes the case; a case whose only procedure is diagnostic (88.0400 造影,
-    45.2300 结肠镜检查) stays in the medical ADRG of its principal diagnosis."""
+    45.2300 结肠镜检查, 51.1101 术中胆道镜检查) stays in the medical ADRG of its principal
+    diagnosis."""
     assert OR_PROCEDURE in scheme.or_procedures
     assert group(case(pdx, OR_PROCEDURE), scheme).drg == surgical
     for dx_px in DIAGNOSTIC:
@@ -158,8 +162,6 @@ def test_a_manifest_can_take_the_or_list_from_the_catalogue(tmp_path: Path) -> N
     assert variant.or_procedures == frozenset({"51.2300", "39.7900x043"})
     assert group(case("A41.900", "42.3301"), variant).drg == "SR15"
     assert group(case("A41.900", "51.2300"), variant).drg == "SB15"
-    packaged = load_scheme()
-    assert group(case("A41.900", "42.3301"), packaged).drg == "SB15"  # derived list: OR
 
 
 def test_a_manifest_with_both_sources_is_refused(tmp_path: Path) -> None:

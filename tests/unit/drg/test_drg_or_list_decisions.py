@@ -89,11 +89,18 @@ def test_known_difference_with_the_reference_interventional_codes(scheme: Scheme
     assert r.adrg != "XJ1"
 
 
-def test_known_difference_with_the_reference_endoscopic_operation(scheme: Scheme) -> None:
-    """A signed-off difference of the other direction: 42.3301 内镜食管病损切除术 is listed
-    by GK2 (a K–Q group) but also by RA2–RA4 (淋巴瘤等伴其他手术, operation groups of the
-    surgical range), so it is OR here: A31.001 (MDCS) + 42.3301 → SB15; the reference,
-    whose list types it as an operation outside the OR, gives SZ15."""
-    assert "42.3301" in scheme.or_procedures
+def test_rule_5_a_non_or_part_code_that_only_multi_system_groups_list(scheme: Scheme) -> None:
+    """Rule 5 (formerly a difference with the reference): 42.3301 内镜食管病损切除术 is
+    filed by GK2 胃镜治疗操作 (K–Q, 非手术室操作), and of the surgical range only RA2–RA4
+    (淋巴瘤等伴其他手术: multi-system lists) name it, so it is not an OR procedure:
+    A31.001 (MDCS 主诊表, SZ1's list at line 72084) + 42.3301 → SZ15, as the reference.
+    51.1101 术中胆道镜检查 (HL2 肝胆胰系统的诊断性操作; VJ1, ZJ1) likewise: A41.900 →
+    SR15."""
+    assert "42.3301" not in scheme.or_procedures
     c = GroupCase("t", 2, 19, None, None, ("A31.001",), ("42.3301",))
-    assert group(c, scheme).drg == "SB15"
+    assert group(c, scheme).drg == "SZ15"
+    assert "51.1101" not in scheme.or_procedures
+    assert group(sepsis("51.1101"), scheme).drg == "SR15"
+    # a code only VJ1 lists and no K–Q group files stays OR (rule 5 needs both)
+    assert "37.7300" in scheme.or_procedures
+    assert group(sepsis("37.7300"), scheme).drg == "SB15"
