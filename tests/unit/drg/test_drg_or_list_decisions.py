@@ -104,3 +104,21 @@ def test_rule_5_a_non_or_part_code_that_only_multi_system_groups_list(scheme: Sc
     # a code only VJ1 lists and no K–Q group files stays OR (rule 5 needs both)
     assert "37.7300" in scheme.or_procedures
     assert group(sepsis("37.7300"), scheme).drg == "SB15"
+
+
+def test_known_difference_ff1_is_tried_before_ff2(scheme: Scheme) -> None:
+    """The one difference with the reference that is no OR attribute (seed 7, R7-003164):
+    39.2900x002 大隐静脉-股动脉搭桥术 is in FF1's principal-procedure list (line 23880)
+    and in FF2's first list (24123); 39.7200x001 颈静脉支架置入术 is in FF2's 介入操作
+    list after ``和`` (24378). The tables put FF1 before FF2 (2_ADRG.txt, 4_ADRG_DETAIL.txt),
+    so with 39.2900x002 first the case is FF19 (FF1 has no split); the reference tries FF2
+    first (FF2x). With 39.7200x001 first, FF1 does not match and FF2 takes it (FF25)."""
+    dx = ("I72.400x230",)  # 胫动脉夹层, MDCF 主诊表
+    assert (
+        group(GroupCase("t", 1, 50, None, None, dx, ("39.2900x002", "39.7200x001")), scheme).drg
+        == "FF19"
+    )
+    assert (
+        group(GroupCase("t", 1, 50, None, None, dx, ("39.7200x001", "39.2900x002")), scheme).drg
+        == "FF25"
+    )
