@@ -5,7 +5,8 @@ diagnosis + an OR procedure) take a case whose principal procedure is an OR proc
 (手术室手术) that no earlier ADRG of the MDC lists. The tables name no OR attribute, so
 ``derive_or_procedures`` reads it from them (docs/drg.md, "The OR-procedure list"):
 listed by an A–J ADRG that is an operation group, not in the 介入操作 list of FE1/FF2,
-outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it.
+outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it, not filed by a K–Q group while only
+the multi-system groups (PJ1, QJ1, RA1–RA4, VJ1, ZJ1) list it in the surgical range.
 
 Every expected value below was read by hand from ``4_ADRG_DETAIL.txt``:
 
