@@ -12,10 +12,16 @@ difference is listed with the procedures whose OR status the two groupers read
 differently.
 
     python tools/drg_compare_reference.py --reference /tmp/DRG_Python [--n 20000] [--seed 2026]
-        [--or-list FILE] [--show 50]
+        [--or-list FILE | --operation-types FILE [--or-types 手术,介入治疗]] [--show 50]
+        [--table]
 
 ``--or-list`` loads another OR-procedure list into medroam's scheme (one code per line),
-to measure what a list changes. Exit code 0 (also when skipped), 2 on a bad argument.
+``--operation-types`` a procedure catalogue's operation-type column (``code type`` per
+line, the 医保版 types 手术/介入治疗/治疗性操作/诊断性操作; OR = ``--or-types``), to measure
+what a list changes. ``--table`` prints every difference as a Markdown row: the case, both
+groups, why (each procedure the two groupers read differently, with the ADRGs that list
+it and the derivation rule), and which reading the CHS-DRG 1.1 tables support. Exit code
+0 (also when skipped), 2 on a bad argument.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import json
 import os
 import sys
 from collections import Counter
@@ -31,7 +38,93 @@ from typing import Any
 
 from medroam.domain.drg.grouper import GroupStatus, group
 from medroam.domain.drg.synthetic import random_cases
-from medroam.refdata.drg import load_scheme, parse_or_procedures
+from medroam.refdata.drg import (
+    DEFAULT_OR_TYPES,
+    H_AND,
+    OPERATION_TYPES,
+    Detail,
+    apply_errata,
+    load_scheme,
+    or_procedures_from_types,
+    parse_detail,
+    parse_operation_types,
+    parse_or_procedures,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "medroam" / "data" / "drg"
+
+
+def _detail() -> Detail:
+    """The packaged detail file after the errata (to say which ADRGs list a code)."""
+    manifest = json.loads((DATA / "chs-drg-1.1.scheme.json").read_text(encoding="utf-8"))
+    name = manifest["files"]["detail"]
+    detail = parse_detail((DATA / manifest["tables"] / name).read_text(encoding="utf-8"), name)
+    apply_errata(detail, manifest.get("errata", []), "chs-drg-1.1.scheme.json")
+    return detail
+
+
+def _listings(detail: Detail) -> dict[str, list[tuple[str, str]]]:
+    """Procedure code → (ADRG, how it lists it): ``op``, ``therapy`` (a 治疗 group),
+    ``interv`` (the 介入操作 list of a …伴介入操作 group)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for code, sec in detail.adrgs.items():
+        title = sec.title.replace("~~", "").replace(" ", "")
+        therapy = "治疗" in title and "手术" not in title
+        for b in sec.blocks:
+            how = "therapy" if therapy else "op"
+            if b.header == H_AND and "介入操作" in title:
+                how = "interv"
+            for p in b.codes:
+                if p[:2].isdigit() and (code, how) not in out.get(p, []):
+                    out.setdefault(p, []).append((code, how))
+    return out
+
+
+def explain(code: str, ours_or: bool, listed: list[tuple[str, str]]) -> tuple[str, str]:
+    """Why medroam reads ``code`` as it does, and which reading the 1.1 tables support.
+
+    >>> explain("51.1101", True, [("VJ1", "op")])[1][:6]
+    'medroa'
+    >>> explain("42.3301", True, [("GK2", "op"), ("RA2", "op")])[1][:9]
+    'undecided'
+    """
+    surg = [a for a, how in listed if a[1] <= "J" and how == "op"]
+    non_or = [a for a, _ in listed if "K" <= a[1] <= "Q"]
+    if ours_or and non_or:
+        return (
+            f"{code} medroam OR (listed by {' '.join(surg)}, surgical part A–J; also by "
+            f"{' '.join(non_or)}, non-OR part K–Q), reference non-OR",
+            "undecided: the tables list it both as a surgical-ADRG operation and as a "
+            "非手术室操作; the 医保版 type decides",
+        )
+    if ours_or:
+        return (
+            f"{code} medroam OR (listed by {' '.join(surg)}, surgical part A–J), reference non-OR",
+            "medroam by the tables (listed as a surgical-ADRG operation); the 医保版 type "
+            "(not in the tables) may say otherwise",
+        )
+    all_adrgs = " ".join(a for a, _ in listed) or "none"
+    if surg:  # rule 4: chapter 87–99 outside MDCA
+        return (
+            f"{code} medroam non-OR (chapter {code[:2]}, rule 4; listed by {' '.join(surg)}), "
+            "reference OR",
+            "reference: a surgical operation group lists it; medroam's chapter rule is a choice "
+            "of its own",
+        )
+    therapy = [a for a, how in listed if how == "therapy"]
+    interv = [a for a, how in listed if how == "interv"]
+    if therapy or interv:
+        which = " ".join(therapy + interv)
+        return (
+            f"{code} medroam non-OR (listed by {all_adrgs}; {which}: a 治疗 group or a 介入操作 "
+            "list, rules 2–3), reference OR",
+            "medroam: the tables list it as a therapy or an accompanying 介入操作, not as a 手术",
+        )
+    return (
+        f"{code} medroam non-OR (listed by {all_adrgs}: non-OR part K–Q or medical only), "
+        "reference OR",
+        "medroam: the tables file it under 非手术室操作 (K–Q), not under a surgical ADRG",
+    )
 
 
 def _reference(path: Path) -> tuple[Any, Any, frozenset[str]] | None:
@@ -50,16 +143,38 @@ def _reference(path: Path) -> tuple[Any, Any, frozenset[str]] | None:
     return proxy, base.MedicalRecord, frozenset(base.SS_VALID)
 
 
+def _order_why(ours: str | None, theirs: str) -> tuple[str, str]:
+    """A difference with no procedure read differently: the order of the ADRGs tried."""
+    if {ours, theirs} == {"FF1", "FF2"}:
+        return (
+            "no procedure read differently: the principal procedure is in FF1's list and the "
+            "record also meets FF2 (同时包含…和…); the reference tries FF2 before FF1",
+            "medroam: 2_ADRG.txt and 4_ADRG_DETAIL.txt put FF1 before FF2, and the table "
+            "order is the grouping order",
+        )
+    return ("no procedure read differently", "not classified: read the two traces")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reference", type=Path, default=os.environ.get("MEDROAM_DRG_REFERENCE"))
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--or-list", type=Path, default=None)
+    ap.add_argument("--operation-types", type=Path, default=None)
+    ap.add_argument("--or-types", default=",".join(DEFAULT_OR_TYPES))
     ap.add_argument("--show", type=int, default=50)
+    ap.add_argument("--table", action="store_true")
     args = ap.parse_args()
     if args.n <= 0:
         print("--n must be positive", file=sys.stderr)
+        return 2
+    or_types = [t for t in args.or_types.split(",") if t]
+    if not or_types or any(t not in OPERATION_TYPES for t in or_types):
+        print(f"--or-types: each must be one of {', '.join(OPERATION_TYPES)}", file=sys.stderr)
+        return 2
+    if args.or_list is not None and args.operation_types is not None:
+        print("give --or-list or --operation-types, not both", file=sys.stderr)
         return 2
     ref = _reference(args.reference) if args.reference else None
     if ref is None:
@@ -73,7 +188,15 @@ def main() -> int:
         or_set = parse_or_procedures(text, str(args.or_list))
         scheme = dataclasses.replace(scheme, or_procedures=or_set)
         label = str(args.or_list)
+    if args.operation_types is not None:
+        text = args.operation_types.read_text(encoding="utf-8")
+        types = parse_operation_types(text, str(args.operation_types))
+        or_set = or_procedures_from_types(types, or_types)
+        scheme = dataclasses.replace(scheme, or_procedures=or_set)
+        label = f"{args.operation_types} (OR = {'/'.join(or_types)})"
     ours = scheme.or_procedures
+    listings = _listings(_detail()) if args.table else {}
+    rows: list[str] = []
     cases = random_cases(scheme, n=args.n, seed=args.seed)
     pairs: Counter[tuple[str, str]] = Counter()
     lines: list[str] = []
@@ -95,6 +218,18 @@ def main() -> int:
             f"{c.case_id} dx={'|'.join(c.diagnoses)} px={'|'.join(c.procedures)} "
             f"medroam={a} reference={b} OR-read-differently={' '.join(read) or '-'}"
         )
+        if args.table:
+            # the principal procedure decides SB1/TB1/WJ1/XJ1/YC1 and the MDCA entry;
+            # any procedure decides ZZ1
+            differ = [p for p in dict.fromkeys(c.procedures) if (p in ours) != (p in ref_or)]
+            decisive = [p for p in differ if p == c.procedures[0]] or differ
+            why = [explain(p, p in ours, listings.get(p, [])) for p in decisive]
+            order = _order_why(mine.adrg, theirs.adrg)
+            rows.append(
+                f"| {c.case_id} | {c.diagnoses[0]}; {' '.join(c.procedures)} | {a} | {b} | "
+                f"{'; '.join(w for w, _ in why) or order[0]} | "
+                f"{'; '.join(dict.fromkeys(r for _, r in why)) or order[1]} |"
+            )
     n = len(cases)
     same = n - len(lines)
     print(f"OR list: {label}, {len(ours)} codes; reference list {len(ref_or)} codes")
@@ -106,6 +241,14 @@ def main() -> int:
     )
     for line in lines[: args.show]:
         print(line)
+    if args.table:
+        print()
+        print(
+            "| Case | Principal dx; procedures | medroam | Reference | Why | Per the 1.1 tables |"
+        )
+        print("|---|---|---|---|---|---|")
+        for row in rows:
+            print(row)
     return 0
 
 

@@ -3,7 +3,8 @@
 The CHS-DRG 1.1 tables do not enumerate OR procedures. This writes, one per line, every
 procedure code that ``medroam.refdata.drg.derive_or_procedures`` takes as an OR procedure
 (listed by a surgical ADRG, second letter A–J, that is an operation group; not the 介入操作
-half of a "…伴介入操作" group; outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it),
+half of a "…伴介入操作" group; outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it;
+not filed under 非手术室操作 by a K–Q group while only multi-system groups list it),
 after the manifest's errata, with the ADRGs that list it as a comment. The output is
 data: replace it with an authoritative list (the 医保版 ICD-9-CM-3 operation type) when
 one is available. Deterministic: rerunning gives a byte-identical file.
@@ -34,7 +35,8 @@ def render(manifest_path: Path) -> str:
         "# Not an official list: every procedure code listed under a surgical ADRG (second",
         "# letter A-J) that is an operation group (not a 治疗 group: RB1 RB2 RC1 RD1 RE1 RG1",
         "# BE2 FD3), not in the 介入操作 list of FE1/FF2, outside ICD-9-CM-3 chapter 87-99",
-        "# unless an MDCA ADRG lists it,",
+        "# unless an MDCA ADRG lists it, and not a code that a K-Q group (非手术室操作) files",
+        "# while only the multi-system groups PJ1 QJ1 RA1-RA4 VJ1 ZJ1 list it as surgical,",
         f"# from {manifest['tables']}/{detail_name} after the errata.",
         "# Written by tools/drg_derive_or_procedures.py; see data/drg/SOURCE.md and",
         "# docs/drg.md. Replace with an authoritative list when one is available.",

@@ -257,7 +257,17 @@ def parse_cce(text: str, file: str) -> dict[str, str]:
 # --- the OR-procedure list ------------------------------------------------------------
 
 
-def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
+#: CHS-DRG 1.1's multi-system "other operation" groups of the surgical range: each lists
+#: procedures of every body system, including many that the organ system's own MDC files
+#: under 非手术室操作 (K–Q). Titles (2_ADRG.txt): QJ1 非特指部位、组织、器官的良性肿瘤手术,
+#: RA1/RA3 …伴重大手术, RA2/RA4 …伴其他手术, VJ1 其他损伤的手术, ZJ1 与多发重要创伤诊断
+#: 有关的其他手术室操作, PJ1 新生儿的其他手术.
+MULTI_SYSTEM_ADRGS = frozenset({"PJ1", "QJ1", "RA1", "RA2", "RA3", "RA4", "VJ1", "ZJ1"})
+
+
+def derive_or_procedures(
+    detail: Detail, multi_system: frozenset[str] = MULTI_SYSTEM_ADRGS
+) -> dict[str, list[str]]:
     """OR procedures (手术室手术) derived from what the tables say, rule by rule.
 
     The tables name no OR attribute; ``全部手术`` (SB1, TB1, XJ1, WJ1, YC1), the MDCA entry
@@ -273,12 +283,25 @@ def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
     4. the code is outside ICD-9-CM-3 chapter 16, 87–99 其他诊断性和治疗性操作
        (imaging, radiotherapy, injections, removals, resuscitation), unless a pre-MDC
        ADRG (MDCA) lists it: MDCA is entered by its own lists (AH1's ventilation ≥ 96 h
-       is 96.7201).
+       is 96.7201);
+    5. a code that a K–Q ADRG files under 非手术室操作 and that no surgical-range
+       (A–J) group lists except the multi-system "other operation" groups
+       (``multi_system``) is not an OR procedure: the organ system's own classification
+       wins over a list that gathers every system's procedures. (A code that a 治疗
+       group or a 介入操作 list of the surgical range also names is kept.)
 
     Returns code → the ADRGs whose lists made it an OR procedure (rules 1–3).
     """
     out: dict[str, list[str]] = {}
+    non_or_part: set[str] = set()
+    surgical_listers: dict[str, set[str]] = {}
     for code, sec in detail.adrgs.items():
+        for b in sec.blocks:
+            for p in b.codes:
+                if "K" <= code[1] <= "Q":
+                    non_or_part.add(p)
+                elif code[1] <= "J":
+                    surgical_listers.setdefault(p, set()).add(code)
         if code[1] > "J":
             continue
         title = sec.title.replace("~~", "").replace(" ", "")
@@ -294,7 +317,11 @@ def derive_or_procedures(detail: Detail) -> dict[str, list[str]]:
                     out.setdefault(p, [])
                     if code not in out[p]:
                         out[p].append(code)
-    return dict(sorted(out.items()))
+    return {
+        p: adrgs
+        for p, adrgs in sorted(out.items())
+        if p not in non_or_part or not surgical_listers[p] <= multi_system
+    }
 
 
 def parse_or_procedures(text: str, file: str) -> frozenset[str]:
@@ -311,6 +338,50 @@ def parse_or_procedures(text: str, file: str) -> frozenset[str]:
     if not codes:
         raise _err(file, "", "codes", "the OR-procedure list is empty")
     return frozenset(codes)
+
+
+#: The four operation types of the 医保版 ICD-9-CM-3 (手术操作分类与代码).
+OPERATION_TYPES = ("手术", "介入治疗", "治疗性操作", "诊断性操作")
+#: The types that count as OR procedures (手术室手术) unless a manifest says otherwise.
+DEFAULT_OR_TYPES = ("手术", "介入治疗")
+
+
+def parse_operation_types(text: str, file: str) -> dict[str, str]:
+    """A procedure catalogue's operation-type column: ``code<whitespace>type`` per line.
+
+    ``#`` starts a comment; the type is one of ``OPERATION_TYPES``; anything after the
+    type (a name) is ignored. A code given twice with two types is an error.
+    """
+    types: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        code = parts[0]
+        if not re.fullmatch(r"[0-9]{2}\.[0-9A-Za-z]+", code):
+            raise _err(file, f"line {n}", "code", f"not a procedure code: {code!r}")
+        if len(parts) < 2 or parts[1] not in OPERATION_TYPES:
+            got = parts[1] if len(parts) > 1 else "nothing"
+            raise _err(file, f"line {n}", "type", f"{got!r} is not one of {OPERATION_TYPES}")
+        if types.get(code, parts[1]) != parts[1]:
+            raise _err(file, f"line {n}", "type", f"{code} has two types")
+        types[code] = parts[1]
+    if not types:
+        raise _err(file, "", "codes", "the operation-type catalogue is empty")
+    return types
+
+
+def or_procedures_from_types(
+    types: Mapping[str, str], or_types: Iterable[str] = DEFAULT_OR_TYPES
+) -> frozenset[str]:
+    """The OR procedures of a catalogue: every code whose operation type is in ``or_types``.
+
+    >>> sorted(or_procedures_from_types({"51.2300": "手术", "45.2301": "诊断性操作"}))
+    ['51.2300']
+    """
+    wanted = set(or_types)
+    return frozenset(code for code, t in types.items() if t in wanted)
 
 
 # --- compile ---------------------------------------------------------------------------
@@ -591,9 +662,25 @@ def compile_scheme(
             if t is not None and t not in cce_tables:
                 raise _err(label(key), f"code {code}", "table", f"{t} is not in {names['cce']}")
 
-    # OR procedures
+    # OR procedures: an operation-type catalogue, else a list, else derived from the tables
     or_name = manifest.get("or_procedures")
-    if or_name:
+    op_types = manifest.get("operation_types")
+    if op_types is not None:
+        if or_name:
+            raise _err(mf, "", "operation_types", "give operation_types or or_procedures, not both")
+        if not isinstance(op_types, dict) or not isinstance(op_types.get("file"), str):
+            raise _err(mf, "", "operation_types", 'must be {"file": NAME, "or_types": [...]}')
+        wanted = op_types.get("or_types", list(DEFAULT_OR_TYPES))
+        if (
+            not isinstance(wanted, list)
+            or not wanted
+            or any(t not in OPERATION_TYPES for t in wanted)
+        ):
+            raise _err(mf, "", "operation_types.or_types", f"each must be one of {OPERATION_TYPES}")
+        ot_name = op_types["file"]
+        ot_label = f"{mf.rpartition('/')[0]}/{ot_name}" if "/" in mf else ot_name
+        or_set = or_procedures_from_types(parse_operation_types(read(ot_name), ot_label), wanted)
+    elif or_name:
         or_label = f"{mf.rpartition('/')[0]}/{or_name}" if "/" in mf else str(or_name)
         or_set = parse_or_procedures(read(str(or_name)), or_label)
     else:
@@ -686,7 +773,10 @@ def _load_from(base: Traversable | Path, manifest_name: str, label: str) -> Sche
     tables_dir = base.joinpath(tables) if tables else base
 
     def read(name: str) -> str:
-        if name == manifest.get("or_procedures"):
+        op_types = manifest.get("operation_types")
+        if name == manifest.get("or_procedures") or (
+            isinstance(op_types, dict) and name == op_types.get("file")
+        ):
             return _read(base, name, label, {})
         return _read(tables_dir, name, f"{label}/{tables}" if tables else label, sha)
 

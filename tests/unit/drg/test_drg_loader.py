@@ -208,18 +208,19 @@ def test_expected_count_mismatch_is_an_error(tmp_path: Path) -> None:
 
 
 def test_or_procedure_list_is_the_derivation(scheme: Scheme) -> None:
-    """The packaged list is exactly what the tool derives (9,008 codes), and the tool is
+    """The packaged list is exactly what the tool derives (8,895 codes), and the tool is
     deterministic; one code per rule of the derivation."""
     text = render(MANIFEST)
     assert (DATA / "chs-drg-1.1.or-procedures.txt").read_text(encoding="utf-8") == text
     assert render(MANIFEST) == text
-    assert len(scheme.or_procedures) == 9008
+    assert len(scheme.or_procedures) == 8895
     assert "51.2300" in scheme.or_procedures  # HC2 and others: surgical operation groups
     assert "96.7201" in scheme.or_procedures  # AH1: chapter 96, but MDCA lists it
     assert "96.7101" not in scheme.or_procedures  # only in PK1 (K–Q, non-OR)
     assert "54.9701" not in scheme.or_procedures  # only in RE1, a 治疗 group
     assert "00.6000x001" not in scheme.or_procedures  # only in FF2's 介入操作 list
     assert "88.0400" not in scheme.or_procedures  # chapter 88, surgical ADRGs only
+    assert "42.3301" not in scheme.or_procedures  # GK2 (K–Q) and only RA2–RA4 (rule 5)
 
 
 def test_or_procedure_list_is_replaceable(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ diagnosis + an OR procedure) take a case whose principal procedure is an OR proc
 (手术室手术) that no earlier ADRG of the MDC lists. The tables name no OR attribute, so
 ``derive_or_procedures`` reads it from them (docs/drg.md, "The OR-procedure list"):
 listed by an A–J ADRG that is an operation group, not in the 介入操作 list of FE1/FF2,
-outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it.
+outside ICD-9-CM-3 chapter 87–99 unless MDCA lists it, not filed by a K–Q group while only
+the multi-system groups (PJ1, QJ1, RA1–RA4, VJ1, ZJ1) list it in the surgical range.
 
 Every expected value below was read by hand from ``4_ADRG_DETAIL.txt``:
 
@@ -89,11 +90,36 @@ def test_known_difference_with_the_reference_interventional_codes(scheme: Scheme
     assert r.adrg != "XJ1"
 
 
-def test_known_difference_with_the_reference_endoscopic_operation(scheme: Scheme) -> None:
-    """A signed-off difference of the other direction: 42.3301 内镜食管病损切除术 is listed
-    by GK2 (a K–Q group) but also by RA2–RA4 (淋巴瘤等伴其他手术, operation groups of the
-    surgical range), so it is OR here: A31.001 (MDCS) + 42.3301 → SB15; the reference,
-    whose list types it as an operation outside the OR, gives SZ15."""
-    assert "42.3301" in scheme.or_procedures
+def test_rule_5_a_non_or_part_code_that_only_multi_system_groups_list(scheme: Scheme) -> None:
+    """Rule 5 (formerly a difference with the reference): 42.3301 内镜食管病损切除术 is
+    filed by GK2 胃镜治疗操作 (K–Q, 非手术室操作), and of the surgical range only RA2–RA4
+    (淋巴瘤等伴其他手术: multi-system lists) name it, so it is not an OR procedure:
+    A31.001 (MDCS 主诊表, SZ1's list at line 72084) + 42.3301 → SZ15, as the reference.
+    51.1101 术中胆道镜检查 (HL2 肝胆胰系统的诊断性操作; VJ1, ZJ1) likewise: A41.900 →
+    SR15."""
+    assert "42.3301" not in scheme.or_procedures
     c = GroupCase("t", 2, 19, None, None, ("A31.001",), ("42.3301",))
-    assert group(c, scheme).drg == "SB15"
+    assert group(c, scheme).drg == "SZ15"
+    assert "51.1101" not in scheme.or_procedures
+    assert group(sepsis("51.1101"), scheme).drg == "SR15"
+    # a code only VJ1 lists and no K–Q group files stays OR (rule 5 needs both)
+    assert "37.7300" in scheme.or_procedures
+    assert group(sepsis("37.7300"), scheme).drg == "SB15"
+
+
+def test_known_difference_ff1_is_tried_before_ff2(scheme: Scheme) -> None:
+    """The one difference with the reference that is no OR attribute (seed 7, R7-003164):
+    39.2900x002 大隐静脉-股动脉搭桥术 is in FF1's principal-procedure list (line 23880)
+    and in FF2's first list (24123); 39.7200x001 颈静脉支架置入术 is in FF2's 介入操作
+    list after ``和`` (24378). The tables put FF1 before FF2 (2_ADRG.txt, 4_ADRG_DETAIL.txt),
+    so with 39.2900x002 first the case is FF19 (FF1 has no split); the reference tries FF2
+    first (FF2x). With 39.7200x001 first, FF1 does not match and FF2 takes it (FF25)."""
+    dx = ("I72.400x230",)  # 胫动脉夹层, MDCF 主诊表
+    assert (
+        group(GroupCase("t", 1, 50, None, None, dx, ("39.2900x002", "39.7200x001")), scheme).drg
+        == "FF19"
+    )
+    assert (
+        group(GroupCase("t", 1, 50, None, None, dx, ("39.7200x001", "39.2900x002")), scheme).drg
+        == "FF25"
+    )
