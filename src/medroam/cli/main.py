@@ -94,6 +94,12 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "File, change, cancel and query 备案.",
         group_help="File, change, cancel and query 备案.",
     ),
+    "audit": LazyCommand(
+        "medroam.cli.audit",
+        "app",
+        "Smart audit (智能审核): after-settlement audit, findings, evaluation.",
+        group_help="Smart audit (智能审核): after-settlement audit, findings, evaluation.",
+    ),
     "case": LazyCommand(
         "medroam.cli.cases",
         "app",

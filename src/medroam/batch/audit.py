@@ -1,0 +1,258 @@
+"""After-settlement audit (事后): which visits each rule must look at, as set computations.
+
+The batch layer selects, the domain decides. For every rule in the library, one Ibis
+expression selects the **candidate visits** of a period: the visits the rule could find
+something on (the rule's items charged, a stay with a charge outside its dates, a
+cross-region stay above the threshold, a person readmitted within the window …). The
+predicates are supersets of the rule's (the loosest parameters over all regions' versions
+of a code), so no violation is missed; the exact decision — amounts, lines, the zh-CN
+text — is then the domain's own check (``domain.audit``) on those visits only, the same
+code the real-time audit runs, so after-settlement and real-time findings never differ.
+
+Nothing loops over all rows in Python: the expressions run on SQLite, PostgreSQL or DuckDB
+(the same unbound tables as clearing, compiled per connection; Parquet on DuckDB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis  # type: ignore[import-untyped]
+import ibis.expr.types as ir  # type: ignore[import-untyped]
+
+from medroam.batch.lines import local_day
+from medroam.domain.audit.mechanisms import (
+    MECHANISMS,
+    AgeLimit,
+    CostThreshold,
+    DuplicateCharge,
+    FrequentVisits,
+    IndicationLimit,
+    Kind,
+    LevelLimit,
+    PriceCap,
+    QuantityLimit,
+    Readmission,
+    ScenarioLimit,
+    SexLimit,
+    Target,
+    UnbundledCharge,
+)
+from medroam.domain.audit.model import Rule, Scenario
+
+PHARMACY_MED_TYPE = "41"
+
+SETTLEMENTS = ibis.schema(
+    {
+        "setl_id": "string",
+        "mdtrt_id": "string",
+        "psn_no": "string",
+        "setl_time": "timestamp",
+        "status": "string",
+        "refd_setl_flag": "boolean",
+        "medfee": "int64",
+        "fixmedins_code": "string",
+        "insutype": "string",
+        "insured_region": "string",
+        "treatment_region": "string",
+    }
+)
+VISITS = ibis.schema(
+    {
+        "mdtrt_id": "string",
+        "psn_no": "string",
+        "kind": "string",
+        "med_type": "string",
+        "begin_time": "timestamp",
+        "end_time": "timestamp",
+        "institution_level": "string",
+    }
+)
+FEE_LINES = ibis.schema(
+    {
+        "mdtrt_id": "string",
+        "setl_id": "string",
+        "feedetl_sn": "string",
+        "med_list_codg": "string",
+        "quantity": "int64",
+        "unit_price": "int64",
+        "amount": "int64",
+        "fee_ocur_time": "timestamp",
+        "status": "string",
+    }
+)
+DIAGNOSES = ibis.schema(
+    {"mdtrt_id": "string", "diag_code": "string", "valid": "boolean", "stage": "string"}
+)
+PERSONS = ibis.schema({"psn_no": "string", "gender": "string", "birth_date": "date"})
+
+
+def tables() -> dict[str, ir.Table]:
+    """Unbound tables over the operational schema (the names of ``store/tables.py``)."""
+    return {
+        "settlements": ibis.table(SETTLEMENTS, name="settlements"),
+        "visits": ibis.table(VISITS, name="visits"),
+        "fee_lines": ibis.table(FEE_LINES, name="fee_lines"),
+        "diagnoses": ibis.table(DIAGNOSES, name="diagnoses"),
+        "persons": ibis.table(PERSONS, name="persons"),
+    }
+
+
+def naive_day(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Days since 1970-01-01 of a naive local timestamp (visit and charge times)."""
+    return (ts.epoch_seconds() // 86400).cast("int32")
+
+
+def in_force(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table:
+    """The settlements in force (originals, not cancelled or voided) settled on China
+    days ``first_day``..``last_day`` (days since 1970-01-01), with their visit: one row
+    per settlement audited. Times come back as day numbers, so every engine (SQLite has
+    no timestamp type) does the same arithmetic."""
+    s = t["settlements"]
+    day = local_day(s.setl_time)
+    s = s.filter((s.status == "valid") & ~s.refd_setl_flag).mutate(setl_day=day)
+    s = s.filter((s.setl_day >= first_day) & (s.setl_day <= last_day))
+    v = t["visits"]
+    j = s.join(v, s.mdtrt_id == v.mdtrt_id)
+    return j.select(
+        s.setl_id,
+        s.mdtrt_id,
+        s.psn_no,
+        s.setl_day,
+        s.medfee,
+        s.fixmedins_code,
+        s.insutype,
+        s.insured_region,
+        s.treatment_region,
+        v.kind,
+        v.med_type,
+        v.institution_level,
+        begin_day=naive_day(v.begin_time),
+        end_day=ibis.ifelse(v.end_time.isnull(), naive_day(v.begin_time), naive_day(v.end_time)),
+    )
+
+
+def _lines(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
+    f = t["fee_lines"]
+    f = f.filter(f.status == "settled")
+    return f.join(visits, f.setl_id == visits.setl_id).select(
+        visits.mdtrt_id,
+        visits.psn_no,
+        visits.kind,
+        visits.med_type,
+        visits.institution_level,
+        visits.begin_day,
+        visits.end_day,
+        code=f.med_list_codg,
+        quantity=f.quantity,
+        unit_price=f.unit_price,
+        charge_day=naive_day(f.fee_ocur_time),
+    )
+
+
+def _scenario(kind: ir.StringValue, med_type: ir.StringValue) -> ir.StringValue:
+    return ibis.cases(
+        (kind == "inpatient", Scenario.INPATIENT.value),
+        (med_type == PHARMACY_MED_TYPE, Scenario.PHARMACY.value),
+        else_=Scenario.OUTPATIENT.value,
+    )
+
+
+def _ids(expr: ir.Table) -> ir.Table:
+    return expr.select("mdtrt_id").distinct()
+
+
+def _with_gender(t: dict[str, ir.Table], rows: ir.Table) -> ir.Table:
+    p = t["persons"]
+    return rows.join(p, rows.psn_no == p.psn_no).select(*rows.columns, p.gender)
+
+
+def _prefix_any(column: ir.StringValue, prefixes: Sequence[str]) -> ir.BooleanValue:
+    return ibis.or_(*(column.startswith(x) for x in sorted(prefixes)))
+
+
+def candidates(rule: Rule, t: dict[str, ir.Table], visits: ir.Table) -> ir.Table | None:
+    """The visits (``mdtrt_id``) a bill rule could find something on; None for a rule this
+    layer has no predicate for (it is then checked on every visit of the period)."""
+    p = rule.params
+    lines = _lines(t, visits)
+    if isinstance(p, SexLimit | AgeLimit) and p.target is Target.ITEM:
+        hit = lines.filter(lines.code.isin(sorted(p.codes)))
+        if isinstance(p, SexLimit):
+            g = _with_gender(t, hit)
+            hit = g.filter(g.gender != p.gender)
+        return _ids(hit)
+    if isinstance(p, SexLimit | AgeLimit) and p.target is Target.DIAGNOSIS:
+        d = t["diagnoses"]
+        d = d.filter(d.valid & _prefix_any(d.diag_code, sorted(p.codes)))
+        hit = visits.join(d, visits.mdtrt_id == d.mdtrt_id).select(visits.mdtrt_id, visits.psn_no)
+        if isinstance(p, SexLimit):
+            g = _with_gender(t, hit)
+            hit = g.filter(g.gender != p.gender)
+        return _ids(hit)
+    if isinstance(p, SexLimit | AgeLimit):
+        return visits.filter(ibis.literal(False)).select("mdtrt_id")  # no procedures stored
+    if isinstance(p, ScenarioLimit):
+        allowed = sorted(s.value for s in p.scenarios)
+        hit = lines.filter(
+            lines.code.isin(sorted(p.codes)) & ~_scenario(lines.kind, lines.med_type).isin(allowed)
+        )
+        return _ids(hit)
+    if isinstance(p, LevelLimit):
+        low = [str(n) for n in range(1, p.min_level)] + ["9"]
+        hit = lines.filter(
+            lines.code.isin(sorted(p.codes))
+            & (lines.institution_level.isin(low) | ~lines.institution_level.isin(["1", "2", "3"]))
+        )
+        return _ids(hit)
+    if isinstance(p, PriceCap):
+        over = ibis.or_(
+            *(
+                (lines.code == code) & (lines.unit_price > cap)
+                for code, cap in sorted(p.caps.items())
+            )
+        )
+        return _ids(lines.filter(over))
+    if isinstance(p, QuantityLimit | IndicationLimit):
+        return _ids(lines.filter(lines.code.isin(sorted(p.codes))))
+    if isinstance(p, DuplicateCharge):
+        codes = sorted({c for pair in p.pairs for c in pair})
+        hit = lines.filter(lines.code.isin(codes))
+        per = hit.group_by("mdtrt_id").agg(n=hit.code.nunique())
+        return per.filter(per.n >= 2).select("mdtrt_id")
+    if isinstance(p, UnbundledCharge):
+        hit = lines.filter(lines.code.isin(sorted(p.components)))
+        per = hit.group_by("mdtrt_id").agg(n=hit.code.nunique())
+        return per.filter(per.n >= p.min_components).select("mdtrt_id")
+    if rule.mechanism == "charge_outside_stay":
+        stays = lines.filter(lines.kind == "inpatient")
+        outside = (stays.charge_day < stays.begin_day) | (stays.charge_day > stays.end_day)
+        return _ids(stays.filter(outside))
+    if isinstance(p, CostThreshold):
+        cross = visits.filter(
+            (visits.insured_region != visits.treatment_region) & (visits.medfee > p.threshold)
+        )
+        return _ids(cross)
+    return None
+
+
+def history_candidates(rule: Rule, t: dict[str, ir.Table], visits: ir.Table) -> ir.Table | None:
+    """The persons (``psn_no``) a history rule could find something on."""
+    p = rule.params
+    if isinstance(p, Readmission):
+        stays = visits.filter(visits.kind == "inpatient")
+        per = stays.group_by("psn_no").agg(n=stays.count())
+        return per.filter(per.n >= 2).select("psn_no")
+    if isinstance(p, FrequentVisits):
+        scenario = _scenario(visits.kind, visits.med_type)
+        mine = visits.filter(scenario == p.scenario.value)
+        per = mine.group_by("psn_no").agg(n=mine.count())
+        return per.filter(per.n > p.max_visits).select("psn_no")
+    if rule.mechanism == "overlapping_settlement":
+        per = visits.group_by("psn_no").agg(places=visits.fixmedins_code.nunique())
+        return per.filter(per.places >= 2).select("psn_no")
+    return None
+
+
+def kind_of(rule: Rule) -> Kind:
+    return MECHANISMS[rule.mechanism].kind

@@ -1,0 +1,162 @@
+"""``medroam audit``: the after-settlement audit (事后审核) and its findings.
+
+    medroam audit run --period 2026-10 [--db URL]
+    medroam audit findings --period 2026-10 [--rule CODE] [--csv FILE] [--db URL]
+
+Amounts are yuan with two decimals; findings are stored with their evidence (see
+``services/audit_run.py``). Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from medroam.cli.common import console, fail
+
+app = typer.Typer(
+    help="Smart audit (智能审核): after-settlement audit, findings, evaluation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: env MEDROAM_DB, else sqlite).", show_default=False
+    ),
+]
+PeriodOpt = Annotated[str, typer.Option("--period", help="The month audited, YYYY-MM.")]
+
+
+def _yuan(fen: int) -> str:
+    from medroam.domain.money import format_yuan
+
+    return format_yuan(fen)
+
+
+def _engine(db: str | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import ArgumentError
+
+    from medroam.store.db import database_url, make_engine, upgrade
+
+    url = database_url(db)
+    try:
+        engine = make_engine(url)
+    except ArgumentError:
+        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
+    upgrade(engine)
+    return engine
+
+
+@app.command("run")
+def run(period: PeriodOpt, db: DbOpt = None) -> None:
+    """Audit a month's settlements with every rule of the library (stage 事后) and store
+    the findings (a re-run replaces them)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from medroam.cli.sim import progress_bar
+    from medroam.services.audit_run import AuditRunError, month_bounds, run_audit
+
+    try:
+        month_bounds(period)
+    except AuditRunError as exc:
+        fail(str(exc))
+    engine = _engine(db)
+    try:
+        with progress_bar() as progress:
+            summary = run_audit(engine, period, progress=progress)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(f"database: {first[0] if first else type(exc).__name__}", code=1)
+    finally:
+        engine.dispose()
+    console.print(
+        f"事后审核 {period}（{summary.run_id}）：{summary.settlements:,} 笔结算，"
+        f"{summary.candidates:,} 笔进入规则判断，{summary.findings:,} 条疑点",
+        highlight=False,
+    )
+    t = Table(title="按规则 by rule", title_justify="left")
+    t.add_column("规则编码 rule")
+    t.add_column("规则名称 name")
+    t.add_column("疑点 findings", justify="right")
+    t.add_column("涉及金额（元）amount", justify="right")
+    for code, (name, n, fen) in sorted(summary.by_rule.items()):
+        t.add_row(code, name, f"{n:,}", _yuan(fen))
+    console.print(t)
+
+
+@app.command("findings")
+def findings(
+    period: PeriodOpt,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule code.")] = None,
+    to_csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write every finding to this CSV file.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """List the stored findings of a month (``audit run`` first)."""
+    from medroam.services.audit_run import AuditRunError, findings_for_period, month_bounds
+
+    try:
+        month_bounds(period)
+    except AuditRunError as exc:
+        fail(str(exc))
+    engine = _engine(db)
+    try:
+        rows = [r for r in findings_for_period(engine, period) if rule in (None, r["rule_code"])]
+    finally:
+        engine.dispose()
+    if not rows:
+        console.print(
+            f"{period}: no findings{' of ' + rule if rule else ''} (run `medroam audit run` first?)"
+        )
+        return
+    from medroam.refdata.regions import load_regions
+
+    table = load_regions()
+
+    def region(code: str) -> str:
+        found = table.get(code)
+        return f"{code} {found.name}" if found else code
+
+    header = [
+        "规则编码",
+        "规则名称",
+        "结算ID",
+        "就诊ID",
+        "定点机构",
+        "参保地",
+        "就医地",
+        "金额（元）",
+        "疑点内容",
+    ]
+    values = [
+        [
+            r["rule_code"], r["rule_name"], r["setl_id"], r["mdtrt_id"], r["fixmedins_code"],
+            region(r["insured_region"]), region(r["treatment_region"]),
+            _yuan(int(r["amount"])), r["content"],
+        ]
+        for r in rows
+    ]  # fmt: skip
+    if to_csv is not None:
+        if to_csv.is_dir():
+            fail(f"--csv: {to_csv} is a directory")
+        with to_csv.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(values)
+        console.print(f"{len(values):,} findings written to {to_csv}")
+        return
+    t = Table(title=f"疑点 findings {period}", title_justify="left")
+    for h in header:
+        t.add_column(h, justify="right" if h.startswith("金额") else "left")
+    for v in values[:200]:
+        t.add_row(*[str(x) for x in v])
+    console.print(t)
+    if len(values) > 200:
+        console.print(f"showing 200 of {len(values):,}; use --csv for all")
