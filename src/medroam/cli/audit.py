@@ -160,3 +160,34 @@ def findings(
     console.print(t)
     if len(values) > 200:
         console.print(f"showing 200 of {len(values):,}; use --csv for all")
+
+
+@app.command("evaluate")
+def evaluate(period: PeriodOpt, db: DbOpt = None) -> None:
+    """Precision and recall per rule family of a month's findings against the anomalies
+    ``medroam sim --anomalies`` planted (run ``medroam audit run`` first)."""
+    from medroam.services.audit_eval import evaluate as evaluate_month
+    from medroam.services.audit_run import AuditRunError, month_bounds
+
+    try:
+        month_bounds(period)
+    except AuditRunError as exc:
+        fail(str(exc))
+    engine = _engine(db)
+    try:
+        result = evaluate_month(engine, period)
+    finally:
+        engine.dispose()
+    if not result["families"]:
+        console.print(f"{period}: no planted anomalies (simulate with --anomalies first)")
+        return
+    t = Table(title=f"审核评估 evaluation {period}（SYNTHETIC truth）", title_justify="left")
+    for h in ("family 规则类别", "planted 植入", "found 发现", "true 命中", "事中拒付",
+              "precision 精确率", "recall 召回率"):  # fmt: skip
+        t.add_column(h, justify="left" if h.startswith("family") else "right")
+    for family, e in result["families"].items():
+        t.add_row(
+            family, str(e["planted"]), str(e["found"]), str(e["true_positive"]),
+            str(e["refused"]), e["precision"], e["recall"],
+        )  # fmt: skip
+    console.print(t)

@@ -257,8 +257,18 @@ def print_anomalies(a: Mapping[str, Any]) -> None:
     t.add_column("family 规则类别")
     t.add_column("planted 植入", justify="right")
     t.add_column("refused at the gateway 事中拒付", justify="right")
+    t.add_column("precision 精确率", justify="right")
+    t.add_column("recall 召回率", justify="right")
+    found = a.get("evaluation", {}).get("families", {})
     for family, n in a["by_family"].items():
-        t.add_row(family, str(n["planted"]), str(n["refused"]))
+        e = found.get(family, {})
+        t.add_row(
+            family,
+            str(n["planted"]),
+            str(n["refused"]),
+            e.get("precision", "—"),
+            e.get("recall", "—"),
+        )
     console.print(t)
     frauds = ", ".join(f"{i['fixmedins_code']} ({i['scheme']})" for i in a["institutions"])
     console.print(

@@ -46,6 +46,8 @@ from medroam.netutil import port_problem
 from medroam.refdata.audit_rules import load_rule_book
 from medroam.refdata.regions import load_regions
 from medroam.services import clearing, prepayment, sim_truth
+from medroam.services.audit_eval import evaluate
+from medroam.services.audit_run import run_audit
 from medroam.services.seed import (
     DEFAULT_SEED,
     SeedError,
@@ -402,6 +404,15 @@ def run_simulation(
         stored_rows = sim_truth.rows_of(anomalies.planted, books, start)
         sim_truth.store(engine, stored_rows)
         truth = anomaly_summary(config, anomalies, stored_rows)
+        # the after-settlement audit of the simulated months, measured against the truth
+        t0 = time.perf_counter()
+        labels = [f"{m.start:%Y-%m}" for m in months]
+        for n, label in enumerate(labels):
+            progress("audit", n, len(labels))
+            run_audit(engine, label)
+        progress("audit", len(labels), len(labels))
+        truth["evaluation"] = evaluate(engine, *labels)
+        timings["audit"] = time.perf_counter() - t0
 
     if keep_server:
         clock.release()
