@@ -39,6 +39,15 @@ def _yuan(fen: int) -> str:
     return format_yuan(fen)
 
 
+def _check_period(period: str) -> None:
+    from medroam.services.audit_run import AuditRunError, month_bounds
+
+    try:
+        month_bounds(period)
+    except AuditRunError as exc:
+        fail(str(exc))
+
+
 def _engine(db: str | None):  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import ArgumentError
 
@@ -60,12 +69,9 @@ def run(period: PeriodOpt, db: DbOpt = None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from medroam.cli.sim import progress_bar
-    from medroam.services.audit_run import AuditRunError, month_bounds, run_audit
+    from medroam.services.audit_run import run_audit
 
-    try:
-        month_bounds(period)
-    except AuditRunError as exc:
-        fail(str(exc))
+    _check_period(period)
     engine = _engine(db)
     try:
         with progress_bar() as progress:
@@ -100,12 +106,9 @@ def findings(
     db: DbOpt = None,
 ) -> None:
     """List the stored findings of a month (``audit run`` first)."""
-    from medroam.services.audit_run import AuditRunError, findings_for_period, month_bounds
+    from medroam.services.audit_run import findings_for_period
 
-    try:
-        month_bounds(period)
-    except AuditRunError as exc:
-        fail(str(exc))
+    _check_period(period)
     engine = _engine(db)
     try:
         rows = [r for r in findings_for_period(engine, period) if rule in (None, r["rule_code"])]
@@ -167,12 +170,8 @@ def evaluate(period: PeriodOpt, db: DbOpt = None) -> None:
     """Precision and recall per rule family of a month's findings against the anomalies
     ``medroam sim --anomalies`` planted (run ``medroam audit run`` first)."""
     from medroam.services.audit_eval import evaluate as evaluate_month
-    from medroam.services.audit_run import AuditRunError, month_bounds
 
-    try:
-        month_bounds(period)
-    except AuditRunError as exc:
-        fail(str(exc))
+    _check_period(period)
     engine = _engine(db)
     try:
         result = evaluate_month(engine, period)
