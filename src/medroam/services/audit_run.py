@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -97,6 +97,27 @@ def rules_of(book: RuleBook, start: date, end: date) -> list[Rule]:
 Runner = Callable[[ir.Table], pa.Table]
 
 
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Where the expressions run, and how a table is restricted to a list of ids: chunks
+    of ``IN (…)`` on a database; one join with an in-memory table on DuckDB (a month can
+    have hundreds of thousands of candidates)."""
+
+    run: Runner
+    chunk: int = CHUNK
+    in_memory: bool = False
+
+    def parts(self, table: ir.Table, column: str, ids: Sequence[str]) -> Iterator[ir.Table]:
+        if not ids:
+            return
+        if self.in_memory:
+            keep = ibis.memtable({column: list(ids)})
+            yield table.semi_join(keep, table[column] == keep[column])
+            return
+        for n in range(0, len(ids), self.chunk):
+            yield table.filter(table[column].isin(sorted(ids[n : n + self.chunk])))
+
+
 def _age(birth: date | None, on: date) -> int:
     if birth is None:
         return 0
@@ -126,15 +147,14 @@ class _Visit:
     visit: AuditVisit
 
 
-def _visits(run: Runner, t: dict[str, ir.Table], base: ir.Table, ids: Sequence[str],
+def _visits(be: Backend, t: dict[str, ir.Table], base: ir.Table, ids: Sequence[str],
             key: str) -> dict[str, list[_Visit]]:  # fmt: skip
     """The settlements of ``base`` whose ``key`` (mdtrt_id or psn_no) is in ``ids``, as
     audit visits (person, place, dates, diagnoses), grouped by that key."""
     out: dict[str, list[_Visit]] = defaultdict(list)
     p, d = t["persons"], t["diagnoses"]
-    for n in range(0, len(ids), CHUNK):
-        chunk = sorted(ids[n : n + CHUNK])
-        rows = base.filter(base[key].isin(chunk))
+    run = be.run
+    for rows in be.parts(base, key, ids):
         rows = rows.join(p, rows.psn_no == p.psn_no).select(
             *rows.columns, p.gender, birth=p.birth_date.cast("string")
         )
@@ -166,17 +186,16 @@ def _visits(run: Runner, t: dict[str, ir.Table], base: ir.Table, ids: Sequence[s
 
 
 def _lines(
-    run: Runner, t: dict[str, ir.Table], setl_ids: Sequence[str]
+    be: Backend, t: dict[str, ir.Table], setl_ids: Sequence[str]
 ) -> dict[str, list[AuditLine]]:
     f = t["fee_lines"]
     out: dict[str, list[AuditLine]] = defaultdict(list)
-    for n in range(0, len(setl_ids), CHUNK):
-        chunk = sorted(setl_ids[n : n + CHUNK])
-        rows = f.filter((f.status == "settled") & f.setl_id.isin(chunk)).select(
+    for part in be.parts(f, "setl_id", setl_ids):
+        rows = part.filter(part.status == "settled").select(
             "setl_id", "feedetl_sn", "med_list_codg", "quantity", "unit_price", "amount",
-            charge_day=batch.naive_day(f.fee_ocur_time),
+            charge_day=batch.naive_day(part.fee_ocur_time),
         ).order_by("setl_id", "feedetl_sn")  # fmt: skip
-        for r in run(rows).to_pylist():
+        for r in be.run(rows).to_pylist():
             out[r["setl_id"]].append(
                 AuditLine(
                     line_id=r["feedetl_sn"],
@@ -198,13 +217,14 @@ class _Found:
 
 
 def audit_period(
-    run: Runner,
+    be: Backend,
     t: dict[str, ir.Table],
     period: str,
     book: RuleBook | None = None,
     progress: Progress = _no_progress,
 ) -> tuple[list[_Found], int, int, int]:
     """(findings, rules, settlements in force, candidates checked) of a month."""
+    run = be.run
     start, end = month_bounds(period)
     book = book or load_rule_book()
     rules = rules_of(book, start, end)
@@ -233,9 +253,9 @@ def audit_period(
         bill_ids = set(run(base.select("mdtrt_id").distinct()).column("mdtrt_id").to_pylist())
 
     out: list[_Found] = []
-    visits = _visits(run, t, base, sorted(bill_ids), "mdtrt_id")
+    visits = _visits(be, t, base, sorted(bill_ids), "mdtrt_id")
     settled = [v for vs in visits.values() for v in vs]
-    lines = _lines(run, t, [v.setl_id for v in settled])
+    lines = _lines(be, t, [v.setl_id for v in settled])
     progress("bills", 0, len(settled))
     for n, v in enumerate(settled, start=1):
         bill = Bill(v.visit, tuple(lines.get(v.setl_id, ())))
@@ -246,11 +266,12 @@ def audit_period(
     progress("bills", len(settled), len(settled))
 
     in_period = {v.setl_id for v in settled}
-    history = _visits(run, t, wide, sorted(people), "psn_no")
+    history = _visits(be, t, wide, sorted(people), "psn_no")
     period_setl = {
         r["setl_id"]
-        for r in run(base.filter(base.psn_no.isin(sorted(people))).select("setl_id")).to_pylist()
-    } if people else set()  # fmt: skip
+        for part in be.parts(base, "psn_no", sorted(people))
+        for r in run(part.select("setl_id")).to_pylist()
+    }
     for mine in history.values():
         mine.sort(key=lambda v: (v.visit.begin, v.setl_id))
         region = mine[-1].visit.treatment_region
@@ -284,7 +305,9 @@ def run_audit(
         def run(expr: ir.Table) -> pa.Table:
             return fetch(expr, connection)
 
-        found, rules, settlements, candidates = audit_period(run, t, period, book, progress)
+        found, rules, settlements, candidates = audit_period(
+            Backend(run), t, period, book, progress
+        )
         return store(session, period, found, rules, settlements, candidates, started)
 
 
@@ -300,7 +323,7 @@ def run_audit_parquet(
     def run(expr: ir.Table) -> pa.Table:
         return fetch(expr)
 
-    return audit_period(run, t, period, book, progress)
+    return audit_period(Backend(run, in_memory=True), t, period, book, progress)
 
 
 AUDIT_TABLES = {
