@@ -237,20 +237,39 @@ def candidates(rule: Rule, t: dict[str, ir.Table], visits: ir.Table) -> ir.Table
 
 
 def history_candidates(rule: Rule, t: dict[str, ir.Table], visits: ir.Table) -> ir.Table | None:
-    """The persons (``psn_no``) a history rule could find something on."""
+    """The persons (``psn_no``) a history rule could find something on, by self-joins of
+    each person's visits (few per person), so the domain sees only those persons."""
     p = rule.params
     if isinstance(p, Readmission):
-        stays = visits.filter(visits.kind == "inpatient")
-        per = stays.group_by("psn_no").agg(n=stays.count())
-        return per.filter(per.n >= 2).select("psn_no")
+        stays = visits.filter(visits.kind == "inpatient").select(
+            "psn_no", "setl_id", "begin_day", "end_day"
+        )
+        later = stays.view()
+        j = stays.join(
+            later,
+            (stays.psn_no == later.psn_no)
+            & (stays.setl_id != later.setl_id)
+            & (later.begin_day >= stays.begin_day)
+            & (later.begin_day - stays.end_day <= p.days),
+        )
+        return j.select(stays.psn_no).distinct()
     if isinstance(p, FrequentVisits):
         scenario = _scenario(visits.kind, visits.med_type)
         mine = visits.filter(scenario == p.scenario.value)
         per = mine.group_by("psn_no").agg(n=mine.count())
         return per.filter(per.n > p.max_visits).select("psn_no")
     if rule.mechanism == "overlapping_settlement":
-        per = visits.group_by("psn_no").agg(places=visits.fixmedins_code.nunique())
-        return per.filter(per.places >= 2).select("psn_no")
+        a = visits.select("psn_no", "setl_id", "fixmedins_code", "kind", "begin_day", "end_day")
+        b = a.view()
+        j = a.join(
+            b,
+            (a.psn_no == b.psn_no)
+            & (a.fixmedins_code != b.fixmedins_code)
+            & (a.kind == "inpatient")
+            & (b.begin_day >= a.begin_day)
+            & (b.begin_day <= a.end_day),
+        )
+        return j.select(a.psn_no).distinct()
     return None
 
 
