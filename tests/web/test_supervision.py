@@ -181,3 +181,52 @@ def test_the_case_list_exports_with_its_filters(console: Console) -> None:
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
         bad = http.get("/supervision", params={"state": "nonsense", "start": "2026-13-01"})
         assert "未知的案件状态" in bad.text and "日期格式应为 YYYY-MM-DD" in bad.text
+
+
+def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
+    """A stored after-settlement finding (5.00 yuan on the console's settlement) is
+    listed for both places; the place of treatment opens a case from it in one click
+    (rule, amount and evidence carried over); the place of insurance may not (404)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with unit_of_work(console.engine) as session:
+        session.execute(
+            insert(AuditRunRow).values(
+                run_id="AUD-web-1", period="2099-01", started_at=now, finished_at=now,
+                rules=1, settlements=1, candidates=1, findings=1,
+            )
+        )  # fmt: skip
+        finding_id = session.execute(
+            insert(AuditFindingRow)
+            .values(
+                run_id="AUD-web-1", period="2099-01", rule_code="GZ10000201001000",
+                rule_name="超限定单价", mechanism="price_cap", result_type="suspicious",
+                severity="medium", setl_id=console.setl_id, mdtrt_id="M", psn_no="P",
+                fixmedins_code=next(
+                    i["fixmedins_code"] for i in console.fixtures["institutions"]
+                    if i["region"] == "440100" and i["level"] == "3"
+                ),
+                treatment_region="440100", insured_region="110100", amount=500,
+                content="单价超过限定单价", line_ids="1", evidence={"cap": "25000000"},
+            )
+            .returning(AuditFindingRow.finding_id)
+        ).scalar_one()  # fmt: skip
+    with console.login(CO_REVIEWER) as http:
+        page = http.get("/supervision", params={"finding_period": "2099-01"}).text
+        assert "超限定单价" in page and f'id="case-from-{finding_id}"' not in page
+        token = csrf_of(page)
+        refused = http.post(f"/supervision/findings/{finding_id}/case", data={"csrf_token": token})
+        assert refused.status_code == 404
+    with console.login(OWNER) as http:
+        page = http.get("/supervision", params={"finding_period": "2099-01"}).text
+        assert f'id="case-from-{finding_id}"' in page and "5.00" in page
+        token = csrf_of(page)
+        r = http.post(f"/supervision/findings/{finding_id}/case", data={"csrf_token": token})
+        assert r.status_code == 303, r.text
+        case_page = http.get(r.headers["location"]).text
+        assert "GZ10000201001000 超限定单价" in case_page and "5.00" in case_page

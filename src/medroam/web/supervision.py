@@ -40,6 +40,7 @@ from medroam.domain.money import MoneyError, yuan_to_fen
 from medroam.gateway.errors import BusinessError
 from medroam.services import cases as case_service
 from medroam.services.uow import unit_of_work
+from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
 from medroam.store.case_tables import CaseRow
 from medroam.store.tables import SettlementRow
 from medroam.web import fmt
@@ -128,6 +129,7 @@ def install(router: APIRouter, pages: Pages) -> None:
         pager,
         paginate,
         parse_day,
+        region_condition,
         render,
         xlsx_response,
     )
@@ -178,6 +180,32 @@ def install(router: APIRouter, pages: Pages) -> None:
             c.appeal_deadline.isoformat() if c.appeal_deadline else "—",
         ]
 
+    def findings(
+        me: Officer, period: str, rule: str, page: int
+    ) -> tuple[list[Any], int, list[str]]:
+        """The stored findings of a month in the officer's scope (newest run), the page
+        asked for, and the months that have a run."""
+        scope = [
+            region_condition(me, AuditFindingRow.treatment_region, AuditFindingRow.insured_region)
+        ]
+        with unit_of_work(engine) as session:
+            months = list(
+                session.execute(
+                    select(AuditRunRow.period).order_by(AuditRunRow.period.desc())
+                ).scalars()
+            )
+            if not period and months:
+                period = months[0]
+            stmt = select(AuditFindingRow).where(AuditFindingRow.period == period, *scope)
+            if rule:
+                stmt = stmt.where(AuditFindingRow.rule_code == rule)
+            rows, total = paginate(
+                session,
+                stmt.order_by(AuditFindingRow.amount.desc(), AuditFindingRow.finding_id),
+                page,
+            )
+        return rows, total, months
+
     def list_page(
         request: Request,
         me: Officer,
@@ -212,6 +240,14 @@ def install(router: APIRouter, pages: Pages) -> None:
                     )
                 }
         may_open = me.role in TREATMENT_ROLES | INSURANCE_ROLES
+        month = request.query_params.get("finding_period", "").strip()[:7]
+        rule = request.query_params.get("finding_rule", "").strip()[:40]
+        fpage = (
+            int(request.query_params.get("finding_page", "1") or 1)
+            if request.query_params.get("finding_page", "1").isdigit()
+            else 1
+        )
+        found, found_total, months = findings(me, month, rule, max(fpage, 1))
         return render(
             "supervision/cases.html",
             status,
@@ -230,6 +266,13 @@ def install(router: APIRouter, pages: Pages) -> None:
             form_errors=form_errors or {},
             result_types=[(r.value, RESULT_TYPE_LABELS[r]) for r in ResultType],
             message=message,
+            findings=found,
+            findings_total=found_total,
+            finding_months=months,
+            finding_period=month or (months[0] if months else ""),
+            finding_rule=rule,
+            may_open_finding=me.role in TREATMENT_ROLES,
+            yuan=fmt.yuan_plain,
         )
 
     @router.get("/supervision")
@@ -324,6 +367,67 @@ def install(router: APIRouter, pages: Pages) -> None:
                 "case",
                 view.case.case_id,
                 after={"state": view.case.state.value, "setl_id": setl_id, "amount_fen": amount},
+            )
+        return RedirectResponse(f"/supervision/cases/{view.case.case_id}", status_code=303)
+
+    @router.post("/supervision/findings/{finding_id}/case")
+    async def case_from_finding(request: Request, finding_id: int) -> Response:
+        """立案 from a stored finding: the place of treatment opens a case whose finding is
+        this one (rule, result type, settlement, amount, evidence)."""
+        sess = pages.session_of(request)
+        if sess is None or sess.officer is None:
+            return pages.to_login(request)
+        form = await pages.checked_form(request, sess)
+        if form is None:
+            return pages.csrf_refused(sess)
+        me = sess.officer
+        with unit_of_work(engine) as session:
+            row = session.get(AuditFindingRow, finding_id)
+        parties = (
+            None
+            if row is None
+            else Parties(row.fixmedins_code, row.insured_region, row.treatment_region)
+        )
+        if row is None or parties is None or Role.TREATMENT not in case_roles(me, parties):
+            return pages.not_found(sess, "finding", str(finding_id))
+        if row.amount <= 0:
+            return pages.refused(
+                sess,
+                "open",
+                "finding",
+                str(finding_id),
+                "角色或地区：该疑点没有涉及金额，请手工立案",
+            )
+        result = ResultType.VIOLATION if row.result_type == "violation" else ResultType.SUSPICIOUS
+        finding = FindingRef(
+            row.rule_code,
+            row.rule_name,
+            result,
+            row.setl_id,
+            int(row.amount),
+            {"finding_id": str(row.finding_id), "run_id": row.run_id, "content": row.content},
+        )
+        now = pages.clock()
+        try:
+            view = case_service.open_new(
+                engine,
+                origin=Origin.FINDING,
+                finding=finding,
+                actor=actor_for(me, Role.TREATMENT, parties),
+                at=now,
+                note=form.get("note", "")[:500] or row.content[:500],
+            )
+        except BusinessError as exc:
+            return pages.refused(sess, "open", "finding", str(finding_id), f"角色或地区：{exc}")
+        with unit_of_work(engine) as session:
+            record(
+                session,
+                now,
+                me,
+                "open",
+                "case",
+                view.case.case_id,
+                after={"finding_id": finding_id, "setl_id": row.setl_id, "amount_fen": row.amount},
             )
         return RedirectResponse(f"/supervision/cases/{view.case.case_id}", status_code=303)
 
