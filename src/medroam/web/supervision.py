@@ -301,6 +301,12 @@ def install(router: APIRouter, pages: Pages) -> None:
         maker = csv_response if ext == "csv" else xlsx_response
         return maker("supervision-cases", LIST_HEADER, rows)
 
+    def opened(me: Officer, case_id: str, now: Any, after: dict[str, Any]) -> Response:
+        """A case was opened: log it, show it."""
+        with unit_of_work(engine) as session:
+            record(session, now, me, "open", "case", case_id, after={"state": "open", **after})
+        return RedirectResponse(f"/supervision/cases/{case_id}", status_code=303)
+
     @router.post("/supervision/cases")
     async def open_case(request: Request) -> Response:
         sess = pages.session_of(request)
@@ -358,17 +364,7 @@ def install(router: APIRouter, pages: Pages) -> None:
         except BusinessError as exc:
             errors["setl_id"] = str(exc)
             return list_page(request, me, sess.csrf, status=422, form=form, form_errors=errors)
-        with unit_of_work(engine) as session:
-            record(
-                session,
-                now,
-                me,
-                "open",
-                "case",
-                view.case.case_id,
-                after={"state": view.case.state.value, "setl_id": setl_id, "amount_fen": amount},
-            )
-        return RedirectResponse(f"/supervision/cases/{view.case.case_id}", status_code=303)
+        return opened(me, view.case.case_id, now, {"setl_id": setl_id, "amount_fen": amount})
 
     @router.post("/supervision/findings/{finding_id}/case")
     async def case_from_finding(request: Request, finding_id: int) -> Response:
@@ -419,17 +415,8 @@ def install(router: APIRouter, pages: Pages) -> None:
             )
         except BusinessError as exc:
             return pages.refused(sess, "open", "finding", str(finding_id), f"角色或地区：{exc}")
-        with unit_of_work(engine) as session:
-            record(
-                session,
-                now,
-                me,
-                "open",
-                "case",
-                view.case.case_id,
-                after={"finding_id": finding_id, "setl_id": row.setl_id, "amount_fen": row.amount},
-            )
-        return RedirectResponse(f"/supervision/cases/{view.case.case_id}", status_code=303)
+        after = {"finding_id": finding_id, "setl_id": row.setl_id, "amount_fen": row.amount}
+        return opened(me, view.case.case_id, now, after)
 
     def case_page(
         sess: Any, case_id: str, *, status: int = 200, message: str = "", errors: Any = None
