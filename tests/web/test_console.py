@@ -273,3 +273,89 @@ def test_report_centre_links_every_export_with_the_period(console: Console) -> N
         assert console.setl_id in csv_rows
         supervision = http.get("/supervision")
         assert "监管案件" in supervision.text and "/supervision/cases.csv" in supervision.text
+
+
+def test_filing_desk_changes_a_filing_with_history_channel_and_log(console: Console) -> None:
+    """A temporary filing to 广州 (440100) becomes one to 上海 (310100), made by phone:
+    a new version in the history with its channel, the log with before/after; bad or empty
+    changes answer 422 with the error next to the field; the place of treatment is
+    refused (403, logged), and once the filing names 上海 it no longer sees it (404)."""
+    person = [
+        p
+        for p in console.fixtures["persons"]
+        if p["insuplc_admdvs"] == "110100" and p["filing"] is None
+    ][1]
+    psn_no = person["psn_no"]
+    with console.login("insured_place-110100") as http:
+        token = csrf_of(http.get(f"/persons/{psn_no}").text)
+        today = console.clock().date().isoformat()
+        made = http.post(
+            f"/persons/{psn_no}/filings",
+            data={
+                "csrf_token": token,
+                "filing_type": "TMP_OTHER",
+                "destination": "440100",
+                "valid_from": today,
+                "channel": "counter",
+            },
+        )
+        assert made.status_code == 303, made.text
+        with unit_of_work(console.engine) as session:
+            filing_id = session.execute(
+                select(FilingRow.filing_id).where(
+                    FilingRow.psn_no == psn_no, FilingRow.status == "active"
+                )
+            ).scalar_one()
+        url = f"/filings/{filing_id}/change"
+        bad = http.post(
+            url,
+            data={"csrf_token": token, "destination": "11010X", "channel": "phone"},
+        )
+        assert bad.status_code == 422
+        assert "就医地代码应为 6 位已知行政区划代码" in bad.text and "请填写变更原因" in bad.text
+        assert 'id="change-destination-error"' in bad.text
+        same = http.post(
+            url,
+            data={"csrf_token": token, "destination": "440100", "channel": "phone", "reason": "x"},
+        )
+        assert same.status_code == 422 and "变更内容与现备案相同" in same.text
+        to_long = http.post(
+            url,
+            data={
+                "csrf_token": token,
+                "filing_type": "LT_RETIRED",
+                "channel": "phone",
+                "reason": "x",
+            },
+        )
+        assert to_long.status_code == 422 and "长期备案与临时备案不能互相变更" in to_long.text
+        with unit_of_work(console.engine) as session:
+            assert session.get(FilingRow, filing_id).version == 1  # type: ignore[union-attr]
+        with console.login("treatment_place-440100") as other:  # sees it, may not change it
+            other_token = csrf_of(other.get(f"/persons/{psn_no}").text)
+            before = _refusals(console, "角色或地区无权变更该备案")
+            r = other.post(url, data={"csrf_token": other_token, "channel": "phone", "reason": "x"})
+            assert r.status_code == 403
+            assert _refusals(console, "角色或地区无权变更该备案") == before + 1
+        done = http.post(
+            url,
+            data={
+                "csrf_token": token,
+                "destination": "310100",
+                "channel": "phone",
+                "reason": "改往上海就医",
+            },
+        )
+        assert done.status_code == 303, done.text[-2000:]
+        page = http.get(done.headers["location"]).text
+        assert "备案已变更" in page
+        history = page[page.index('id="filing-history"') :]
+        assert "变更" in history and "电话" in history and "改往上海就医" in history
+        assert "310100 上海市" in history and "440100 广州市" in history
+        with unit_of_work(console.engine) as session:
+            row = session.get(FilingRow, filing_id)
+            assert row is not None and row.version == 2 and row.destination == "310100"
+        log = http.get("/oplog", params={"object_id": filing_id, "action": "change"}).text
+        assert "destination：440100 → 310100" in log
+    with console.login("treatment_place-440100") as http:  # no longer its filing: 404
+        assert http.post(url, data={"csrf_token": csrf_of(http.get("/").text)}).status_code == 404
