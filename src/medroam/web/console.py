@@ -55,6 +55,7 @@ from medroam.web.dashboard import CHART_SPECS, period_of
 from medroam.web.dashboard import install as install_dashboard
 from medroam.web.explain import explain_settlement
 from medroam.web.payment import install as install_payment
+from medroam.web.prepay import install as install_prepay
 from medroam.web.security import (
     NATION,
     OFFICER,
@@ -1052,6 +1053,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     )
     install_dashboard(router, pages)
     install_clearing(router, pages)
+    install_prepay(router, pages)
     install_payment(router, pages)
     install_supervision(router, pages)
 
