@@ -605,7 +605,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                         after=filing_to_record(filing),
                     )
             except FilingError as exc:
-                errors["filing_type"] = f"不符合参保地备案规则：{exc}"
+                errors["filing_type"] = fmt.filing_error(str(exc))
         if errors:
             return person_errors(sess, psn_no, errors, form)
         return RedirectResponse(f"/persons/{psn_no}?msg=备案已生效", 303)
@@ -657,7 +657,10 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                 )
         except FilingError as exc:
             return person_errors(
-                sess, current.psn_no, {"cancel_" + filing_id: f"无法取消：{exc}"}, {}
+                sess,
+                current.psn_no,
+                {"cancel_" + filing_id: "无法取消：" + fmt.filing_error(str(exc))},
+                {},
             )
         return RedirectResponse(f"/persons/{current.psn_no}?msg=备案已取消", 303)
 
@@ -763,7 +766,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                         after=filing_to_record(changed),
                     )
             except FilingError as exc:
-                errors["change"] = f"不符合参保地备案规则：{exc}"
+                errors["change"] = fmt.filing_error(str(exc))
         if errors:
             return person_errors(sess, current.psn_no, errors, shown)
         return RedirectResponse(f"/persons/{current.psn_no}?msg=备案已变更", 303)
