@@ -201,3 +201,29 @@ def test_hospital_payments_due_in_scope_with_exports(cleared: tuple[Console, str
     with console.login("insured_place-110100") as http:  # not the place of treatment
         page = http.get("/clearing/payments", params={"run_id": run_id}).text
         assert "共 0 家次" in page
+
+
+def test_a_pair_that_cleared_money_without_a_quota_is_listed_red(
+    cleared: tuple[Console, str, str],
+) -> None:
+    """广东 → 北京 has no quota: the assessment is red (money moved, nothing advanced);
+    the list shows it with 未核定 instead of hiding it. Unassessed months list the quotas."""
+    console, _run, month = cleared
+    with unit_of_work(console.engine) as session:
+        session.add(
+            PrepayWarningRow(
+                level="national", payer="440000", payee="110000", month=month, cleared_fen=500,
+                quota_fen=0, rate=None, warning="red", topup_fen=0, topup_due=None,
+                updated_at=china_now(),
+            )
+        )  # fmt: skip
+    with console.login("province-440000") as http:
+        params = {"year": month[:4], "month": month, "warning": "red"}
+        page = http.get("/clearing/prepayment", params=params).text
+        assert "未核定" in page and "440000 广东省" in page
+        quiet = http.get(
+            "/clearing/prepayment", params={"year": month[:4], "month": f"{month[:4]}-01"}
+        ).text
+        assert "110000 北京市" in quiet and "正常" in quiet  # the quota, no usage yet
+        wrong = http.get("/clearing/prepayment", params={"year": "2025", "month": month})
+        assert "月份应在所选年度内" in wrong.text

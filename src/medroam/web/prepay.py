@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, false, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from medroam.domain.clearing.periods import ClearingError
@@ -41,6 +41,7 @@ YUAN = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
 VOUCHER = re.compile(r"^[A-Za-z0-9-]{4,60}$")
 REQUEST_ROLES = (PROVINCE, NATION)
 PAY_ROLES = ("insured_place", PROVINCE, NATION)
+Row = tuple[Any, ...]
 
 
 def parse_yuan(text: str) -> int | None:
@@ -98,6 +99,8 @@ def install(router: APIRouter, pages: Pages) -> None:
             errors["year"] = "年度应为 4 位数字，如 2026"
         if f["month"] and not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", f["month"]):
             errors["month"] = "月份格式应为 YYYY-MM"
+        elif f["month"] and "year" not in errors and not f["month"].startswith(f["year"]):
+            errors["month"] = "月份应在所选年度内"
         if f["level"] and f["level"] not in LEVEL_NAMES:
             errors["level"] = "未知的预付金层级"
         if f["warning"] and f["warning"] not in WARNING_NAMES:
@@ -110,35 +113,65 @@ def install(router: APIRouter, pages: Pages) -> None:
         ).scalar()
         return str(found) if found else f"{year}-01"
 
-    def quota_query(me: Officer, f: dict[str, str]) -> Select[PrepayQuotaRow, PrepayWarningRow]:
-        on = and_(
-            PrepayWarningRow.level == PrepayQuotaRow.level,
-            PrepayWarningRow.payer == PrepayQuotaRow.payer,
-            PrepayWarningRow.payee == PrepayQuotaRow.payee,
-            PrepayWarningRow.month == f["month"],
-        )
-        stmt = (
-            select(PrepayQuotaRow, PrepayWarningRow)
-            .outerjoin(PrepayWarningRow, on)
-            .where(
-                PrepayQuotaRow.year == int(f["year"]),
-                region_condition(me, PrepayQuotaRow.payer, PrepayQuotaRow.payee),
+    def quota_query(me: Officer, f: dict[str, str], assessed: bool) -> Select[*Row]:
+        """One row per pair: level, payer, payee, quota_fen, and the month's usage.
+
+        When the month was assessed, the assessments lead (a pair that cleared money
+        without any quota is red and must show); otherwise the year's quotas, unused."""
+        year = int(f["year"])
+        if assessed:
+            w = PrepayWarningRow
+            stmt = (
+                select(
+                    w.level,
+                    w.payer,
+                    w.payee,
+                    PrepayQuotaRow.amount_fen.label("quota_fen"),
+                    w.cleared_fen,
+                    w.rate,
+                    w.warning,
+                    w.topup_fen,
+                    w.topup_due,
+                )
+                .outerjoin(
+                    PrepayQuotaRow,
+                    and_(
+                        PrepayQuotaRow.level == w.level,
+                        PrepayQuotaRow.payer == w.payer,
+                        PrepayQuotaRow.payee == w.payee,
+                        PrepayQuotaRow.year == year,
+                    ),
+                )
+                .where(w.month == f["month"], region_condition(me, w.payer, w.payee))
             )
-        )
+            if f["level"]:
+                stmt = stmt.where(w.level == f["level"])
+            if f["warning"]:
+                stmt = stmt.where(w.warning == f["warning"])
+            return stmt.order_by(w.rate.desc().nulls_first(), w.level, w.payer, w.payee)
+        q = PrepayQuotaRow
+        stmt = select(
+            q.level,
+            q.payer,
+            q.payee,
+            q.amount_fen.label("quota_fen"),
+            literal(0).label("cleared_fen"),
+            null().label("rate"),
+            literal("none").label("warning"),
+            literal(0).label("topup_fen"),
+            null().label("topup_due"),
+        ).where(q.year == year, region_condition(me, q.payer, q.payee))
         if f["level"]:
-            stmt = stmt.where(PrepayQuotaRow.level == f["level"])
-        if f["warning"] == "none":
-            stmt = stmt.where(
-                (PrepayWarningRow.warning == "none") | PrepayWarningRow.warning.is_(None)
-            )
-        elif f["warning"]:
-            stmt = stmt.where(PrepayWarningRow.warning == f["warning"])
-        return stmt.order_by(
-            PrepayWarningRow.rate.desc().nulls_last(),
-            PrepayQuotaRow.level,
-            PrepayQuotaRow.payer,
-            PrepayQuotaRow.payee,
-        )
+            stmt = stmt.where(q.level == f["level"])
+        if f["warning"] not in ("", "none"):
+            stmt = stmt.where(false())
+        return stmt.order_by(q.level, q.payer, q.payee)
+
+    def is_assessed(session: Session, month: str) -> bool:
+        found = session.execute(
+            select(PrepayWarningRow.warning_id).where(PrepayWarningRow.month == month).limit(1)
+        ).first()
+        return found is not None
 
     def open_topups(session: Session, me: Officer) -> list[PrepayTopupRow]:
         return list(
@@ -168,7 +201,7 @@ def install(router: APIRouter, pages: Pages) -> None:
         with unit_of_work(engine) as session:
             if not filter_errors:
                 f["month"] = f["month"] or latest_month(session, f["year"])
-                stmt = quota_query(me, f)
+                stmt = quota_query(me, f, is_assessed(session, f["month"]))
                 total = int(
                     session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
                 )
@@ -229,22 +262,23 @@ def install(router: APIRouter, pages: Pages) -> None:
             return prepayment_page(request, status=400)
         with unit_of_work(engine) as session:
             f["month"] = f["month"] or latest_month(session, f["year"])
-            found = session.execute(quota_query(sess.officer, f).limit(100_000)).all()
+            assessed = is_assessed(session, f["month"])
+            found = session.execute(quota_query(sess.officer, f, assessed).limit(100_000)).all()
         data = [
             [
-                LEVEL_NAMES.get(q.level, q.level),
-                fmt.region(q.payer),
-                fmt.region(q.payee),
-                q.year,
-                fmt.yuan_plain(q.amount_fen),
+                LEVEL_NAMES.get(r.level, r.level),
+                fmt.region(r.payer),
+                fmt.region(r.payee),
+                f["year"],
+                "" if r.quota_fen is None else fmt.yuan_plain(r.quota_fen),
                 f["month"],
-                fmt.yuan_plain(w.cleared_fen) if w else "",
-                (fmt.ratio(w.rate) if w and w.rate is not None else ""),
-                WARNING_NAMES.get(w.warning, w.warning) if w else "",
-                fmt.yuan_plain(w.topup_fen) if w else "",
-                w.topup_due.isoformat() if w and w.topup_due else "",
+                fmt.yuan_plain(r.cleared_fen),
+                "" if r.rate is None else fmt.ratio(r.rate),
+                WARNING_NAMES.get(r.warning, r.warning),
+                fmt.yuan_plain(r.topup_fen),
+                r.topup_due.isoformat() if r.topup_due else "",
             ]
-            for q, w in found
+            for r in found
         ]
         maker = csv_response if ext == "csv" else xlsx_response
         return maker(f"prepayment-{f['year']}-{f['month']}", quota_header, data)
