@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from medroam.domain.clearing.periods import Cycle, parse_period
 from medroam.gateway.settings import china_now
@@ -24,7 +24,7 @@ from medroam.store.console_tables import OperationLogRow
 from medroam.store.tables import PrepayQuotaRow, PrepayWarningRow, RunPaymentRow
 from medroam.web import fmt
 from medroam.web.prepay import parse_yuan
-from tests.web.conftest import Console, csrf_of, start_console
+from tests.web.conftest import Console, csrf_of, refusals, start_console
 
 pytestmark = pytest.mark.db
 
@@ -63,17 +63,6 @@ def _warning(console: Console, month: str) -> PrepayWarningRow:
         ).scalar_one()
         session.expunge(row)
         return row
-
-
-def _refused(console: Console, detail: str) -> int:
-    with unit_of_work(console.engine) as session:
-        return int(
-            session.execute(
-                select(func.count())
-                .select_from(OperationLogRow)
-                .where(OperationLogRow.outcome == "refused", OperationLogRow.detail == detail)
-            ).scalar_one()
-        )
 
 
 def test_parse_yuan_takes_yuan_with_two_decimals_at_most() -> None:
@@ -117,10 +106,10 @@ def test_top_up_is_requested_then_recorded_paid_and_raises_the_quota(
     base = {"csrf_token": "", **PAIR, "month": month}
     with console.login("auditor-440000") as http:  # may look, may not ask
         token = csrf_of(http.get("/clearing/prepayment").text)
-        before = _refused(console, "角色或地区无权发起补足")
+        before = refusals(console, "角色或地区无权发起补足")
         r = http.post("/clearing/prepayment/topups", data={**base, "csrf_token": token})
         assert r.status_code == 403
-        assert _refused(console, "角色或地区无权发起补足") == before + 1
+        assert refusals(console, "角色或地区无权发起补足") == before + 1
     with console.login("province-440000") as http:
         token = csrf_of(http.get("/clearing/prepayment").text)
         bad = http.post(

@@ -610,8 +610,12 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             return person_errors(sess, psn_no, errors, form)
         return RedirectResponse(f"/persons/{psn_no}?msg=备案已生效", 303)
 
-    @router.post("/filings/{filing_id}/cancel")
-    async def cancel_filing(request: Request, filing_id: str) -> Response:
+    async def writable_filing(
+        request: Request, filing_id: str, action: str, why: str
+    ) -> tuple[SessionInfo, Officer, dict[str, str], Filing] | Response:
+        """The signed-in officer, the CSRF-checked form and the filing they may write;
+        otherwise the answer: sign-in, CSRF refusal, 404 outside the scope, 403 (logged)
+        for a role or region that may see the filing but not write it."""
         sess = session_of(request)
         if sess is None or sess.officer is None:
             return to_login(request)
@@ -619,7 +623,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         form = await checked_form(request, sess)
         if form is None:
             return csrf_refused(sess)
-        now = clock()
         with unit_of_work(engine) as session:
             current = FilingRepository(session).get(filing_id)
         if current is None or not (
@@ -627,7 +630,16 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         ):
             return not_found(sess, "filing", filing_id)
         if me.role not in WRITE_FILING_ROLES or not me.covers(current.insured_region):
-            return refused(sess, "cancel", "filing", filing_id, "角色或地区无权取消该备案")
+            return refused(sess, action, "filing", filing_id, why)
+        return sess, me, form, current
+
+    @router.post("/filings/{filing_id}/cancel")
+    async def cancel_filing(request: Request, filing_id: str) -> Response:
+        got = await writable_filing(request, filing_id, "cancel", "角色或地区无权取消该备案")
+        if isinstance(got, Response):
+            return got
+        sess, me, form, current = got
+        now = clock()
         reason = form.get("reason", "")
         if not reason:
             return person_errors(
@@ -723,22 +735,11 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
 
     @router.post("/filings/{filing_id}/change")
     async def change_filing(request: Request, filing_id: str) -> Response:
-        sess = session_of(request)
-        if sess is None or sess.officer is None:
-            return to_login(request)
-        me = sess.officer
-        form = await checked_form(request, sess)
-        if form is None:
-            return csrf_refused(sess)
+        got = await writable_filing(request, filing_id, "change", "角色或地区无权变更该备案")
+        if isinstance(got, Response):
+            return got
+        sess, me, form, current = got
         now = clock()
-        with unit_of_work(engine) as session:
-            current = FilingRepository(session).get(filing_id)
-        if current is None or not (
-            me.covers(current.insured_region) or me.covers(current.destination)
-        ):
-            return not_found(sess, "filing", filing_id)
-        if me.role not in WRITE_FILING_ROLES or not me.covers(current.insured_region):
-            return refused(sess, "change", "filing", filing_id, "角色或地区无权变更该备案")
         shown = {**form, "change_id": filing_id}
         if not current.active:
             return person_errors(sess, current.psn_no, {"change": "该备案已取消，不能变更"}, shown)

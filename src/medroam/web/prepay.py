@@ -28,7 +28,7 @@ from medroam.store.tables import (
     RunPaymentRow,
 )
 from medroam.web import fmt
-from medroam.web.security import NATION, PROVINCE, Officer, record
+from medroam.web.security import NATION, PROVINCE, Officer, SessionInfo, record
 
 if TYPE_CHECKING:
     from medroam.web.console import Pages
@@ -83,6 +83,15 @@ def install(router: APIRouter, pages: Pages) -> None:
     )
 
     engine, clock = pages.engine, pages.clock
+
+    def export_session(request: Request, ext: str) -> SessionInfo | Response:
+        """The officer's session for a CSV/XLSX download, or the answer (sign-in, 404)."""
+        sess = pages.session_of(request)
+        if sess is None or sess.officer is None:
+            return pages.to_login(request)
+        if ext not in {"csv", "xlsx"}:
+            return pages.not_found(sess, "export", ext)
+        return sess
 
     # --- prepayment quotas, usage and warnings ------------------------------------------
 
@@ -252,11 +261,10 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.get("/clearing/prepayment.{ext}")
     def prepayment_export(request: Request, ext: str) -> Response:
-        sess = pages.session_of(request)
-        if sess is None or sess.officer is None:
-            return pages.to_login(request)
-        if ext not in {"csv", "xlsx"}:
-            return pages.not_found(sess, "export", ext)
+        sess = export_session(request, ext)
+        if isinstance(sess, Response):
+            return sess
+        assert sess.officer is not None
         f, filter_errors = quota_filters(request)
         if filter_errors:
             return prepayment_page(request, status=400)
@@ -502,11 +510,10 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.get("/clearing/payments.{ext}")
     def payments_export(request: Request, ext: str) -> Response:
-        sess = pages.session_of(request)
-        if sess is None or sess.officer is None:
-            return pages.to_login(request)
-        if ext not in {"csv", "xlsx"}:
-            return pages.not_found(sess, "export", ext)
+        sess = export_session(request, ext)
+        if isinstance(sess, Response):
+            return sess
+        assert sess.officer is not None
         today = clock().astimezone(fmt.CHINA_TZ).date()
         f, errors = payment_filters(request)
         if errors:
