@@ -150,6 +150,11 @@ def test_top_up_is_requested_then_recorded_paid_and_raises_the_quota(
         assert "已登记到账" in page and "已到账" in page and "BANK-2026-0001" in page
         twice = http.post(paid_url, data={"csrf_token": token, "voucher": "BANK-2026-0002"})
         assert twice.status_code == 422 and "该补足已登记到账" in twice.text
+        exported = http.get("/clearing/prepayment/topups.csv").content.decode("utf-8-sig")
+        rows = exported.splitlines()
+        assert rows[0].startswith("编号,层级,付款方,收款方,预警月份,金额（元）")
+        assert len(rows) == 2 and "已到账" in rows[1] and rows[1].endswith(",BANK-2026-0001")
+        assert fmt.yuan_plain(warning.topup_fen) in rows[1]
     with unit_of_work(console.engine) as session:
         quota = session.execute(
             select(PrepayQuotaRow.amount_fen).where(

@@ -182,13 +182,14 @@ def install(router: APIRouter, pages: Pages) -> None:
         ).first()
         return found is not None
 
-    def open_topups(session: Session, me: Officer) -> list[PrepayTopupRow]:
+    def open_topups(session: Session, me: Officer, limit: int = 100) -> list[PrepayTopupRow]:
+        """The top-ups of the officer's scope, open ones first, newest first."""
         return list(
             session.execute(
                 select(PrepayTopupRow)
                 .where(region_condition(me, PrepayTopupRow.payer, PrepayTopupRow.payee))
                 .order_by(PrepayTopupRow.state.desc(), PrepayTopupRow.topup_id.desc())
-                .limit(100)
+                .limit(limit)
             ).scalars()
         )
 
@@ -290,6 +291,55 @@ def install(router: APIRouter, pages: Pages) -> None:
         ]
         maker = csv_response if ext == "csv" else xlsx_response
         return maker(f"prepayment-{f['year']}-{f['month']}", quota_header, data)
+
+    topup_header = [
+        "编号",
+        "层级",
+        "付款方",
+        "收款方",
+        "预警月份",
+        "金额（元）",
+        "补足期限",
+        "状态",
+        "申请人",
+        "申请时间（北京时间）",
+        "登记人",
+        "到账时间（北京时间）",
+        "转账凭证号",
+    ]
+
+    @router.get("/clearing/prepayment/topups.{ext}")
+    def topups_export(request: Request, ext: str) -> Response:
+        sess = export_session(request, ext)
+        if isinstance(sess, Response):
+            return sess
+        assert sess.officer is not None
+        today = clock().astimezone(fmt.CHINA_TZ).date()
+        with unit_of_work(engine) as session:
+            found = open_topups(session, sess.officer, limit=100_000)
+        data = [
+            [
+                t.topup_id,
+                LEVEL_NAMES.get(t.level, t.level),
+                fmt.region(t.payer),
+                fmt.region(t.payee),
+                t.month,
+                fmt.yuan_plain(t.amount_fen),
+                t.due_on.isoformat() if t.due_on else "",
+                TOPUP_STATE_NAMES.get(t.state, t.state)
+                + (
+                    "（已逾期）" if t.state == "requested" and t.due_on and t.due_on < today else ""
+                ),
+                t.requested_by,
+                fmt.china_time(t.requested_at),
+                t.paid_by or "",
+                fmt.china_time(t.paid_at) if t.paid_at else "",
+                t.voucher or "",
+            ]
+            for t in found
+        ]
+        maker = csv_response if ext == "csv" else xlsx_response
+        return maker("prepayment-topups", topup_header, data)
 
     @router.post("/clearing/prepayment/topups")
     async def request_topup(request: Request) -> Response:
