@@ -28,7 +28,7 @@ from medroam.store.tables import (
     RunPaymentRow,
 )
 from medroam.web import fmt
-from medroam.web.security import NATION, PROVINCE, Officer, SessionInfo, record
+from medroam.web.security import NATION, PROVINCE, Officer, record
 
 if TYPE_CHECKING:
     from medroam.web.console import Pages
@@ -84,14 +84,14 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     engine, clock = pages.engine, pages.clock
 
-    def export_session(request: Request, ext: str) -> SessionInfo | Response:
-        """The officer's session for a CSV/XLSX download, or the answer (sign-in, 404)."""
+    def exporting_officer(request: Request, ext: str) -> Officer | Response:
+        """The officer asking for a CSV/XLSX download, or the answer (sign-in, 404)."""
         sess = pages.session_of(request)
         if sess is None or sess.officer is None:
             return pages.to_login(request)
         if ext not in {"csv", "xlsx"}:
             return pages.not_found(sess, "export", ext)
-        return sess
+        return sess.officer
 
     # --- prepayment quotas, usage and warnings ------------------------------------------
 
@@ -262,17 +262,16 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.get("/clearing/prepayment.{ext}")
     def prepayment_export(request: Request, ext: str) -> Response:
-        sess = export_session(request, ext)
-        if isinstance(sess, Response):
-            return sess
-        assert sess.officer is not None
+        me = exporting_officer(request, ext)
+        if isinstance(me, Response):
+            return me
         f, filter_errors = quota_filters(request)
         if filter_errors:
             return prepayment_page(request, status=400)
         with unit_of_work(engine) as session:
             f["month"] = f["month"] or latest_month(session, f["year"])
             assessed = is_assessed(session, f["month"])
-            found = session.execute(quota_query(sess.officer, f, assessed).limit(100_000)).all()
+            found = session.execute(quota_query(me, f, assessed).limit(100_000)).all()
         data = [
             [
                 LEVEL_NAMES.get(r.level, r.level),
@@ -310,13 +309,12 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.get("/clearing/prepayment/topups.{ext}")
     def topups_export(request: Request, ext: str) -> Response:
-        sess = export_session(request, ext)
-        if isinstance(sess, Response):
-            return sess
-        assert sess.officer is not None
+        me = exporting_officer(request, ext)
+        if isinstance(me, Response):
+            return me
         today = clock().astimezone(fmt.CHINA_TZ).date()
         with unit_of_work(engine) as session:
-            found = open_topups(session, sess.officer, limit=100_000)
+            found = open_topups(session, me, limit=100_000)
         data = [
             [
                 t.topup_id,
@@ -560,16 +558,15 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.get("/clearing/payments.{ext}")
     def payments_export(request: Request, ext: str) -> Response:
-        sess = export_session(request, ext)
-        if isinstance(sess, Response):
-            return sess
-        assert sess.officer is not None
+        me = exporting_officer(request, ext)
+        if isinstance(me, Response):
+            return me
         today = clock().astimezone(fmt.CHINA_TZ).date()
         f, errors = payment_filters(request)
         if errors:
             return payments(request)
         with unit_of_work(engine) as session:
-            found = session.execute(payment_query(sess.officer, f, today).limit(100_000)).all()
+            found = session.execute(payment_query(me, f, today).limit(100_000)).all()
         data = [
             [
                 p.run_id,
