@@ -75,26 +75,43 @@ def main() -> None:
         ).scalar_one()
         run_id = session.execute(select(ClearingRunRow.run_id).limit(1)).scalar()
     region = regions[0]
+    province = region[:2] + "0000"
     app = create_app(engine)
+    month = "start=2026-10-01&end=2026-10-31"
     pages: list[tuple[str, str, str]] = []  # (who, label, path)
-    for who in ("nation", f"insured_place-{region}"):
+    for who in ("nation", f"province-{province}", f"insured_place-{region}"):
         pages += [
-            (who, "运行监测", "/"),
+            (who, "运行监测（默认期间）", "/"),
+            (who, "运行监测（2026-10）", f"/?{month}"),
+            (who, "运行监测 CSV（拒付原因）", f"/dashboard/refusal.csv?{month}"),
             (who, "参保人查询", f"/persons?q={certno}"),
-            (who, "参保人", f"/persons/{psn_no}"),
+            (who, "参保人（备案台）", f"/persons/{psn_no}"),
             (who, "结算查询（身份证号）", f"/settlements?certno={certno}"),
-            (who, "结算查询（日期，第 1 页）", "/settlements?start=2026-10-01&end=2026-10-31"),
-            (
-                who,
-                "结算查询（日期，第 50 页）",
-                "/settlements?start=2026-10-01&end=2026-10-31&page=50",
-            ),
+            (who, "结算查询（日期，第 1 页）", f"/settlements?{month}"),
+            (who, "结算查询（日期，第 50 页）", f"/settlements?{month}&page=50"),
+            (who, "结算导出 CSV（身份证号）", f"/settlements.csv?certno={certno}"),
             (who, "结算详情", f"/settlements/{setl_id}"),
             (who, "清算与预付金", "/clearing"),
+            (who, "预付金额度与预警", "/clearing/prepayment?year=2026"),
+            (who, "预付金（红色预警）", "/clearing/prepayment?year=2026&warning=red"),
+            (who, "预付金导出 CSV", "/clearing/prepayment.csv?year=2026"),
+            (who, "医院回款", "/clearing/payments"),
+            (who, "医院回款（第 20 页）", "/clearing/payments?page=20"),
+            (who, "医院回款导出 CSV", "/clearing/payments.csv"),
+            (who, "支付方式管理", f"/payment?{month}"),
+            (who, "智能监管", "/supervision"),
+            (who, "报表中心", "/reports"),
             (who, "操作日志", "/oplog"),
         ]
     if run_id:
         pages.append(("nation", "全国清算单", f"/clearing/runs/{run_id}/statements/000000"))
+        pages.append(
+            (
+                f"province-{province}",
+                "省级清算单",
+                f"/clearing/runs/{run_id}/statements/{province}",
+            )
+        )
         pages.append(
             (
                 f"insured_place-{region}",
@@ -103,17 +120,21 @@ def main() -> None:
             )
         )
     pages += [
+        ("anonymous", "登录页", "/login"),
         ("self", "个人服务首页", "/self/"),
         ("self", "我的结算", "/self/settlements"),
         ("self", "结算说明", f"/self/settlements/{setl_id}"),
         ("self", "找定点机构", f"/self/institutions?region={region}&service=inpatient"),
+        ("self", "现金支付后怎么办", "/self/cash"),
     ]
     clients: dict[str, TestClient] = {}
 
     def client(who: str) -> TestClient:
         if who not in clients:
             c = TestClient(app, base_url="http://127.0.0.1")
-            if who == "self":
+            if who == "anonymous":
+                pass
+            elif who == "self":
                 token = _csrf(c.get("/self/").text)
                 sent = c.post("/self/code", data={"csrf_token": token, "certno": certno})
                 c.post(

@@ -13,11 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from medroam.client import HisClient
 from medroam.gateway.settings import GatewaySettings, china_now
 from medroam.services.seed import seed_demo
+from medroam.services.uow import unit_of_work
+from medroam.store.console_tables import OperationLogRow
 from medroam.store.db import make_engine, upgrade
 from tests.http.conftest import Clock, start_server
 
@@ -45,6 +47,18 @@ class Console:
             r = post_login(http, username, password)
             assert r.status_code == 303, r.text
             yield http
+
+
+def refusals(console: Console, detail: str) -> int:
+    """How many refusals with this detail the operations log holds."""
+    with unit_of_work(console.engine) as session:
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(OperationLogRow)
+                .where(OperationLogRow.outcome == "refused", OperationLogRow.detail == detail)
+            ).scalar_one()
+        )
 
 
 def csrf_of(html: str) -> str:

@@ -7,27 +7,16 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from medroam.services.uow import unit_of_work
-from medroam.store.console_tables import OperationLogRow
 from medroam.store.tables import FilingRow
-from tests.web.conftest import Console, csrf_of, post_login
+from tests.web.conftest import Console, csrf_of, post_login, refusals
 
 pytestmark = pytest.mark.db
-
-
-def _refusals(console: Console, detail: str) -> int:
-    with unit_of_work(console.engine) as session:
-        return int(
-            session.execute(
-                select(func.count())
-                .select_from(OperationLogRow)
-                .where(OperationLogRow.outcome == "refused", OperationLogRow.detail == detail)
-            ).scalar_one()
-        )
 
 
 def test_pages_need_a_signed_in_officer(console: Console) -> None:
@@ -52,7 +41,7 @@ def test_sign_in_sets_a_protected_cookie(console: Console) -> None:
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_logged(console: Console) -> None:
-    before = _refusals(console, "CSRF 校验失败")
+    before = refusals(console, "CSRF 校验失败")
     with console.browser() as http:
         http.get("/login")
         r = http.post("/login", data={"username": "nation", "password": "Demo-2026!"})
@@ -70,7 +59,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_logged(console: Console) -
         with unit_of_work(console.engine) as session:
             after = session.execute(select(func.count()).select_from(FilingRow)).scalar_one()
         assert after == filings  # nothing written
-    assert _refusals(console, "CSRF 校验失败") == before + 2
+    assert refusals(console, "CSRF 校验失败") == before + 2
 
 
 def test_repeated_failures_lock_the_account(console: Console) -> None:
@@ -122,7 +111,7 @@ def test_officer_finds_a_settlement_by_id_number_and_reads_its_explanation(
 
 
 def test_another_regions_settlement_answers_404_and_is_logged(console: Console) -> None:
-    before = _refusals(console, "不存在或不在本人经办范围内")
+    before = refusals(console, "不存在或不在本人经办范围内")
     for username in ("insured_place-440100", "treatment_place-110100", "province-440000"):
         with console.login(username) as http:
             ok = username == "province-440000"  # the place of treatment's province sees it
@@ -133,7 +122,21 @@ def test_another_regions_settlement_answers_404_and_is_logged(console: Console) 
     with console.login("treatment_place-440100") as http:
         assert http.get(f"/settlements/{console.setl_id}").status_code == 200
         assert http.get("/settlements/NOSUCH").status_code == 404
-    assert _refusals(console, "不存在或不在本人经办范围内") == before + 3
+    assert refusals(console, "不存在或不在本人经办范围内") == before + 3
+
+
+def file_to_guangzhou(http: httpx.Client, token: str, psn_no: str, today: str) -> httpx.Response:
+    """A temporary filing (其他临时外出就医) to 广州 from ``today``, at the counter."""
+    return http.post(
+        f"/persons/{psn_no}/filings",
+        data={
+            "csrf_token": token,
+            "filing_type": "TMP_OTHER",
+            "destination": "440100",
+            "valid_from": today,
+            "channel": "counter",
+        },
+    )
 
 
 def test_filing_desk_creates_and_cancels_with_history_and_log(console: Console) -> None:
@@ -153,16 +156,7 @@ def test_filing_desk_creates_and_cancels_with_history_and_log(console: Console) 
         assert bad.status_code == 422
         assert "就医地不能与参保地相同" in bad.text and "请填写开始日期" in bad.text
         today = (console.clock()).date().isoformat()
-        made = http.post(
-            f"/persons/{psn_no}/filings",
-            data={
-                "csrf_token": token,
-                "filing_type": "TMP_OTHER",
-                "destination": "440100",
-                "valid_from": today,
-                "channel": "counter",
-            },
-        )
+        made = file_to_guangzhou(http, token, psn_no, today)
         assert made.status_code == 303, made.text
         shown = http.get(made.headers["location"])
         assert "备案已生效" in shown.text and "其他临时外出就医" in shown.text
@@ -296,3 +290,80 @@ def test_operations_log_and_person_search_export_with_their_filters(console: Con
         assert console.person["psn_no"] in text or text.splitlines()[1:] == []
         assert console.person["certno"] not in text
         assert http.get("/persons.csv").status_code == 404  # no search, nothing to export
+
+
+def test_filing_desk_changes_a_filing_with_history_channel_and_log(console: Console) -> None:
+    """A temporary filing to 广州 (440100) becomes one to 上海 (310100), made by phone:
+    a new version in the history with its channel, the log with before/after; bad or empty
+    changes answer 422 with the error next to the field; the place of treatment is
+    refused (403, logged), and once the filing names 上海 it no longer sees it (404)."""
+    person = [
+        p
+        for p in console.fixtures["persons"]
+        if p["insuplc_admdvs"] == "110100" and p["filing"] is None
+    ][1]
+    psn_no = person["psn_no"]
+    with console.login("insured_place-110100") as http:
+        token = csrf_of(http.get(f"/persons/{psn_no}").text)
+        today = console.clock().date().isoformat()
+        made = file_to_guangzhou(http, token, psn_no, today)
+        assert made.status_code == 303, made.text
+        with unit_of_work(console.engine) as session:
+            filing_id = session.execute(
+                select(FilingRow.filing_id).where(
+                    FilingRow.psn_no == psn_no, FilingRow.status == "active"
+                )
+            ).scalar_one()
+        url = f"/filings/{filing_id}/change"
+        bad = http.post(
+            url,
+            data={"csrf_token": token, "destination": "11010X", "channel": "phone"},
+        )
+        assert bad.status_code == 422
+        assert "就医地代码应为 6 位已知行政区划代码" in bad.text and "请填写变更原因" in bad.text
+        assert 'id="change-destination-error"' in bad.text
+        same = http.post(
+            url,
+            data={"csrf_token": token, "destination": "440100", "channel": "phone", "reason": "x"},
+        )
+        assert same.status_code == 422 and "变更内容与现备案相同" in same.text
+        to_long = http.post(
+            url,
+            data={
+                "csrf_token": token,
+                "filing_type": "LT_RETIRED",
+                "channel": "phone",
+                "reason": "x",
+            },
+        )
+        assert to_long.status_code == 422 and "长期备案与临时备案不能互相变更" in to_long.text
+        with unit_of_work(console.engine) as session:
+            assert session.get(FilingRow, filing_id).version == 1  # type: ignore[union-attr]
+        with console.login("treatment_place-440100") as other:  # sees it, may not change it
+            other_token = csrf_of(other.get(f"/persons/{psn_no}").text)
+            before = refusals(console, "角色或地区无权变更该备案")
+            r = other.post(url, data={"csrf_token": other_token, "channel": "phone", "reason": "x"})
+            assert r.status_code == 403
+            assert refusals(console, "角色或地区无权变更该备案") == before + 1
+        done = http.post(
+            url,
+            data={
+                "csrf_token": token,
+                "destination": "310100",
+                "channel": "phone",
+                "reason": "改往上海就医",
+            },
+        )
+        assert done.status_code == 303, done.text[-2000:]
+        page = http.get(done.headers["location"]).text
+        assert "备案已变更" in page
+        history = page[page.index('id="filing-history"') :]
+        assert "变更" in history and "电话" in history and "改往上海就医" in history
+        assert "310100 上海市" in history and "440100 广州市" in history
+        with unit_of_work(console.engine) as session:
+            row = session.get(FilingRow, filing_id)
+            assert row is not None and row.version == 2 and row.destination == "310100"
+        log = http.get("/oplog", params={"object_id": filing_id, "action": "change"}).text
+        assert "destination：440100 → 310100" in log
+    with console.login("treatment_place-440100") as http:  # no longer its filing: 404
+        assert http.post(url, data={"csrf_token": csrf_of(http.get("/").text)}).status_code == 404

@@ -121,3 +121,33 @@ def test_networked_institutions_by_region_and_service(console: Console) -> None:
         bad = http.get("/self/institutions", params={"region": "99"})
         assert "请输入 6 位地区代码" in bad.text
         assert http.get("/self/cash").status_code == 200
+
+
+def test_self_service_checks_dates_services_and_suggests_places(console: Console) -> None:
+    """A malformed start date and an unknown service are refused next to their fields;
+    the destination and region fields suggest places by name (广州市 → 440100)."""
+    person = [
+        p
+        for p in console.fixtures["persons"]
+        if p["insuplc_admdvs"] == "440100" and p["filing"] is None
+    ][-1]
+    with self_login(console, person["certno"]) as http:
+        home = http.get("/self/")
+        assert '<option value="440100">广州市</option>' in home.text
+        token = csrf_of(home.text)
+        bad = http.post(
+            "/self/filings",
+            data={
+                "csrf_token": token,
+                "filing_type": "TMP_OTHER",
+                "destination": "110100",
+                "valid_from": "2026-02-30",
+                "commitment": "1",
+            },
+        )
+        assert bad.status_code == 422 and 'id="valid_from-error"' in bad.text
+        assert "开始日期格式应为 YYYY-MM-DD" in bad.text
+        assert "当前有效备案" not in bad.text  # nothing was filed
+        r = http.get("/self/institutions", params={"region": "440100", "service": "dental"})
+        assert 'id="service-error"' in r.text and "请选择就医服务类型" in r.text
+        assert 'id="institutions"' not in r.text

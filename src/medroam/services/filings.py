@@ -82,13 +82,21 @@ def change_filing(
 ) -> Filing:
     """Change a filing (变更备案); the result is its next version."""
     with unit_of_work(engine) as session:
-        repo = FilingRepository(session)
-        current = _load_for_update(repo, filing_id)
-        changed = rules_of.change_filing(
-            rules, current, changes, now, others=repo.list_for_person(current.psn_no)
-        )
-        repo.update(changed, event=FilingEventKind.CHANGED, at=now, channel=changes.channel)
-        return changed
+        return change_filing_in(session, rules, filing_id, changes, now)
+
+
+def change_filing_in(
+    session: Session, rules: FilingRules, filing_id: str, changes: FilingChanges, now: datetime
+) -> Filing:
+    """:func:`change_filing` inside the caller's unit of work (e.g. the console, which
+    writes its operations-log entry in the same transaction)."""
+    repo = FilingRepository(session)
+    current = _load_for_update(repo, filing_id)
+    changed = rules_of.change_filing(
+        rules, current, changes, now, others=repo.list_for_person(current.psn_no)
+    )
+    repo.update(changed, event=FilingEventKind.CHANGED, at=now, channel=changes.channel)
+    return changed
 
 
 def cancel_filing(

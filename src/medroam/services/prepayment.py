@@ -200,32 +200,47 @@ def topup(
 ) -> dict[str, Any]:
     """The emergency top-up (紧急调增) after a red warning: the recommended amount of the
     latest red warning of the pair, unless ``amount`` is given."""
+    with unit_of_work(engine) as session:
+        return topup_in(session, year, level, payer, payee, now=now, amount=amount, params=params)
+
+
+def topup_in(
+    session: Session,
+    year: int,
+    level: str,
+    payer: str,
+    payee: str,
+    *,
+    now: datetime,
+    amount: int | None = None,
+    params: PrepayParams | None = None,
+    reason: str = "emergency top-up",
+) -> dict[str, Any]:
+    """:func:`topup` inside the caller's unit of work (the console records the top-up's
+    tracking and its log entry in the same transaction)."""
     params = params or PrepayParams()
     _check_pair(level, payer, payee)
-    with unit_of_work(engine) as session:
-        if amount is None:
-            latest = (
-                session.execute(
-                    select(PrepayWarningRow)
-                    .where(
-                        PrepayWarningRow.level == level,
-                        PrepayWarningRow.payer == payer,
-                        PrepayWarningRow.payee == payee,
-                        PrepayWarningRow.warning == WarningLevel.RED.value,
-                    )
-                    .order_by(PrepayWarningRow.month.desc())
+    if amount is None:
+        latest = (
+            session.execute(
+                select(PrepayWarningRow)
+                .where(
+                    PrepayWarningRow.level == level,
+                    PrepayWarningRow.payer == payer,
+                    PrepayWarningRow.payee == payee,
+                    PrepayWarningRow.warning == WarningLevel.RED.value,
                 )
-                .scalars()
-                .first()
+                .order_by(PrepayWarningRow.month.desc())
             )
-            if latest is None:
-                raise ClearingError(f"no red warning for {payer}>{payee}: give an amount")
-            amount = int(latest.topup_fen)
-        if amount <= 0:
-            raise ClearingError(f"a top-up must be positive: {amount} fen")
-        return _change(
-            session, year, level, payer, payee, amount, "topup", "emergency top-up", now, params
+            .scalars()
+            .first()
         )
+        if latest is None:
+            raise ClearingError(f"no red warning for {payer}>{payee}: give an amount")
+        amount = int(latest.topup_fen)
+    if amount <= 0:
+        raise ClearingError(f"a top-up must be positive: {amount} fen")
+    return _change(session, year, level, payer, payee, amount, "topup", reason, now, params)
 
 
 def prior_year_totals(

@@ -21,8 +21,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from medroam.domain import filing as filing_domain
 from medroam.domain.codes import INSUTYPE_RESIDENT, FilingType
-from medroam.domain.filing import FilingChannel, FilingError, FilingRequest
+from medroam.domain.filing import (
+    Filing,
+    FilingChanges,
+    FilingChannel,
+    FilingError,
+    FilingRequest,
+)
 from medroam.domain.policy import FilingRules
 from medroam.refdata.policies import load_policy_book
 from medroam.refdata.regions import load_regions
@@ -48,6 +55,7 @@ from medroam.web.dashboard import CHART_SPECS, period_of
 from medroam.web.dashboard import install as install_dashboard
 from medroam.web.explain import explain_settlement
 from medroam.web.payment import install as install_payment
+from medroam.web.prepay import install as install_prepay
 from medroam.web.security import (
     NATION,
     OFFICER,
@@ -216,6 +224,16 @@ def filing_rules(session: Session, region: str, insutype: str, on: date) -> Fili
         return policy_for(session, region, insutype, on).filing
     except Exception:  # reference data not loaded: the packaged policy book
         return load_policy_book().find(region, insutype, on).filing
+
+
+def insutype_of(session: Session, psn_no: str) -> str:
+    """The person's first insurance type (the filing rules depend on it)."""
+    found = (
+        session.execute(select(InsuranceRow.insutype).where(InsuranceRow.psn_no == psn_no))
+        .scalars()
+        .first()
+    )
+    return found or INSUTYPE_RESIDENT
 
 
 def csv_response(name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Response:
@@ -630,13 +648,17 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                         after=filing_to_record(filing),
                     )
             except FilingError as exc:
-                errors["filing_type"] = f"不符合参保地备案规则：{exc}"
+                errors["filing_type"] = fmt.filing_error(str(exc))
         if errors:
             return person_errors(sess, psn_no, errors, form)
         return RedirectResponse(f"/persons/{psn_no}?msg=备案已生效", 303)
 
-    @router.post("/filings/{filing_id}/cancel")
-    async def cancel_filing(request: Request, filing_id: str) -> Response:
+    async def writable_filing(
+        request: Request, filing_id: str, action: str, why: str
+    ) -> tuple[SessionInfo, Officer, dict[str, str], Filing] | Response:
+        """The signed-in officer, the CSRF-checked form and the filing they may write;
+        otherwise the answer: sign-in, CSRF refusal, 404 outside the scope, 403 (logged)
+        for a role or region that may see the filing but not write it."""
         sess = session_of(request)
         if sess is None or sess.officer is None:
             return to_login(request)
@@ -644,7 +666,6 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         form = await checked_form(request, sess)
         if form is None:
             return csrf_refused(sess)
-        now = clock()
         with unit_of_work(engine) as session:
             current = FilingRepository(session).get(filing_id)
         if current is None or not (
@@ -652,7 +673,16 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         ):
             return not_found(sess, "filing", filing_id)
         if me.role not in WRITE_FILING_ROLES or not me.covers(current.insured_region):
-            return refused(sess, "cancel", "filing", filing_id, "角色或地区无权取消该备案")
+            return refused(sess, action, "filing", filing_id, why)
+        return sess, me, form, current
+
+    @router.post("/filings/{filing_id}/cancel")
+    async def cancel_filing(request: Request, filing_id: str) -> Response:
+        got = await writable_filing(request, filing_id, "cancel", "角色或地区无权取消该备案")
+        if isinstance(got, Response):
+            return got
+        sess, me, form, current = got
+        now = clock()
         reason = form.get("reason", "")
         if not reason:
             return person_errors(
@@ -660,16 +690,11 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             )
         try:
             with unit_of_work(engine) as session:
-                insutype = (
-                    session.execute(
-                        select(InsuranceRow.insutype).where(InsuranceRow.psn_no == current.psn_no)
-                    )
-                    .scalars()
-                    .first()
-                    or INSUTYPE_RESIDENT
-                )
                 rules = filing_rules(
-                    session, current.insured_region, insutype, now.astimezone(fmt.CHINA_TZ).date()
+                    session,
+                    current.insured_region,
+                    insutype_of(session, current.psn_no),
+                    now.astimezone(fmt.CHINA_TZ).date(),
                 )
                 cancelled = filing_service.cancel_filing_in(
                     session, rules, filing_id, now, reason[:200], FilingChannel.COUNTER
@@ -687,9 +712,108 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                 )
         except FilingError as exc:
             return person_errors(
-                sess, current.psn_no, {"cancel_" + filing_id: f"无法取消：{exc}"}, {}
+                sess,
+                current.psn_no,
+                {"cancel_" + filing_id: "无法取消：" + fmt.filing_error(str(exc))},
+                {},
             )
         return RedirectResponse(f"/persons/{current.psn_no}?msg=备案已取消", 303)
+
+    def validate_change(
+        form: dict[str, str], current: Filing, rules: FilingRules, today: date
+    ) -> tuple[dict[str, str], FilingChanges | None]:
+        """The change request of the form, or the errors next to its fields (keys
+        ``change_<field>``). An empty field leaves that part of the filing as it is."""
+        errors: dict[str, str] = {}
+        filing_type: FilingType | None = None
+        raw_type = form.get("filing_type", "")
+        if raw_type:
+            if raw_type not in {t.value for t in FilingType}:
+                errors["change_filing_type"] = "请选择备案类型"
+            else:
+                filing_type = FilingType(raw_type)
+                if filing_type.long_term != current.long_term:
+                    errors["change_filing_type"] = (
+                        "长期备案与临时备案不能互相变更，请取消后重新备案"
+                    )
+        dest = form.get("destination", "")
+        if dest:
+            if not (len(dest) == 6 and dest.isdigit()) or dest not in load_regions():
+                errors["change_destination"] = "就医地代码应为 6 位已知行政区划代码"
+            elif dest[:4] == current.insured_region[:4]:
+                errors["change_destination"] = "就医地不能与参保地相同"
+        valid_from = parse_day(form.get("valid_from", ""))
+        if form.get("valid_from") and valid_from is None:
+            errors["change_valid_from"] = "开始日期格式应为 YYYY-MM-DD"
+        if form.get("channel", "") not in {c.value for c in FilingChannel}:
+            errors["change_channel"] = "请选择办理渠道"
+        if not form.get("reason"):
+            errors["change_reason"] = "请填写变更原因"
+        if errors:
+            return errors, None
+        commitment = form.get("commitment_only", "")
+        changes = FilingChanges(
+            channel=FilingChannel(form["channel"]),
+            destination=dest or None,
+            filing_type=filing_type,
+            valid_from=valid_from,
+            commitment_only=None if commitment == "" else commitment == "1",
+            reason=form.get("reason", "")[:200],
+        )
+        same = (
+            (changes.filing_type or current.filing_type) == current.filing_type
+            and (changes.destination or current.destination) == current.destination
+            and (changes.valid_from or current.valid_from) == current.valid_from
+            and changes.commitment_only in (None, current.commitment_only)
+        )
+        ends = filing_domain.lock_ends(rules, current)
+        if same:
+            errors["change"] = "变更内容与现备案相同，请至少修改一项"
+        elif ends is not None and today < ends:
+            errors["change"] = (
+                f"长期备案自 {current.valid_from.isoformat()} 起 "
+                f"{rules.change_lock_months} 个月内不得变更，{ends.isoformat()} 起方可变更"
+            )
+        return errors, (None if errors else changes)
+
+    @router.post("/filings/{filing_id}/change")
+    async def change_filing(request: Request, filing_id: str) -> Response:
+        got = await writable_filing(request, filing_id, "change", "角色或地区无权变更该备案")
+        if isinstance(got, Response):
+            return got
+        sess, me, form, current = got
+        now = clock()
+        shown = {**form, "change_id": filing_id}
+        if not current.active:
+            return person_errors(sess, current.psn_no, {"change": "该备案已取消，不能变更"}, shown)
+        today = now.astimezone(fmt.CHINA_TZ).date()
+        with unit_of_work(engine) as session:
+            rules = filing_rules(
+                session, current.insured_region, insutype_of(session, current.psn_no), today
+            )
+        errors, changes = validate_change(form, current, rules, today)
+        if changes is not None:
+            try:
+                with unit_of_work(engine) as session:
+                    changed = filing_service.change_filing_in(
+                        session, rules, filing_id, changes, now
+                    )
+                    record(
+                        session,
+                        now,
+                        me,
+                        "change",
+                        "filing",
+                        filing_id,
+                        detail=changes.reason,
+                        before=filing_to_record(current),
+                        after=filing_to_record(changed),
+                    )
+            except FilingError as exc:
+                errors["change"] = fmt.filing_error(str(exc))
+        if errors:
+            return person_errors(sess, current.psn_no, errors, shown)
+        return RedirectResponse(f"/persons/{current.psn_no}?msg=备案已变更", 303)
 
     # --- settlements ----------------------------------------------------------------------
 
@@ -1006,6 +1130,7 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
     )
     install_dashboard(router, pages)
     install_clearing(router, pages)
+    install_prepay(router, pages)
     install_payment(router, pages)
     install_supervision(router, pages)
 

@@ -3,6 +3,8 @@ codes with their Chinese names, masked identity numbers. Never a Python repr."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 
@@ -178,3 +180,59 @@ def changes_text(before: dict[str, object] | None, after: dict[str, object] | No
         for k in keys
         if before.get(k) != after.get(k)
     )
+
+
+_FILING_ERRORS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (
+        re.compile(
+            r"long-term filing (\S+) cannot be (changed|cancelled) before (\S+): it must "
+            r"stand (\d+) months from (\S+) "
+        ),
+        lambda m: (
+            f"长期备案自 {m[5]} 起须保持 {m[4]} 个月，{m[3]} 起方可"
+            f"{'变更' if m[2] == 'changed' else '取消'}（FIL-04）"
+        ),
+    ),
+    (
+        re.compile(r"already has an active long-term filing (\S+) \((\w+), to (\d{6})\)"),
+        lambda m: (
+            f"已有有效的长期备案 {m[1]}（{FILING_TYPE_NAMES.get(m[2], m[2])}，就医地 "
+            f"{region(m[3])}），请变更或取消该备案，不能重复备案"
+        ),
+    ),
+    (
+        re.compile(r"filing (\S+) \((\w+)\) already covers (\d{6}) from (\S+) "),
+        lambda m: (
+            f"备案 {m[1]}（{FILING_TYPE_NAMES.get(m[2], m[2])}）已覆盖 {region(m[3])}"
+            f"（{m[4]} 起），新的备案期间与之重叠"
+        ),
+    ),
+    (
+        re.compile(r"destination (\d{6}): filings name a province here.*use (\d{6})"),
+        lambda m: f"参保地按省备案，就医地请填写省级代码 {region(m[2])}",
+    ),
+    (
+        re.compile(r"destination (\d{6}): filings name a city here"),
+        lambda m: "参保地按地市备案，就医地请填写地市代码，不能填写整个省",
+    ),
+    (
+        re.compile(r"destination (\d{6}) (is the insured region itself|overlaps the insured)"),
+        lambda m: "就医地不能与参保地相同或相互包含",
+    ),
+    (re.compile(r"is cancelled and cannot be changed"), lambda m: "该备案已取消，不能变更"),
+    (re.compile(r"is already cancelled"), lambda m: "该备案已取消"),
+    (re.compile(r"is insured in (\d{6}), not"), lambda m: f"参保地应为 {region(m[1])}"),
+)
+
+
+def filing_error(message: str) -> str:
+    """A refusal of the filing rules (``FilingError``, written in English for logs and
+    the API) in Chinese for a person; an unknown one keeps its text in parentheses:
+    ``"long-term filing F1 cannot be cancelled before 2027-01-15: it must stand 6 months
+    from 2026-07-15 (FIL-04)"`` → ``长期备案自 2026-07-15 起须保持 6 个月，2027-01-15 起方可
+    取消（FIL-04）``."""
+    for pattern, say in _FILING_ERRORS:
+        found = pattern.search(message)
+        if found:
+            return say(found)
+    return f"不符合参保地备案规则（{message}）"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,6 +62,30 @@ SERVICES = {
     "pharmacy": "药店购药",
 }
 SELF_FILING_TYPES = ("LT_RETIRED", "LT_RESIDENT", "LT_WORKER", "TMP_OTHER")
+
+
+def valid_filings(filings: Sequence[FilingRow], today: date) -> list[FilingRow]:
+    """The filings in force today (active, inside their period)."""
+    return [
+        f
+        for f in filings
+        if f.status == "active"
+        and f.valid_from <= today
+        and (f.valid_to is None or today <= f.valid_to)
+    ]
+
+
+@cache
+def destination_choices() -> tuple[tuple[str, str], ...]:
+    """Every province and pooling region as (code, name) for the destination field's
+    suggestions, so a person may type 广州 instead of 440100."""
+    table = load_regions()
+    return tuple(
+        (r.code, r.name)
+        for r in sorted(
+            (*table.provinces(), *table.pooling_regions()), key=lambda region: region.code
+        )
+    )
 
 
 def build_self_router(
@@ -115,20 +140,14 @@ def build_self_router(
                     .order_by(FilingRow.filed_at.desc())
                 ).scalars()
             )
-        valid = [
-            f
-            for f in filings
-            if f.status == "active"
-            and f.valid_from <= today
-            and (f.valid_to is None or today <= f.valid_to)
-        ]
         return render(
             "home.html",
             me=person,
             csrf=csrf,
             insurances=insurances,
             filings=filings,
-            valid=valid,
+            valid=valid_filings(filings, today),
+            regions=destination_choices(),
             message=request.query_params.get("msg", ""),
             errors={},
             form={},
@@ -242,7 +261,9 @@ def build_self_router(
         elif dest[:4] == person.insured_region[:4]:
             errors["destination"] = "就医地不能与参保地相同"
         start = parse_day(form.get("valid_from", "")) or today
-        if start < today:
+        if form.get("valid_from") and parse_day(form["valid_from"]) is None:
+            errors["valid_from"] = "开始日期格式应为 YYYY-MM-DD"
+        elif start < today:
             errors["valid_from"] = "开始日期不能早于今天"
         if form.get("commitment") != "1":
             errors["commitment"] = "请阅读并勾选个人承诺书（或到参保地窗口提交证明材料）"
@@ -278,7 +299,7 @@ def build_self_router(
                         actor=psn_no,
                     )
             except FilingError as exc:
-                errors["filing_type"] = f"不符合参保地备案规则：{exc}"
+                errors["filing_type"] = fmt.filing_error(str(exc))
         if errors:
             return self_home_with_errors(request, psn_no, errors, form)
         return RedirectResponse("/self/?msg=备案成功，即时生效", 303)
@@ -304,7 +325,8 @@ def build_self_router(
             csrf=me[1],
             insurances=insurances,
             filings=filings,
-            valid=[f for f in filings if f.status == "active" and f.valid_from <= today],
+            valid=valid_filings(filings, today),
+            regions=destination_choices(),
             message="",
             errors=errors,
             form=form,
@@ -354,7 +376,10 @@ def build_self_router(
                 )
         except FilingError as exc:
             return self_home_with_errors(
-                request, psn_no, {"cancel_" + filing_id: f"暂不能取消：{exc}"}, form
+                request,
+                psn_no,
+                {"cancel_" + filing_id: "暂不能取消：" + fmt.filing_error(str(exc))},
+                form,
             )
         return RedirectResponse("/self/?msg=备案已取消", 303)
 
@@ -367,7 +392,9 @@ def build_self_router(
         service = request.query_params.get("service", "inpatient")
         errors: dict[str, str] = {}
         rows: list[InstitutionRow] = []
-        if region:
+        if service not in SERVICES:
+            errors["service"] = "请选择就医服务类型"
+        elif region:
             if region not in load_regions():
                 errors["region"] = "请输入 6 位地区代码，如 440100"
             else:
@@ -404,6 +431,7 @@ def build_self_router(
             region=region,
             service=service,
             services=SERVICES,
+            regions=destination_choices(),
             rows=rows,
             errors=errors,
         )
