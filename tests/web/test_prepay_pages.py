@@ -221,3 +221,26 @@ def test_a_pair_that_cleared_money_without_a_quota_is_listed_red(
         assert "110000 北京市" in quiet and "正常" in quiet  # the quota, no usage yet
         wrong = http.get("/clearing/prepayment", params={"year": "2025", "month": month})
         assert "月份应在所选年度内" in wrong.text
+
+
+def test_a_dispute_of_another_regions_item_is_refused_and_logged(
+    cleared: tuple[Console, str, str],
+) -> None:
+    """广州's place of insurance disputes a 北京 person's item: refused next to the field
+    and logged as an out-of-scope attempt; an unknown id is only a field error."""
+    console, _run, _month = cleared
+    detail = "不在本人经办范围内的对账明细"
+    with console.login("insured_place-440100") as http:
+        token = csrf_of(http.get("/clearing").text)
+        before = refusals(console, detail)
+        r = http.post(
+            "/clearing/dispute",
+            data={"csrf_token": token, "setl_id": console.setl_id, "reason": "金额不符"},
+        )
+        assert r.status_code == 422 and "该结算不在本地区的对账明细中" in r.text
+        assert refusals(console, detail) == before + 1
+        r = http.post(
+            "/clearing/dispute",
+            data={"csrf_token": token, "setl_id": "NO-SUCH-SETL", "reason": "金额不符"},
+        )
+        assert r.status_code == 422 and refusals(console, detail) == before + 1

@@ -279,6 +279,17 @@ def install(router: APIRouter, pages: Pages) -> None:
                         visible = item is not None and me.covers(item.insured_region)
                     if not visible:
                         errors["dispute_setl_id"] = "该结算不在本地区的对账明细中"
+                        if item is not None:  # another region's item: an out-of-scope attempt
+                            record_now(
+                                engine,
+                                now,
+                                me,
+                                "dispute",
+                                "clearing_item",
+                                setl_id,
+                                outcome="refused",
+                                detail="不在本人经办范围内的对账明细",
+                            )
                     else:
                         n = svc.dispute(engine, [setl_id], reason[:500], now=now)
                         message = f"已对 {n} 笔提出争议" if n else "该笔已清算或已有争议，未变更"
