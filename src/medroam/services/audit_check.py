@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from medroam.domain.audit.engine import RuleBook, audit_bill
+from medroam.domain.audit.mechanisms import Kind
 from medroam.domain.audit.model import (
     Action,
     AuditLine,
@@ -38,6 +39,7 @@ from medroam.refdata.audit_rules import load_rule_book
 from medroam.store.tables import FeeLineRow, VisitRow
 
 __all__ = [
+    "BILL",
     "Stage",
     "audit",
     "bill_of_visit",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 INPATIENT_KIND = "inpatient"
+BILL = Kind.BILL  # the only kind of rule run on the settlement path
 
 
 def rule_book(override: object = None) -> RuleBook:
