@@ -313,3 +313,70 @@ def test_bad_input(flow_gateway: Gateway) -> None:
     bad_type = {"data": {"warn_type": "5", "warns": [good]}}
     assert "warn_type" in _refused(client, "3103", bad_type)
     assert flow_gateway.count("audit_feedback") == before  # nothing half-written
+
+
+# --- inpatient: 2303 warns, 2304 refuses ---------------------------------------------
+
+BED = "001109000010000"  # 普通病房床位费(三人间)
+BED_RULE = "GZ10000201013000"  # 限定频次（床位费每日一次）, 住院, refuse
+
+
+def test_inpatient_bed_charged_twice_a_day_is_refused_at_2304(flow_gateway: Gateway) -> None:
+    """Two bed days charged on the same day: 2 > 1 per day. 2303 warns, 2304 refuses;
+    the stay stays discharged and unsettled."""
+    client = flow_gateway.client("h1")
+    psn_no, certno = P1[0], P1[2]
+    admitted = ok(
+        client,
+        "2401",
+        {
+            "mdtrtinfo": {
+                "psn_no": psn_no, "insutype": "310", "begntime": now_text(-60 * 24 * 3),
+                "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": "21",
+                "ipt_no": "ZY" + client.new_msgid()[-12:], "atddr_no": "DR02",
+                "chfpdr_name": "医生乙", "adm_diag_dscr": "肺炎", "adm_dept_codg": "D02",
+                "adm_dept_name": "呼吸科", "adm_bed": "12",
+                "dscg_maindiag_code": "J18.900", "dscg_maindiag_name": "肺炎",
+            },
+        },
+        insuplc_admdvs=CHENGDU,
+    )  # fmt: skip
+    mdtrt_id = (
+        admitted["result"]["mdtrt_id"] if "result" in admitted else admitted["data"]["mdtrt_id"]
+    )
+    lines = [
+        fee_line("I1", mdtrt_id, psn_no, BED, "30.00", "1", batch="", med_type="21"),
+        fee_line("I2", mdtrt_id, psn_no, BED, "30.00", "1", batch="", med_type="21"),
+    ]
+    ok(client, "2301", {"feedetail": lines}, insuplc_admdvs=CHENGDU)
+    data = {
+        "psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno,
+        "medfee_sumamt": "60.00", "psn_setlway": "01", "mdtrt_id": mdtrt_id,
+        "insutype": "310", "acct_used_flag": "0", "mid_setl_flag": "0",
+    }  # fmt: skip
+    pre = client.call("2303", {"data": data}, insuplc_admdvs=CHENGDU)
+    assert pre["infcode"] == 0, pre["err_msg"]
+    assert f"【结算时将拒绝】{BED_RULE} 限定频次（床位费每日一次）" in pre["warn_msg"]
+    ok(
+        client,
+        "2402",
+        {
+            "dscginfo": {
+                "mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": "310",
+                "endtime": now_text(), "dscg_way": "1", "dscg_dept_codg": "D02",
+                "dscg_dept_name": "呼吸科",
+            },
+        },
+        insuplc_admdvs=CHENGDU,
+    )  # fmt: skip
+    before = flow_gateway.counts(*WRITTEN)
+    refused = client.call("2304", {"data": data}, insuplc_admdvs=CHENGDU)
+    assert refused["infcode"] == -1
+    named = f"智能审核拒绝结算：{BED_RULE} 限定频次（床位费每日一次）："
+    assert refused["err_msg"].startswith(named)
+    assert flow_gateway.counts(*WRITTEN) == before
+    with flow_gateway.engine.connect() as connection:
+        status = connection.execute(
+            select(VisitRow.status).where(VisitRow.mdtrt_id == mdtrt_id)
+        ).scalar_one()
+    assert status == "discharged"
