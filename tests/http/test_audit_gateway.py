@@ -23,7 +23,7 @@ from sqlalchemy import select
 from medroam.client import HisClient
 from medroam.store.audit_feedback_tables import AuditFeedbackRow
 from medroam.store.tables import FeeLineRow, VisitRow
-from tests.http.conftest import H1, PERSONS, Gateway
+from tests.http.conftest import H1, PERSONS, Gateway, seed_persons
 from tests.http.test_flows import CHENGDU, REGISTRATION, fee_line, now_text, ok
 
 pytestmark = pytest.mark.db
@@ -380,3 +380,18 @@ def test_inpatient_bed_charged_twice_a_day_is_refused_at_2304(flow_gateway: Gate
             select(VisitRow.status).where(VisitRow.mdtrt_id == mdtrt_id)
         ).scalar_one()
     assert status == "discharged"
+
+
+def test_audit_realtime_off_neither_warns_nor_refuses(make_gateway: Any) -> None:
+    """Setting ``audit_realtime`` off (SQLite): the same bill as the refused one settles,
+    and no answer carries ``warn_msg``."""
+    gw: Gateway = make_gateway(audit_realtime=False)
+    seed_persons(gw.engine)
+    client = gw.client("h1")
+    data = open_visit(client, "N80.0", "35")
+    pre = client.call("2206", {"data": data}, insuplc_admdvs=CHENGDU)
+    assert pre["infcode"] == 0 and "warn_msg" not in pre
+    settled = client.call("2207", {"data": data}, insuplc_admdvs=CHENGDU)
+    assert settled["infcode"] == 0, settled["err_msg"]
+    assert "warn_msg" not in settled
+    assert gw.count("settlements") == 1
