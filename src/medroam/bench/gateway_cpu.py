@@ -6,7 +6,10 @@ the gateway's own cost (authentication, envelope, handler, storage, JSON), measu
 CPU time of this process (the database server's CPU is not in it). Prints ms of CPU and
 SQL statements per call.
 
-    python -m medroam.bench.gateway_cpu [--n 300] [--db URL or 'sqlite']
+    python -m medroam.bench.gateway_cpu [--n 300] [--db URL or 'sqlite'] [--no-audit]
+
+``--no-audit`` turns the real-time audit (setting ``audit_realtime``) off, to measure
+what it costs per 2207 (docs/audit-realtime.md).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ CALLS = ("2201", "2204", "2207")
 WARMUP = 20
 
 
-def run(n: int = 300, db: str | None = None) -> dict[str, Any]:
+def run(n: int = 300, db: str | None = None, audit: bool = True) -> dict[str, Any]:
     from medroam.client import HisClient
     from medroam.gateway import jsonfmt
     from medroam.gateway import logging as gateway_logging
     from medroam.gateway.dispatch import Gateway
+    from medroam.gateway.settings import GatewaySettings
     from medroam.store import sqlstats
     from medroam.store.db import make_engine
 
@@ -35,7 +39,7 @@ def run(n: int = 300, db: str | None = None) -> dict[str, Any]:
         jobs = make_jobs(url, n + WARMUP)
         engine = make_engine(url)
         sqlstats.install(engine)
-        gateway = Gateway(engine)
+        gateway = Gateway(engine, GatewaySettings(audit_realtime=audit))
         cpu = dict.fromkeys(CALLS, 0.0)
         statements = dict.fromkeys(CALLS, 0)
         clients: dict[str, HisClient] = {}
@@ -80,7 +84,12 @@ def run(n: int = 300, db: str | None = None) -> dict[str, Any]:
         for c in clients.values():
             c.close()
         engine.dispose()
-    out: dict[str, Any] = {"benchmark": "gateway-cpu", "database": url.split(":", 1)[0], "n": n}
+    out: dict[str, Any] = {
+        "benchmark": "gateway-cpu",
+        "database": url.split(":", 1)[0],
+        "n": n,
+        "audit_realtime": audit,
+    }
     for infno in CALLS:
         out[f"{infno}_cpu_ms"] = round(cpu[infno] * 1000 / n, 2)
         out[f"{infno}_statements"] = round(statements[infno] / n, 2)
@@ -92,9 +101,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=300, help="visits")
     ap.add_argument("--db", default=None, help="PostgreSQL URL, or 'sqlite'")
+    ap.add_argument(
+        "--no-audit", action="store_true", help="real-time audit off (audit_realtime=False)"
+    )
     args = ap.parse_args()
     db = "sqlite" if args.db == "sqlite" else args.db
-    print(json.dumps(run(args.n, db), indent=2))
+    print(json.dumps(run(args.n, db, audit=not args.no_audit), indent=2))
 
 
 if __name__ == "__main__":

@@ -331,6 +331,8 @@ class Gateway:
         if ctx.file_response is not None:
             content, filename = ctx.file_response
             return Outcome(200, "", 0, file=(content, filename))
+        if ctx.warn_msg:
+            warn = f"{warn}；{ctx.warn_msg}" if warn else ctx.warn_msg
         return Outcome(200, self._answer(req, ref_id, output=output, warn=warn), 0)
 
     def _log_answer(

@@ -68,6 +68,8 @@ class RequestContext:
     settings: dict[str, Any] = field(default_factory=dict)
     # Set by a handler that produced a file response (9102): raw bytes and a filename.
     file_response: tuple[bytes, str] | None = None
+    # Set by a handler with a warning for the answer's ``warn_msg`` (e.g. audit findings).
+    warn_msg: str = ""
 
 
 HandlerFn = Callable[[RequestContext, Node], dict[str, Any] | None]

@@ -49,4 +49,9 @@ class GatewaySettings:
     # Province settings (e.g. whether intra-province care needs a filing); None: the
     # packaged data/provinces.json.
     provinces: ProvinceBook | None = None
+    # Real-time audit (事中 智能审核) at 2206/2207/2303/2304: warnings at pre-settlement,
+    # refusal by refusing rules at settlement (docs/audit-realtime.md). Off: neither.
+    audit_realtime: bool = True
+    # The audit rule book (a ``RuleBook``); None: the packaged library.
+    audit_rule_book: object | None = None
     clock: Callable[[], datetime] = field(default=china_now)

@@ -25,12 +25,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from medroam.domain import calculator
+from medroam.domain.audit.engine import RuleBook
+from medroam.domain.audit.model import Finding, Stage
 from medroam.domain.calculator import CalculationError
 from medroam.domain.codes import ServiceKind, service_kind
 from medroam.domain.filing import resolve_benefit_status
 from medroam.domain.money import format_yuan
 from medroam.domain.region import CrossRegion, classify_visit, pay_loc
 from medroam.domain.settlement import AccountState, Settlement, Visit
+from medroam.services import audit_check
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ledger import settlement_legs
 from medroam.services.persons import (
@@ -128,6 +131,7 @@ class SettlementView:
     opter: str = ""
     opter_name: str = ""
     reason: str = ""  # how the filing status was decided
+    findings: tuple[Finding, ...] = ()  # the real-time audit (事中): what it found
 
     @property
     def pay_loc(self) -> str:
@@ -158,6 +162,7 @@ class _Prepared:
     reason: str
     policy_region: str
     policy_from: date
+    findings: tuple[Finding, ...] = ()
 
 
 def _prepare(
@@ -169,6 +174,7 @@ def _prepare(
     kind: str,
     *,
     write: bool,
+    audit: RuleBook | None = None,
 ) -> _Prepared:
     transaction = {
         (OUTPATIENT, False): "2206 (pre-settlement)",
@@ -281,6 +287,27 @@ def _prepare(
         admission_counted=admission_counted,
         deductible_applied=deductible_applied,
     )
+    findings: tuple[Finding, ...] = ()
+    if audit is not None:
+        # 事中 audit before the benefit state is locked: a refusal costs no lock.
+        try:
+            age = person.age_on(begin)
+        except ValueError:
+            age = -1  # unknown birth date: age rules find nothing
+        bill = audit_check.bill_of_visit(
+            visit,
+            lines,
+            audit_check.PersonFacts(
+                person.psn_no, person.gender, age, insurance.insutype, insurance.insured_region
+            ),
+            treatment_region=institution.region,
+            med_type=med_type,
+            until=settle_day,
+        )
+        findings = audit_check.audit(audit, bill, Stage.DURING, settle_day)
+        refused = audit_check.refusals(findings)
+        if write and refused:
+            raise RefusedError(audit_check.refusal_text(refused))
     state = (
         place.lock_benefit_state(person.psn_no, insurance.insutype, year)
         if write
@@ -312,6 +339,7 @@ def _prepare(
         reason=decision.reason,
         policy_region=policy.region,
         policy_from=policy.effective_from,
+        findings=findings,
     )
 
 
@@ -396,6 +424,7 @@ def _view_of_prepared(
         opter=opter,
         opter_name=opter_name,
         reason=p.reason,
+        findings=p.findings,
     )
 
 
@@ -411,9 +440,11 @@ def pre_settle(
     *,
     kind: str,
     msgid: str = "",
+    audit: RuleBook | None = None,
 ) -> SettlementView:
-    """2206 / 2303: what a settlement would give now. Writes nothing."""
-    p = _prepare(session, place, institution, now, req, kind, write=False)
+    """2206 / 2303: what a settlement would give now. Writes nothing. With ``audit``
+    (a rule book) the view carries the 事中 findings, refusing rules included."""
+    p = _prepare(session, place, institution, now, req, kind, write=False, audit=audit)
     return _view_of_prepared(p, institution, now, req, setl_id=None, msgid=msgid)
 
 
@@ -428,10 +459,13 @@ def settle(
     msgid: str,
     opter: str = "",
     opter_name: str = "",
+    audit: RuleBook | None = None,
 ) -> SettlementView:
     """2207 / 2304: settle the unsettled lines (an outpatient batch; for an inpatient stay
-    every line uploaded so far, mid-stay or final) and record everything."""
-    p = _prepare(session, place, institution, now, req, kind, write=True)
+    every line uploaded so far, mid-stay or final) and record everything. With ``audit``
+    (a rule book) a 事中 finding of a refusing rule refuses the settlement (nothing
+    written); warning rules do not block."""
+    p = _prepare(session, place, institution, now, req, kind, write=True, audit=audit)
     s = p.settlement
     now = _stamp(p.visit, now)
     setl_id = new_id("ST", institution.region, now)

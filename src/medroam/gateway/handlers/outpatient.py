@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from medroam.domain.audit.engine import RuleBook
 from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE
 from medroam.domain.province import ProvinceBook
 from medroam.gateway.errors import InputError
@@ -24,7 +25,7 @@ from medroam.gateway.fields import (
 )
 from medroam.gateway.reader import Node
 from medroam.gateway.registry import RequestContext, handler
-from medroam.services import fees, visits
+from medroam.services import audit_check, fees, visits
 from medroam.services import settlement as settling
 from medroam.services.ports import InsuredPlace
 from medroam.services.settlement import ClientTotals, SettlementView, SettleRequest
@@ -379,8 +380,16 @@ def cancel_fees(ctx: RequestContext, inp: Node) -> None:
     return None
 
 
+def audit_book(ctx: RequestContext) -> RuleBook | None:
+    """The rule book of the real-time audit, or None when ``audit_realtime`` is off."""
+    if not ctx.settings.get("audit_realtime", True):
+        return None
+    return audit_check.rule_book(ctx.settings.get("audit_rule_book"))
+
+
 def pre_settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]:
-    """2206 / 2303: compute the settlement, write nothing."""
+    """2206 / 2303: compute the settlement, write nothing; audit findings (事中) come
+    back in ``warn_msg``, the output is unchanged."""
     inpatient = kind == visits.INPATIENT
     req = read_settle_request(inp.node("data"), inpatient=inpatient, final=False)
     view = settling.pre_settle(
@@ -391,12 +400,16 @@ def pre_settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, 
         req,
         kind=kind,
         msgid=ctx.envelope.msgid,
+        audit=audit_book(ctx),
     )
+    if view.findings:
+        ctx.warn_msg = audit_check.warning_text(view.findings)
     return settlement_output(view)
 
 
 def settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]:
-    """2207 / 2304: settle and persist in the dispatcher's transaction."""
+    """2207 / 2304: settle and persist in the dispatcher's transaction; a refusing audit
+    rule refuses (infcode -1, err_msg naming the rule), warning rules go to warn_msg."""
     inpatient = kind == visits.INPATIENT
     req = read_settle_request(inp.node("data"), inpatient=inpatient, final=True)
     view = settling.settle(
@@ -409,7 +422,10 @@ def settle_visit(ctx: RequestContext, inp: Node, *, kind: str) -> dict[str, Any]
         msgid=ctx.envelope.msgid,
         opter=ctx.envelope.opter,
         opter_name=ctx.envelope.opter_name,
+        audit=audit_book(ctx),
     )
+    if view.findings:
+        ctx.warn_msg = audit_check.warning_text(view.findings)
     return settlement_output(view)
 
 

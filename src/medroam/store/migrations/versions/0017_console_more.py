@@ -1,7 +1,7 @@
 """Console: tracking of prepayment emergency top-ups, ``prepay_topups``.
 
 Revision ID: 0017_console_more
-Revises: 0015_audit_findings
+Revises: 0016_audit_feedback
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_console_more"
-down_revision: str | None = "0015_audit_findings"
+down_revision: str | None = "0016_audit_feedback"
 branch_labels: str | None = None
 depends_on: str | None = None
 
