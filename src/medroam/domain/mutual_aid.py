@@ -102,7 +102,7 @@ class Grant:
     beneficiary: str  # psn_no of the aided relative
     beneficiary_region: str
     relation: Relation
-    quota: Fen  # 共济额度 granted (taken from the holder's account when granted)
+    quota: Fen  # 共济额度 granted: a ceiling on what the holder's account pays for them
     used: Fen  # spent by the beneficiary so far
     begin: date
     end: date | None = None
@@ -131,8 +131,9 @@ def open_grant(
 ) -> Grant:
     """A new grant, or :class:`MutualAidError` naming what is wrong.
 
-    The quota leaves the holder's personal account (so it must not exceed
-    ``holder_balance``) and returns there when the grant ends.
+    The quota must not exceed ``holder_balance`` when granted. It is a ceiling, not a
+    transfer: the holder's account pays at each settlement (``services.mutual_aid``), and
+    the unused quota "returns" when the grant ends by no longer being usable.
     """
     try:
         rel = Relation(relation)
@@ -188,8 +189,9 @@ def open_grant(
 
 
 def end_grant(grant: Grant, on: date, reason: EndReason) -> tuple[Grant, Fen]:
-    """End a grant; returns the ended grant and the unused quota that goes back to the
-    holder's personal account."""
+    """End a grant; returns the ended grant and its unused quota (``quota − used``),
+    which the beneficiary can no longer spend (it was never moved out of the holder's
+    account, so nothing else moves)."""
     if grant.status is not GrantStatus.ACTIVE:
         raise MutualAidError(f"grant {grant.grant_id}: already ended on {grant.end}")
     if on < grant.begin:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0018_mutual_aid"
 down_revision: str | None = "0014_sim_truth"
 branch_labels: str | None = None
@@ -69,9 +68,7 @@ def upgrade() -> None:
         "mutual_aid_grants",
         ["beneficiary_psn_no", "status"],
     )
-    op.create_index(
-        "ix_mutual_aid_grants_holder", "mutual_aid_grants", ["holder_psn_no", "status"]
-    )
+    op.create_index("ix_mutual_aid_grants_holder", "mutual_aid_grants", ["holder_psn_no", "status"])
     op.create_table(
         "mutual_aid_draws",
         sa.Column("setl_id", sa.String(30), nullable=False),
