@@ -71,10 +71,12 @@ def _quota(value: str | None) -> int | None:
         amount = Decimal(value.strip())
     except InvalidOperation:
         fail(f"--quota: {value!r} is not an amount in yuan (e.g. 500.00)")
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite() or amount <= 0:
         fail(f"--quota: {value!r} must be a positive amount in yuan with at most two decimals")
     if amount > Decimal("10000000"):
         fail(f"--quota: {value!r} is more than 10,000,000.00 yuan")
+    if amount != amount.quantize(Decimal("0.01")):
+        fail(f"--quota: {value!r} must be a positive amount in yuan with at most two decimals")
     return yuan_to_fen(str(amount))
 
 
@@ -122,27 +124,20 @@ def _print(grants: list[service.GrantView], as_json: bool) -> None:
         typer.echo(json.dumps([_record(g) for g in grants], ensure_ascii=False, indent=2))
         return
     table = Table(title="个人账户共济关系 (mutual-aid grants)")
-    for header in (
-        "共济编号", "账户持有人", "持有人参保地", "受助人", "受助人参保地", "关系",
-        "共济额度(元)", "已使用(元)", "剩余(元)", "生效日期", "终止日期", "状态",
-    ):  # fmt: skip
-        table.add_column(header)
+    for header in ("共济编号", "持有人 (参保地)", "受助人 (参保地)", "关系",
+                   "额度/已用/剩余 (元)", "期间", "状态"):  # fmt: skip
+        table.add_column(header, overflow="fold")
     for g in grants:
         table.add_row(
             g.grant_id,
-            g.holder,
-            g.holder_region,
-            g.beneficiary,
-            g.beneficiary_region,
-            f"{g.relation_name} ({g.relation})",
-            format_yuan(g.quota),
-            format_yuan(g.used),
-            format_yuan(g.remaining),
-            g.valid_from.isoformat(),
-            g.valid_to.isoformat() if g.valid_to else "",
+            f"{g.holder} ({g.holder_region})",
+            f"{g.beneficiary} ({g.beneficiary_region})",
+            f"{g.relation_name} {g.relation}",
+            f"{format_yuan(g.quota)} / {format_yuan(g.used)} / {format_yuan(g.remaining)}",
+            f"{g.valid_from.isoformat()} – {g.valid_to.isoformat() if g.valid_to else ''}",
             STATUS_NAMES.get(g.status, g.status)
-            + (f"，{REASON_NAMES.get(g.end_reason, g.end_reason)}" if g.end_reason else "")
-            + (f"，退回额度 {format_yuan(g.returned)} 元" if g.returned else ""),
+            + (f" {REASON_NAMES.get(g.end_reason, g.end_reason)}" if g.end_reason else "")
+            + (f" 退回额度 {format_yuan(g.returned)} 元" if g.returned else ""),
         )
     console.print(table)
 
