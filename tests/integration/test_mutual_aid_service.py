@@ -20,8 +20,9 @@ Own account first (policy ``mutual_aid_order`` own_first), then the grant:
     holder        2 000.00 − 200.00             = 1 800.00
     grant used    0 + 200.00 = 200.00, remaining 0.00
 
-Clearing: the 50.00 own-account line is owed by 呼和浩特 (150100) to 北京, the 200.00
-mutual-aid line by the holder's 广州 (440100) to 北京. A cancellation puts back 50.00 on
+Clearing and ledger: the 50.00 own-account line is owed by 呼和浩特 (150100) to 北京, the
+200.00 mutual-aid line by the holder's 广州 (440100) to 北京 (``account:<holder>`` pays
+it, ``payable:region:440100>110100``). A cancellation puts back 50.00 on
 the beneficiary, 200.00 on the holder and 0.00 used on the grant, and its reverse record
 clears −200.00 from 广州.
 """
@@ -35,13 +36,15 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from medroam.batch.engine import fetch, operational_lines
-from medroam.services import fees, mutual_aid, settlement
+from medroam.domain.clearing.periods import Cycle, parse_period
+from medroam.services import clearing, fees, mutual_aid, settlement
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
 from medroam.store import refdata_cache
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.mutual_aid_tables import MutualAidDrawRow, MutualAidGrantRow
-from medroam.store.tables import AccountRow
+from medroam.store.repositories import LedgerRepository
+from medroam.store.tables import AccountRow, ClearingLegRow, LedgerLegRow
 from tests.integration.test_settlement_service_support import (
     BALANCE,
     CST,
@@ -166,6 +169,18 @@ def test_cross_province_aid_pays_and_cancel_gives_back(world: Engine) -> None:
             (view.setl_id, g.grant_id, "440100", 20_000)
         ]
         assert_ledger_balanced(s)
+        assert view.setl_id is not None
+        legs = {a: v for _, a, v in LedgerRepository(s).legs(view.setl_id)}
+    # the ledger: the holder's account pays 200.00 and 广州 owes it to 北京
+    assert legs == {
+        f"account:{BENEFICIARY}": 5_000,
+        f"account:{HOLDER}": 20_000,
+        "payable:region:150100>110100": -5_000,
+        "receivable:region:150100>110100": 5_000,
+        "payable:region:440100>110100": -20_000,
+        "receivable:region:440100>110100": 20_000,
+        "payable:hospital:H11010000001": -25_000,
+    }
     assert _grant_row(world, g.grant_id) == (20_000, "active", None)
     # clearing: the own account from 呼和浩特, the mutual aid from the holder's 广州
     assert _aid_lines(world) == [
@@ -307,3 +322,32 @@ def test_bad_grants_are_refused_and_write_nothing(world: Engine) -> None:
         assert account(s, BENEFICIARY) == (OWN, QUOTA)
         with pytest.raises(NotFoundError, match="grant_id"):
             mutual_aid.end(s, SqlInsuredPlace(s), T, grant_id="MA-NOPE")
+
+
+def test_clearing_run_extinguishes_the_holders_payable(world: Engine) -> None:
+    """Settle (aid 200.00 from 广州), reconcile and clear February 2026 monthly (scope all):
+    the run clears 50.00 from 呼和浩特 and 200.00 from 广州 to 北京, and every
+    ``payable:region`` / ``receivable:region`` account the settlement opened is back to 0."""
+    _grant(world)
+    _settle(world)
+    now = datetime(2026, 3, 1, 10, 0, tzinfo=CST)
+    p = clearing.propose(world, parse_period(Cycle.MONTHLY, "2026-02"), now=now)
+    clearing.confirm(world, now=now, batch_id=p.batch_id)
+    run = clearing.clear(world, Cycle.MONTHLY, "2026-02", as_of=date(2026, 3, 2), now=now)
+    assert run.fund_lines == {"account": 5_000, "mutual_aid": 20_000}
+    with unit_of_work(world) as s:
+        balances: dict[str, int] = {}
+        for model in (LedgerLegRow, ClearingLegRow):
+            for acc, amount in s.execute(select(model.account, model.amount)):
+                balances[acc] = balances.get(acc, 0) + amount
+    regional = {a: v for a, v in balances.items() if a.startswith(("payable:region", "receiv"))}
+    assert set(regional) == {
+        "payable:region:150100>110100",
+        "receivable:region:150100>110100",
+        "payable:region:440100>110100",
+        "receivable:region:440100>110100",
+    }
+    assert set(regional.values()) == {0}
+    assert balances["clearing:national:440000"] == -20_000  # 广东 pays 200.00
+    assert balances["clearing:national:150000"] == -5_000
+    assert balances["clearing:national:110000"] == 25_000

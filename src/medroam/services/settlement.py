@@ -17,7 +17,7 @@ so two settlements of one visit or one person serialise and a cap is never overr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -513,6 +513,7 @@ def settle(
             insured_region=p.insurance.insured_region,
             treatment_region=institution.region,
             fixmedins_code=institution.code,
+            draws=p.draws,
         ),
         now,
     )
@@ -537,13 +538,16 @@ def _stamp(visit: VisitRow, now: datetime) -> datetime:
     return now
 
 
-def _legs(s: Settlement, row: SettlementRow) -> list[tuple[str, int]]:
+def _legs(
+    s: Settlement, row: SettlementRow, draws: Sequence[Draw] = ()
+) -> list[tuple[str, int]]:
     return settlement_legs(
         s,
         psn_no=row.psn_no,
         insured_region=row.insured_region,
         treatment_region=row.treatment_region,
         fixmedins_code=row.fixmedins_code,
+        draws=draws,
     )
 
 
@@ -702,12 +706,11 @@ def cancel_settlement_row(
         AccountState(own, original.mutual_aid - lost),
         now,
     )
+    given_back = [replace(d, amount=-d.amount) for d, _active in draws]
     if draws:
         session.flush()  # the reverse row, which the draw rows refer to
-        mutual_aid.apply_draws(
-            session, rev_id, [replace(d, amount=-d.amount) for d, _active in draws], now
-        )
-    LedgerRepository(session).post(rev_id, "cancel", _legs(rev, reverse_row), now)
+        mutual_aid.apply_draws(session, rev_id, given_back, now)
+    LedgerRepository(session).post(rev_id, "cancel", _legs(rev, reverse_row, given_back), now)
     if visit.kind == INPATIENT and visit.status == "settled" and not row.mid_setl_flag:
         visit.status = "discharged"
     touch(visit, now)
@@ -794,7 +797,8 @@ def restore_cancelled(
     row.status = "valid"
     for line in lines:
         line.status = "settled"
-    LedgerRepository(session).post(row.setl_id, "restore", _legs(original, row), now)
+    taken = [d for d, _a in draws]
+    LedgerRepository(session).post(row.setl_id, "restore", _legs(original, row, taken), now)
     if visit.kind == INPATIENT and not row.mid_setl_flag:
         visit.status = "settled"
     touch(visit, now)
