@@ -48,14 +48,14 @@ def settlement_legs(
             continue  # the account is posted from acct_pay below
         key = f"fund:{insured_region}:{d.fund_pay_type}"
         paying[key] = paying.get(key, 0) + d.paid
-    drawn = sum(d.amount for d in draws)
+    drawn = sum(w.amount for w in draws)
     if s.account - drawn:
         paying[f"account:{psn_no}"] = s.account - drawn
     owed: dict[str, int] = {insured_region: 0}
-    for d in draws:
-        key = f"account:{d.holder}"
-        paying[key] = paying.get(key, 0) + d.amount
-        owed[d.holder_region] = owed.get(d.holder_region, 0) + d.amount
+    for w in draws:
+        key = f"account:{w.holder}"
+        paying[key] = paying.get(key, 0) + w.amount
+        owed[w.holder_region] = owed.get(w.holder_region, 0) + w.amount
     funds = sum(v for k, v in paying.items() if k.startswith("fund:"))
     if funds != s.fund_total:
         raise AssertionError(

@@ -538,9 +538,7 @@ def _stamp(visit: VisitRow, now: datetime) -> datetime:
     return now
 
 
-def _legs(
-    s: Settlement, row: SettlementRow, draws: Sequence[Draw] = ()
-) -> list[tuple[str, int]]:
+def _legs(s: Settlement, row: SettlementRow, draws: Sequence[Draw] = ()) -> list[tuple[str, int]]:
     return settlement_legs(
         s,
         psn_no=row.psn_no,
