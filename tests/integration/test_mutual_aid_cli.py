@@ -69,6 +69,10 @@ def test_grant_list_end(engine: Engine) -> None:
     assert code == 2 and "already aids" in out
     code, out = invoke("list", "--psn-no", EMPLOYEE_HHHT, *db)
     assert code == 0 and "子女 child" in out and "200.00 / 0.00 / 200.00" in out and "有效" in out
+    code, out = invoke("sync", EMPLOYEE_GZ, "--json", *db)  # nothing changed: nothing ends
+    assert code == 0 and json.loads(out) == []
+    code, out = invoke("sync", "NOPE", *db)
+    assert code == 2 and "psn_no: no insured person 'NOPE'" in out
     code, out = invoke("end", g["grant_id"], "--reason", "moved", *db)
     assert code == 2 and "reason: 'moved'" in out
     code, out = invoke("end", g["grant_id"], *db)

@@ -41,7 +41,7 @@ from medroam.services import clearing, fees, mutual_aid, settlement
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
 from medroam.store import refdata_cache
-from medroam.store.insured_place import SqlInsuredPlace
+from medroam.store.insured_place import SqlInsuredPlace, set_insurance_status
 from medroam.store.mutual_aid_tables import MutualAidDrawRow, MutualAidGrantRow
 from medroam.store.repositories import LedgerRepository
 from medroam.store.tables import AccountRow, ClearingLegRow, LedgerLegRow
@@ -351,3 +351,22 @@ def test_clearing_run_extinguishes_the_holders_payable(world: Engine) -> None:
     assert balances["clearing:national:440000"] == -20_000  # 广东 pays 200.00
     assert balances["clearing:national:150000"] == -5_000
     assert balances["clearing:national:110000"] == 25_000
+
+
+def test_insurance_change_ends_the_grants(world: Engine) -> None:
+    """The holder's insurance stops (psn_insu_stas 2): the grant ends automatically with
+    its 200.00 unused quota returned; the beneficiary's quota falls to 0.00. A person whose
+    insurance did not change keeps their grants."""
+    g = _grant(world)
+    with unit_of_work(world) as s:
+        assert (
+            mutual_aid.end_on_insurance_change(s, SqlInsuredPlace(s), T, psn_no=BENEFICIARY) == []
+        )
+        set_insurance_status(s, HOLDER, "310", "2")
+    with unit_of_work(world) as s:
+        ended = mutual_aid.end_on_insurance_change(s, SqlInsuredPlace(s), T, psn_no=HOLDER)
+    assert [(e.grant_id, e.end_reason, e.returned) for e in ended] == [
+        (g.grant_id, "insurance_changed", QUOTA)
+    ]
+    with unit_of_work(world) as s:
+        assert account(s, BENEFICIARY) == (OWN, 0)

@@ -103,8 +103,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "mutual-aid": LazyCommand(
         "medroam.cli.mutual_aid",
         "app",
-        "Personal-account mutual aid (个人账户共济): grant, end, list.",
-        group_help="Personal-account mutual aid (个人账户共济): grant, end, list.",
+        "Personal-account mutual aid (个人账户共济): grant, end, list, sync.",
+        group_help="Personal-account mutual aid (个人账户共济): grant, end, list, sync.",
     ),
     "drg": LazyCommand(
         "medroam.cli.drg",

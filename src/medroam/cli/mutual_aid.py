@@ -228,3 +228,21 @@ def list_command(
     """List mutual-aid grants."""
     grants = _run(db, lambda s: service.list_grants(s, psn_no=psn_no, status=status))
     _print(grants, as_json)
+
+
+@app.command("sync")
+def sync_command(
+    psn_no: Annotated[str, typer.Argument(help="The person whose insurance changed.")],
+    on: OnOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """End the grants of a person whose insurance stopped or moved (automatic end)."""
+    day, now = _day(on, "--on"), _now()
+    ended = _run(
+        db,
+        lambda s: service.end_on_insurance_change(
+            s, SqlInsuredPlace(s), now, psn_no=psn_no.strip(), on=day
+        ),
+    )
+    _print(ended, as_json)

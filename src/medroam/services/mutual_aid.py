@@ -255,6 +255,32 @@ def end(
     return _view(row)
 
 
+def end_on_insurance_change(
+    session: Session, place: InsuredPlace, now: datetime, *, psn_no: str, on: date | None = None
+) -> list[GrantView]:
+    """End (reason ``insurance_changed``) every active grant of ``psn_no``, as holder or
+    beneficiary, whose side no longer holds: insurance not in force, or insured in another
+    pooling region than when granted (domain-rules §5.6: the relationship ends
+    automatically). Call it after the registry changes a person's insurance; returns the
+    grants it ended."""
+    _p, person = _insured(place, psn_no, "psn_no")
+    rows = session.scalars(
+        select(MutualAidGrantRow)
+        .where(
+            (MutualAidGrantRow.holder_psn_no == psn_no)
+            | (MutualAidGrantRow.beneficiary_psn_no == psn_no),
+            MutualAidGrantRow.status == "active",
+        )
+        .order_by(MutualAidGrantRow.grant_id)
+    ).all()
+    day = on or now.date()
+    changed = domain.insurance_changed([_domain(r) for r in rows], person, day)
+    return [
+        end(session, place, now, grant_id=g.grant_id, on=day, reason="insurance_changed")
+        for g, _back in changed
+    ]
+
+
 def list_grants(
     session: Session, *, psn_no: str | None = None, status: str | None = None
 ) -> list[GrantView]:
