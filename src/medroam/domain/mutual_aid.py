@@ -28,7 +28,7 @@ from datetime import date
 from enum import StrEnum
 
 from medroam.domain.codes import INSUTYPE_EMPLOYEE
-from medroam.domain.money import Fen
+from medroam.domain.money import Fen, format_yuan
 from medroam.domain.region import province_of
 
 CROSS_PROVINCE_FROM = date(2026, 1, 9)  # 个人账户跨省共济 (notice of 2026-01-09)
@@ -153,10 +153,11 @@ def open_grant(
         if not side.in_force:
             raise MutualAidError(f"{who}: the insurance of {side.psn_no} is not in force")
     if quota <= 0:
-        raise MutualAidError(f"quota: must be positive, got {quota} fen")
+        raise MutualAidError(f"quota: must be positive, got {format_yuan(quota)} yuan")
     if quota > holder_balance:
         raise MutualAidError(
-            f"quota: {quota} fen exceeds the holder's personal-account balance {holder_balance} fen"
+            f"quota: {format_yuan(quota)} yuan exceeds the holder's personal-account balance "
+            f"{format_yuan(holder_balance)} yuan"
         )
     if province_of(holder.insured_region) != province_of(beneficiary.insured_region) and (
         on < rules.cross_province_from
@@ -264,8 +265,8 @@ def draw(grants: Sequence[Grant], beneficiary: str, amount: Fen) -> tuple[list[G
     )
     if amount > sum(g.remaining for g in mine):
         raise MutualAidError(
-            f"acct_mulaid_pay: {amount} fen exceeds the mutual-aid quota of {beneficiary} "
-            f"({sum(g.remaining for g in mine)} fen)"
+            f"acct_mulaid_pay: {format_yuan(amount)} yuan exceeds the mutual-aid quota of "
+            f"{beneficiary} ({format_yuan(sum(g.remaining for g in mine))} yuan)"
         )
     updated = {g.grant_id: g for g in grants}
     draws: list[Draw] = []
@@ -279,7 +280,9 @@ def draw(grants: Sequence[Grant], beneficiary: str, amount: Fen) -> tuple[list[G
             draws.append(Draw(g.grant_id, g.holder, g.holder_region, take))
             left -= take
     if left:
-        raise MutualAidError(f"acct_mulaid_pay: {amount} fen cannot be given back in full")
+        raise MutualAidError(
+            f"acct_mulaid_pay: {format_yuan(amount)} yuan cannot be given back in full"
+        )
     return [updated[g.grant_id] for g in grants], draws
 
 
