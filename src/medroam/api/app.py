@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from medroam import __version__
 from medroam.api.clearing_routes import install as install_clearing_routes
 from medroam.api.errors import document_errors, install_error_handlers
+from medroam.api.mutual_aid_routes import install as install_mutual_aid_routes
 from medroam.api.routes import router
 
 AGENCY_PREFIX = "/api/v1"
@@ -46,6 +47,7 @@ TAGS = [
     {"name": "policies", "description": "参保地支付政策: versions, in force, upload."},
     {"name": "catalogue", "description": "就医地目录: lookup by code, search by name."},
     {"name": "settlements", "description": "结算 (read-only)."},
+    {"name": "mutual-aid", "description": "个人账户共济: grant, end, list."},
 ]
 
 
@@ -85,6 +87,7 @@ def create_agency_app(engine: Engine, *, clock: Callable[[], datetime] | None = 
     install_error_handlers(app)
     app.include_router(router)
     install_clearing_routes(app)  # clearing, statements, prepayment
+    install_mutual_aid_routes(app)  # 个人账户共济 grants
     openapi = app.openapi
 
     def documented() -> dict[str, Any]:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from medroam.batch.lines import (
     ADJUSTMENTS_SCHEMA,
     DETAILS_SCHEMA,
+    DRAWS_SCHEMA,
     ITEMS_SCHEMA,
     LINE_SCHEMA,
     SETTLEMENTS_SCHEMA,
@@ -88,7 +89,8 @@ def operational_lines() -> ir.Table:
     """The clearing-lines view over the operational tables (unbound): settlement lines
     and the (negative) lines of supervision-case adjustments."""
     settlements, details, items = operational_tables()
-    lines = settlement_lines(settlements, details, items)
+    draws = ibis.table(DRAWS_SCHEMA, name="mutual_aid_draws")
+    lines = settlement_lines(settlements, details, items, draws)
     return lines.union(adjustment_lines(adjustments_table(), settlements), distinct=False)
 
 

@@ -22,8 +22,14 @@ One row per (settlement, fund line) of a cross-region settlement::
     head_line         int8     1 on exactly one line of each settlement (the line that
                                counts it in 人次), 0 elsewhere and on case adjustments
 
+Mutual aid (``310200MA``): the part of ``acct_mulaid_pay`` that a relative's grant paid
+(``mutual_aid_draws``, services/mutual_aid.py) is one line per holder region with
+``insured_region`` = the **holder's** place of insurance, which pays it; any rest (quota
+not backed by a grant) is a line of the beneficiary's place of insurance, as before.
+
 Which line is the head line: the settlement's first fund line (lowest ``fund_pay_type``);
-without fund lines, its personal-account line; without either, its mutual-aid line. So a
+without fund lines, its personal-account line; without either, its first mutual-aid line
+(the beneficiary's own rest if any, else the lowest holder region). So a
 settlement whose mutual-aid line is cleared by the monthly mutual-aid run and its other
 lines by another run counts once, in the run of its fund lines. With the flag, settlements
 per hospital are a sum over lines (``batch.clearing.hospital_lines``), never a grouping
@@ -96,6 +102,16 @@ SETTLEMENTS_SCHEMA = ibis.schema(
 DETAILS_SCHEMA = ibis.schema(
     {"setl_id": "string", "seq": "int32", "fund_pay_type": "string", "paid": "int64"}
 )
+# Which grant paid how much of a settlement's mutual aid (``mutual_aid_draws``).
+DRAWS_SCHEMA = ibis.schema(
+    {
+        "setl_id": "string",
+        "grant_id": "string",
+        "holder_psn_no": "string",
+        "holder_region": "string",
+        "amount": "int64",
+    }
+)
 ITEMS_SCHEMA = ibis.schema(
     {
         "setl_id": "string",
@@ -164,7 +180,10 @@ def fund_line_expr(fund_pay_type: ir.StringValue) -> ir.StringValue:
 
 
 def settlement_lines(
-    settlements: ir.Table, details: ir.Table, items: ir.Table | None = None
+    settlements: ir.Table,
+    details: ir.Table,
+    items: ir.Table | None = None,
+    draws: ir.Table | None = None,
 ) -> ir.Table:
     """The clearing lines of the operational tables (cross-region settlements only).
 
@@ -172,7 +191,8 @@ def settlement_lines(
     account (``account − mutual_aid``) and the mutual-aid part come
     from the settlement row, so they are right whether or not the details list them.
     Voided reverse records (undone by a 2601) are left out; a cancelled original and its
-    reverse record both stay, each in its own period.
+    reverse record both stay, each in its own period. With ``draws`` the mutual-aid part
+    is split by the holder's region (see the module's docstring).
     """
     s = settlements.filter((settlements.cross_region != "local") & (settlements.status != "voided"))
     base = s.select(
@@ -221,13 +241,16 @@ def settlement_lines(
         amount_fen=base.account.cast("int64"),
         head_line=ibis.ifelse(no_funds, one, zero),
     )
-    aid = base.filter(base.mutual_aid != 0).select(
-        *keys,
-        fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
-        fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
-        amount_fen=base.mutual_aid.cast("int64"),
-        head_line=ibis.ifelse(no_funds & (base.account == 0), one, zero),
-    )
+    if draws is None:
+        aid = base.filter(base.mutual_aid != 0).select(
+            *keys,
+            fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
+            fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
+            amount_fen=base.mutual_aid.cast("int64"),
+            head_line=ibis.ifelse(no_funds & (base.account == 0), one, zero),
+        )
+    else:
+        aid = _aid_lines(base.filter(base.mutual_aid != 0), draws, keys)
     lines = funds.union(accounts).union(aid)
     if items is None:
         return lines.select(
@@ -247,6 +270,50 @@ def settlement_lines(
             items.cleared_run_id,
         ),
     ).select(*LINE_COLUMNS)
+
+
+def _aid_lines(base: ir.Table, draws: ir.Table, keys: list[str]) -> ir.Table:
+    """Mutual-aid lines: one per holder region of the settlement's draws, and the rest
+    (``mutual_aid − Σ draws``) on the beneficiary's own place of insurance."""
+    one, zero = ibis.literal(1, "int8"), ibis.literal(0, "int8")
+    by_region = draws.group_by(draws.setl_id, draws.holder_region).agg(
+        drawn=draws.amount.sum().cast("int64")
+    )
+    per_setl = by_region.group_by(by_region.setl_id).agg(
+        drawn_total=by_region.drawn.sum().cast("int64"),
+        first_region=by_region.holder_region.min(),
+    )
+    b = base.left_join(per_setl, base.setl_id == per_setl.setl_id).select(
+        *base.columns,
+        drawn_total=per_setl.drawn_total.fill_null(0),
+        first_region=per_setl.first_region,
+    )
+    rest = b.mutual_aid - b.drawn_total
+    may_head = b.first_fund.isnull() & (b.account == 0)
+    own = b.filter(rest != 0).select(
+        *keys,
+        fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
+        fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
+        amount_fen=rest.cast("int64"),
+        head_line=ibis.ifelse(may_head, one, zero),
+    )
+    j = b.join(by_region, b.setl_id == by_region.setl_id).filter(by_region.drawn != 0)
+    held = j.select(
+        *[j[k] for k in keys if k != "insured_region"],
+        insured_region=j.holder_region,
+        fund_pay_type=ibis.literal(MUTUAL_AID_FUND_PAY_TYPE),
+        fund_line=ibis.literal(FundLine.MUTUAL_AID.value),
+        amount_fen=j.drawn,
+        head_line=ibis.ifelse(
+            j.first_fund.isnull()
+            & (j.account == 0)
+            & (j.mutual_aid == j.drawn_total)
+            & (j.holder_region == j.first_region),
+            one,
+            zero,
+        ),
+    )
+    return own.union(held.select(*own.columns))
 
 
 def adjustment_lines(adjustments: ir.Table, settlements: ir.Table) -> ir.Table:

@@ -106,6 +106,12 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Supervision cases (监管案件): open, show, list, move.",
         group_help="Supervision cases (监管案件): open, show, list, move.",
     ),
+    "mutual-aid": LazyCommand(
+        "medroam.cli.mutual_aid",
+        "app",
+        "Personal-account mutual aid (个人账户共济): grant, end, list, sync.",
+        group_help="Personal-account mutual aid (个人账户共济): grant, end, list, sync.",
+    ),
     "drg": LazyCommand(
         "medroam.cli.drg",
         "app",

@@ -28,7 +28,7 @@ from datetime import date
 from enum import StrEnum
 
 from medroam.domain.codes import INSUTYPE_EMPLOYEE
-from medroam.domain.money import Fen
+from medroam.domain.money import Fen, format_yuan
 from medroam.domain.region import province_of
 
 CROSS_PROVINCE_FROM = date(2026, 1, 9)  # 个人账户跨省共济 (notice of 2026-01-09)
@@ -102,7 +102,7 @@ class Grant:
     beneficiary: str  # psn_no of the aided relative
     beneficiary_region: str
     relation: Relation
-    quota: Fen  # 共济额度 granted (taken from the holder's account when granted)
+    quota: Fen  # 共济额度 granted: a ceiling on what the holder's account pays for them
     used: Fen  # spent by the beneficiary so far
     begin: date
     end: date | None = None
@@ -131,8 +131,9 @@ def open_grant(
 ) -> Grant:
     """A new grant, or :class:`MutualAidError` naming what is wrong.
 
-    The quota leaves the holder's personal account (so it must not exceed
-    ``holder_balance``) and returns there when the grant ends.
+    The quota must not exceed ``holder_balance`` when granted. It is a ceiling, not a
+    transfer: the holder's account pays at each settlement (``services.mutual_aid``), and
+    the unused quota "returns" when the grant ends by no longer being usable.
     """
     try:
         rel = Relation(relation)
@@ -152,10 +153,11 @@ def open_grant(
         if not side.in_force:
             raise MutualAidError(f"{who}: the insurance of {side.psn_no} is not in force")
     if quota <= 0:
-        raise MutualAidError(f"quota: must be positive, got {quota} fen")
+        raise MutualAidError(f"quota: must be positive, got {format_yuan(quota)} yuan")
     if quota > holder_balance:
         raise MutualAidError(
-            f"quota: {quota} fen exceeds the holder's personal-account balance {holder_balance} fen"
+            f"quota: {format_yuan(quota)} yuan exceeds the holder's personal-account balance "
+            f"{format_yuan(holder_balance)} yuan"
         )
     if province_of(holder.insured_region) != province_of(beneficiary.insured_region) and (
         on < rules.cross_province_from
@@ -188,8 +190,9 @@ def open_grant(
 
 
 def end_grant(grant: Grant, on: date, reason: EndReason) -> tuple[Grant, Fen]:
-    """End a grant; returns the ended grant and the unused quota that goes back to the
-    holder's personal account."""
+    """End a grant; returns the ended grant and its unused quota (``quota − used``),
+    which the beneficiary can no longer spend (it was never moved out of the holder's
+    account, so nothing else moves)."""
     if grant.status is not GrantStatus.ACTIVE:
         raise MutualAidError(f"grant {grant.grant_id}: already ended on {grant.end}")
     if on < grant.begin:
@@ -262,8 +265,8 @@ def draw(grants: Sequence[Grant], beneficiary: str, amount: Fen) -> tuple[list[G
     )
     if amount > sum(g.remaining for g in mine):
         raise MutualAidError(
-            f"acct_mulaid_pay: {amount} fen exceeds the mutual-aid quota of {beneficiary} "
-            f"({sum(g.remaining for g in mine)} fen)"
+            f"acct_mulaid_pay: {format_yuan(amount)} yuan exceeds the mutual-aid quota of "
+            f"{beneficiary} ({format_yuan(sum(g.remaining for g in mine))} yuan)"
         )
     updated = {g.grant_id: g for g in grants}
     draws: list[Draw] = []
@@ -277,7 +280,9 @@ def draw(grants: Sequence[Grant], beneficiary: str, amount: Fen) -> tuple[list[G
             draws.append(Draw(g.grant_id, g.holder, g.holder_region, take))
             left -= take
     if left:
-        raise MutualAidError(f"acct_mulaid_pay: {amount} fen cannot be given back in full")
+        raise MutualAidError(
+            f"acct_mulaid_pay: {format_yuan(amount)} yuan cannot be given back in full"
+        )
     return [updated[g.grant_id] for g in grants], draws
 
 

@@ -17,7 +17,7 @@ so two settlements of one visit or one person serialise and a cap is never overr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,9 +31,10 @@ from medroam.domain.calculator import CalculationError
 from medroam.domain.codes import ServiceKind, service_kind
 from medroam.domain.filing import resolve_benefit_status
 from medroam.domain.money import format_yuan
+from medroam.domain.mutual_aid import Draw
 from medroam.domain.region import CrossRegion, classify_visit, pay_loc
 from medroam.domain.settlement import AccountState, Settlement, Visit
-from medroam.services import audit_check
+from medroam.services import audit_check, mutual_aid
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ledger import settlement_legs
 from medroam.services.persons import (
@@ -163,6 +164,7 @@ class _Prepared:
     policy_region: str
     policy_from: date
     findings: tuple[Finding, ...] = ()
+    draws: list[Draw] = field(default_factory=list)  # mutual aid paid by holders' grants
 
 
 def _prepare(
@@ -313,19 +315,34 @@ def _prepare(
         if write
         else place.benefit_state(person.psn_no, insurance.insutype, year)
     )
-    try:
-        result = calculator.settle(
-            [fee_line(ln) for ln in lines],
-            domain_visit,
-            domain_person,
-            decision.status,
-            policy,
-            catalogue,
-            state.ytd,
-            state.account,
-        )
-    except CalculationError as exc:
-        raise RefusedError(str(exc)) from None
+    fees_ = [fee_line(ln) for ln in lines]
+
+    def calculate(account: AccountState) -> Settlement:
+        try:
+            return calculator.settle(
+                fees_,
+                domain_visit,
+                domain_person,
+                decision.status,
+                policy,
+                catalogue,
+                state.ytd,
+                account,
+            )
+        except CalculationError as exc:
+            raise RefusedError(str(exc)) from None
+
+    result = calculate(state.account)
+    draws: list[Draw] = []
+    if result.mutual_aid > 0:
+        # Mutual aid pays (the own account did not cover the share): one query for the
+        # grants and their holders' balances; a holder may hold less than the quota.
+        quota = state.account.mutual_aid_balance
+        aid = mutual_aid.plan(session, person.psn_no, quota, settle_day, lock=write)
+        if aid.capacity < quota:
+            result = calculate(AccountState(state.account.balance, aid.capacity))
+            result = replace(result, mutual_aid_balance_after=quota - result.mutual_aid)
+        draws = mutual_aid.allocate(aid, result.mutual_aid)
     _check_totals(req.totals, result)
     return _Prepared(
         visit=visit,
@@ -340,6 +357,7 @@ def _prepare(
         policy_region=policy.region,
         policy_from=policy.effective_from,
         findings=findings,
+        draws=draws,
     )
 
 
@@ -518,6 +536,7 @@ def settle(
         AccountState(-own, -s.mutual_aid),
         now,
     )
+    mutual_aid.apply_draws(session, setl_id, p.draws, now)
     LedgerRepository(session).post(
         setl_id,
         "settle",
@@ -527,6 +546,7 @@ def settle(
             insured_region=p.insurance.insured_region,
             treatment_region=institution.region,
             fixmedins_code=institution.code,
+            draws=p.draws,
         ),
         now,
     )
@@ -551,13 +571,14 @@ def _stamp(visit: VisitRow, now: datetime) -> datetime:
     return now
 
 
-def _legs(s: Settlement, row: SettlementRow) -> list[tuple[str, int]]:
+def _legs(s: Settlement, row: SettlementRow, draws: Sequence[Draw] = ()) -> list[tuple[str, int]]:
     return settlement_legs(
         s,
         psn_no=row.psn_no,
         insured_region=row.insured_region,
         treatment_region=row.treatment_region,
         fixmedins_code=row.fixmedins_code,
+        draws=draws,
     )
 
 
@@ -682,6 +703,11 @@ def cancel_settlement_row(
     original = settlement_of(row, SettlementRepository(session).details(row.setl_id))
     state = place.lock_benefit_state(row.psn_no, row.insutype, row.acc_year)
     rev = calculator.reverse(original, state.account)
+    # Mutual aid goes back to each holder; a grant ended since keeps no quota for it.
+    draws = mutual_aid.draws_of(session, row.setl_id) if original.mutual_aid else []
+    lost = sum(d.amount for d, active in draws if not active)
+    if lost:
+        rev = replace(rev, mutual_aid_balance_after=rev.mutual_aid_balance_after - lost)
     now = _stamp(visit, now)
     rev_id = new_id("ST", row.treatment_region, now)
     values = {c.key: getattr(row, c.key) for c in SettlementRow.__table__.columns}
@@ -708,10 +734,14 @@ def cancel_settlement_row(
         row.insutype,
         row.acc_year,
         rev.accumulator_delta,
-        AccountState(own, original.mutual_aid),
+        AccountState(own, original.mutual_aid - lost),
         now,
     )
-    LedgerRepository(session).post(rev_id, "cancel", _legs(rev, reverse_row), now)
+    given_back = [replace(d, amount=-d.amount) for d, _active in draws]
+    if draws:
+        session.flush()  # the reverse row, which the draw rows refer to
+        mutual_aid.apply_draws(session, rev_id, given_back, now)
+    LedgerRepository(session).post(rev_id, "cancel", _legs(rev, reverse_row, given_back), now)
     if visit.kind == INPATIENT and visit.status == "settled" and not row.mid_setl_flag:
         visit.status = "discharged"
     touch(visit, now)
@@ -773,6 +803,13 @@ def restore_cancelled(
     original = settlement_of(row, SettlementRepository(session).details(row.setl_id))
     state = place.lock_benefit_state(row.psn_no, row.insutype, row.acc_year)
     own = original.account - original.mutual_aid
+    draws = mutual_aid.draws_of(session, row.setl_id) if original.mutual_aid else []
+    ended = [d.grant_id for d, active in draws if not active]
+    if ended:
+        raise RefusedError(
+            f"cannot undo the cancellation of {row.setl_id}: mutual-aid grant "
+            f"{', '.join(ended)} that paid part of it has ended since"
+        )
     if state.account.balance < own or state.account.mutual_aid_balance < original.mutual_aid:
         raise RefusedError(
             f"cannot undo the cancellation of {row.setl_id}: the personal account now holds "
@@ -786,11 +823,13 @@ def restore_cancelled(
         AccountState(-own, -original.mutual_aid),
         now,
     )
+    mutual_aid.apply_draws(session, row.setl_id, [d for d, _a in draws], now, record=False)
     reverse_row.status = "voided"
     row.status = "valid"
     for line in lines:
         line.status = "settled"
-    LedgerRepository(session).post(row.setl_id, "restore", _legs(original, row), now)
+    taken = [d for d, _a in draws]
+    LedgerRepository(session).post(row.setl_id, "restore", _legs(original, row, taken), now)
     if visit.kind == INPATIENT and not row.mid_setl_flag:
         visit.status = "settled"
     touch(visit, now)
