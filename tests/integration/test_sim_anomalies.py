@@ -150,6 +150,15 @@ def test_a_simulation_stores_the_truth_apart(engine: Engine) -> None:
         stored = session.execute(select(func.count()).select_from(SimTruthRow)).scalar_one()
     assert in_force == len({t.setl_id for t in settled})  # a visit may break two rules
     assert stored == len(truth)
+    # the run scored its institutions and ranked the planted ones among them
+    evaluation = summary["evaluation"]
+    assert evaluation["institutions_scored"] > 0
+    assert {i["fixmedins_code"] for i in evaluation["institutions"]} <= {
+        t.fixmedins_code for t in truth if t.level == "institution"
+    }
+    assert all(
+        1 <= i["rank"] <= evaluation["institutions_scored"] for i in evaluation["institutions"]
+    )
     assert {t.family for t in truth if t.level == "institution"} <= {
         "duplicate_charge",
         "phantom_admission",

@@ -190,3 +190,41 @@ def evaluate(period: PeriodOpt, db: DbOpt = None) -> None:
             str(e["refused"]), e["precision"], e["recall"],
         )  # fmt: skip
     console.print(t)
+
+
+@app.command("scores")
+def scores(
+    period: PeriodOpt,
+    top: Annotated[int, typer.Option("--top", help="Show this many institutions.")] = 20,
+    db: DbOpt = None,
+) -> None:
+    """Score every institution of a month against its peers (robust z-scores and an
+    isolation forest), explained by the features that drive each score; with planted
+    anomalies, where the fraudulent institutions rank and the ROC AUC."""
+    from medroam.services.audit_scores import compute_scores, institution_ranks
+
+    _check_period(period)
+    engine = _engine(db)
+    try:
+        scored = compute_scores(engine, period)
+        ranks = institution_ranks(engine, period)
+    finally:
+        engine.dispose()
+    t = Table(title=f"机构评分 institution scores {period}", title_justify="left")
+    for h in ("rank 排名", "institution 定点机构", "peer group 同类", "cases 病例",
+              "score 评分", "why 主要原因"):  # fmt: skip
+        t.add_column(h, justify="right" if h.startswith(("rank", "cases", "score")) else "left")
+    for s in scored[:top]:
+        t.add_row(str(s.rank), s.fixmedins_code, s.peer_group, str(s.cases), f"{s.score:.3f}",
+                  s.explanation)  # fmt: skip
+    console.print(t)
+    if ranks["planted"]:
+        where = ", ".join(
+            f"{r['fixmedins_code']} ({r['scheme']}) rank {r['rank']}/{ranks['scored']}"
+            for r in ranks["institutions"]
+        )
+        console.print(
+            f"Planted fraudulent institutions (SYNTHETIC): {where}; ROC AUC {ranks['auc']}; "
+            f"{ranks['in_top_5_percent']} of {ranks['planted']} in the top 5 %.",
+            highlight=False,
+        )

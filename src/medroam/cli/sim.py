@@ -270,7 +270,20 @@ def print_anomalies(a: Mapping[str, Any]) -> None:
             e.get("recall", "—"),
         )
     console.print(t)
-    frauds = ", ".join(f"{i['fixmedins_code']} ({i['scheme']})" for i in a["institutions"])
+    evaluation = a.get("evaluation", {})
+    ranked = {i["fixmedins_code"]: i for i in evaluation.get("institutions", [])}
+    frauds = ", ".join(
+        f"{i['fixmedins_code']} ({i['scheme']}"
+        + (
+            f", rank {ranked[i['fixmedins_code']]['rank']}/{evaluation['institutions_scored']}"
+            if i["fixmedins_code"] in ranked
+            else ""
+        )
+        + ")"
+        for i in a["institutions"]
+    )
+    if evaluation.get("institution_auc"):
+        frauds += f"; institution scores ROC AUC {evaluation['institution_auc']}"
     console.print(
         f"Fraudulent institutions: {frauds or 'none'}. Not plantable with the shipped rules "
         f"and catalogue: {', '.join(a['not_plantable']) or 'none'}. Made clean first: "

@@ -48,6 +48,7 @@ from medroam.refdata.regions import load_regions
 from medroam.services import clearing, prepayment, sim_truth
 from medroam.services.audit_eval import evaluate
 from medroam.services.audit_run import run_audit
+from medroam.services.audit_scores import compute_scores, institution_ranks
 from medroam.services.seed import (
     DEFAULT_SEED,
     SeedError,
@@ -412,6 +413,13 @@ def run_simulation(
             run_audit(engine, label)
         progress("audit", len(labels), len(labels))
         truth["evaluation"] = evaluate(engine, *labels)
+        # institution scores of the last month against the planted fraudulent hospitals
+        compute_scores(engine, labels[-1])
+        ranks = institution_ranks(engine, labels[-1])
+        truth["evaluation"]["institutions"] = ranks["institutions"]
+        truth["evaluation"]["institution_auc"] = ranks["auc"]
+        truth["evaluation"]["institutions_in_top_5_percent"] = ranks["in_top_5_percent"]
+        truth["evaluation"]["institutions_scored"] = ranks["scored"]
         timings["audit"] = time.perf_counter() - t0
 
     if keep_server:

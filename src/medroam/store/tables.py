@@ -1199,6 +1199,7 @@ class SettlementListRow(Base):
 
 # Tables kept in their own modules, on the same metadata (imported last: they import Base).
 from medroam.store import audit_feedback_tables as _audit_feedback_tables  # noqa: E402,F401
+from medroam.store import audit_score_tables as _audit_score_tables  # noqa: E402,F401
 from medroam.store import audit_tables as _audit_tables  # noqa: E402,F401
 from medroam.store import case_tables as _case_tables  # noqa: E402,F401
 from medroam.store import console_more_tables as _console_more_tables  # noqa: E402,F401
