@@ -152,6 +152,54 @@ def install(router: APIRouter, pages: Pages) -> None:
             officer, ClearingItemRow.insured_region, ClearingItemRow.treatment_region
         )
 
+    @router.get("/clearing/{what}.{ext}")
+    def clearing_export(request: Request, what: str, ext: str) -> Response:
+        """The disputes work queue (all of it, in the officer's scope) or the runs, as
+        CSV or XLSX."""
+        from medroam.web.console import csv_response, xlsx_response
+
+        sess = pages.session_of(request)
+        if sess is None or sess.officer is None:
+            return pages.to_login(request)
+        if what not in ("disputes", "runs") or ext not in ("csv", "xlsx"):
+            return pages.not_found(sess, "export", f"{what}.{ext}")
+        me = sess.officer
+        header: list[str]
+        rows: list[list[Any]]
+        with unit_of_work(engine) as session:
+            if what == "disputes":
+                header = ["结算ID", "参保地", "就医地", "定点机构", "医疗费用（元）",
+                          "基金支付（元）", "争议原因", "更新时间（北京时间）"]  # fmt: skip
+                rows = [
+                    [
+                        d.setl_id, fmt.region(d.insured_region), fmt.region(d.treatment_region),
+                        d.fixmedins_code, fmt.yuan_plain(int(d.medfee)),
+                        fmt.yuan_plain(int(d.fund)),
+                        d.dispute_reason or "", fmt.china_time(d.updated_at),
+                    ]
+                    for d in session.execute(
+                        select(ClearingItemRow)
+                        .where(item_scope(me), ClearingItemRow.state == "disputed")
+                        .order_by(ClearingItemRow.updated_at.desc())
+                        .limit(100_000)
+                    ).scalars()
+                ]  # fmt: skip
+            else:
+                header = ["清算批次", "周期", "清算期", "范围", "笔数", "金额（元）",
+                          "医院申请日", "医院回款截止日"]  # fmt: skip
+                rows = [
+                    [
+                        r.run_id, r.cycle, r.period_label, r.scope, int(r.line_count),
+                        fmt.yuan_plain(int(r.amount_fen)), r.applied_on.isoformat(),
+                        r.due_on.isoformat(),
+                    ]
+                    for r in session.execute(
+                        select(ClearingRunRow).order_by(ClearingRunRow.end_day.desc())
+                    ).scalars()
+                ]  # fmt: skip
+        maker = csv_response if ext == "csv" else xlsx_response
+        return maker(f"clearing-{what}", header, rows)
+
     def clearing_page(
         request: Request,
         errors: dict[str, str] | None = None,

@@ -1109,7 +1109,15 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
         lists = [
             ("结算明细", "/settlements", query),
             ("DRG 分组结果", "/payment/groups", query),
+            ("按病组支付与项目费用", "/payment/results", query),
             ("质控未通过的结算清单", "/payment/failed", query),
+            ("操作日志", "/oplog", query),
+            ("监管案件", "/supervision/cases", ""),
+            ("对账争议", "/clearing/disputes", ""),
+            ("清算批次", "/clearing/runs", ""),
+            ("预付金额度与使用", "/clearing/prepayment", ""),
+            ("预付金补足跟踪", "/clearing/prepayment/topups", ""),
+            ("医院回款", "/clearing/payments", ""),
         ]
         charts = [
             (title, f"/dashboard/{key}.csv?{query}") for key, (title, _h) in CHART_SPECS.items()
