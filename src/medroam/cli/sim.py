@@ -108,11 +108,12 @@ def progress_bar() -> Iterator[Any]:
 
 
 def quiet_gateway_logs() -> None:
-    """The gateway logs one line per request at info level: keep the terminal for the
-    progress bar and the summary."""
+    """The gateway logs one line per request (info; warning for a refusal): keep the
+    terminal for the progress bar and the summary, which counts the refusals by reason
+    (a simulation with planted anomalies is refused on purpose)."""
     from medroam.gateway import logging as gateway_logging
 
-    gateway_logging.configure("warning")
+    gateway_logging.configure("error")
 
 
 # --- the summary -------------------------------------------------------------------------------
