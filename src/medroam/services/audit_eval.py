@@ -7,8 +7,10 @@ findings what ``medroam audit run`` stored for the month. Per rule family (mecha
   refused at settlement;
 * found — stored findings of the family; true positives — found on a planted settlement
   of the same family;
-* refused at settlement (事中) — planted visits the gateway refused with an ``err_msg``
-  naming the planted rule: caught before any money moved, so they count as found;
+* refused at settlement (事中) — planted visits the real-time audit refused (its
+  ``err_msg`` starts with ``智能审核拒绝结算``, naming the first refusing rule, which may be
+  another family the same bill broke): stopped before any money moved, so they count as
+  found; a refusal for another cause (a malformed upload …) does not;
 * precision = true positives / found; recall = (true positives + refused naming the
   rule) / planted. "—" where the denominator is 0.
 
@@ -26,6 +28,9 @@ from sqlalchemy import Engine
 
 from medroam.services.audit_run import findings_for_period, found_pairs
 from medroam.services.sim_truth import truth_for_period
+
+
+AUDIT_REFUSAL = "智能审核拒绝结算"
 
 
 @dataclass
@@ -69,7 +74,7 @@ def family_scores(engine: Engine, period: str) -> list[FamilyScore]:
         elif t.refusal:
             s = of(t.family)
             s.planted += 1
-            if t.rule_code and t.rule_code in t.refusal:
+            if AUDIT_REFUSAL in t.refusal or (t.rule_code and t.rule_code in t.refusal):
                 s.refused += 1
     for family, setl_ids in planted.items():
         of(family).planted += len(setl_ids)

@@ -657,7 +657,12 @@ def plant(
                     kind=INPATIENT,
                     day=e.admit + timedelta(days=3),
                     diagnosis=NEUTRAL_DIAGNOSIS,
-                    lines=tuple(replace(line, day_offset=d) for d in range(3) for line in e.lines),
+                    lines=tuple(
+                        replace(line, sn=f"{n:04d}", day_offset=d)
+                        for n, (d, line) in enumerate(
+                            ((d, line) for d in range(3) for line in e.lines), start=1
+                        )
+                    ),
                 )
             elif (
                 scheme == "split_admission" and e.kind == INPATIENT and (e.day - e.admit).days >= 6
