@@ -36,11 +36,11 @@ def _truth(family: str, setl_id: str | None, refusal: str = "") -> dict[str, obj
 
 def test_precision_and_recall_by_hand(engine: Engine) -> None:
     """price_cap: planted on S1 and S2 (settled) and on one visit the real-time audit
-    refused at settlement (naming another rule the same bill broke: still stopped); the audit found S1 (right) and S3 (wrong). True positives 1,
-    found 2 → precision 1/2 = 0.50; recall (1 + 1 refused) / 3 = 0.666… → 0.67.
-    sex_limit: planted on S4, and on a visit refused for another cause (not the audit) →
-    not counted as found;
-    nothing found → precision "—", recall 0/2 = 0.00."""
+    refused at settlement (naming another rule the same bill broke: still stopped); the
+    audit found S1 (right) and S3 (wrong). True positives 1, found 2 → precision 1/2 =
+    0.50; recall (1 + 1 refused) / 3 = 0.666… → 0.67. sex_limit: planted on S4, and on a
+    visit refused for another cause (not the audit) → not counted as found; nothing found
+    → precision "—", recall 0/2 = 0.00."""
     with unit_of_work(engine) as session:
         session.execute(
             insert(AuditRunRow).values(

@@ -29,7 +29,6 @@ from sqlalchemy import Engine
 from medroam.services.audit_run import findings_for_period, found_pairs
 from medroam.services.sim_truth import truth_for_period
 
-
 AUDIT_REFUSAL = "智能审核拒绝结算"
 
 
