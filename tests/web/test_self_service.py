@@ -94,7 +94,7 @@ def test_insured_files_and_cancels(console: Console) -> None:
             data={"csrf_token": token, "filing_type": "TMP_OTHER", "destination": "440100"},
         )
         assert bad.status_code == 422
-        assert "就医地不能与参保地相同" in bad.text and "请阅读并勾选个人承诺书" in bad.text
+        assert "就医地不能与参保地相同" in bad.text and "或阅读并勾选个人承诺书" in bad.text
         ok = http.post(
             "/self/filings",
             data={
@@ -151,3 +151,69 @@ def test_self_service_checks_dates_services_and_suggests_places(console: Console
         r = http.get("/self/institutions", params={"region": "440100", "service": "dental"})
         assert 'id="service-error"' in r.text and "请选择就医服务类型" in r.text
         assert 'id="institutions"' not in r.text
+
+
+def test_a_filing_with_documents_instead_of_the_commitment(console: Console) -> None:
+    """The filing form takes documents (证明材料) instead of the personal commitment: a
+    text file named .pdf is refused next to the field and nothing is written; a real PDF
+    (recognised by its %PDF- header) files without the commitment, the filing is not
+    commitment-only and the document is stored with its size and SHA-256."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from medroam.services.uow import unit_of_work
+    from medroam.store.filing_document_tables import FilingDocumentRow
+    from medroam.store.tables import FilingRow
+
+    person = next(
+        p
+        for p in console.fixtures["persons"]
+        if p["insuplc_admdvs"] == "440100"
+        and p["filing"] is None
+        and p["psn_no"] != console.person["psn_no"]
+    )
+    pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    fields = {"filing_type": "TMP_OTHER", "destination": "310100"}
+    with self_login(console, person["certno"]) as http:
+        token = csrf_of(http.get("/self/").text)
+        before = _count(console, FilingRow)
+        fake = http.post(
+            "/self/filings",
+            data={"csrf_token": token, **fields},
+            files={"documents": ("证明.pdf", b"just text", "application/pdf")},
+        )
+        assert fake.status_code == 422
+        assert 'id="documents-error">证明.pdf 不是 PDF、JPG 或 PNG 文件' in fake.text
+        assert _count(console, FilingRow) == before
+        ok = http.post(
+            "/self/filings",
+            data={"csrf_token": token, **fields},
+            files={"documents": ("在职证明.pdf", pdf, "application/pdf")},
+        )
+        assert ok.status_code == 303, ok.text
+    with unit_of_work(console.engine) as session:
+        filing = session.execute(
+            select(FilingRow).where(
+                FilingRow.psn_no == person["psn_no"], FilingRow.destination == "310100"
+            )
+        ).scalar_one()
+        doc = session.execute(
+            select(FilingDocumentRow).where(FilingDocumentRow.filing_id == filing.filing_id)
+        ).scalar_one()
+        assert filing.commitment_only is False
+        assert (doc.filename, doc.content_type, doc.size) == (
+            "在职证明.pdf",
+            "application/pdf",
+            len(pdf),
+        )
+        assert doc.sha256 == hashlib.sha256(pdf).hexdigest()
+
+
+def _count(console: Console, model: type) -> int:
+    from sqlalchemy import func, select
+
+    from medroam.services.uow import unit_of_work
+
+    with unit_of_work(console.engine) as session:
+        return int(session.execute(select(func.count()).select_from(model)).scalar_one())

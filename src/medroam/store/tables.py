@@ -1204,5 +1204,6 @@ from medroam.store import audit_tables as _audit_tables  # noqa: E402,F401
 from medroam.store import case_tables as _case_tables  # noqa: E402,F401
 from medroam.store import console_more_tables as _console_more_tables  # noqa: E402,F401
 from medroam.store import console_tables as _console_tables  # noqa: E402,F401  (registers them)
+from medroam.store import filing_document_tables as _filing_document_tables  # noqa: E402,F401
 from medroam.store import mutual_aid_tables as _mutual_aid_tables  # noqa: E402,F401
 from medroam.store import sim_truth_tables as _sim_truth_tables  # noqa: E402,F401

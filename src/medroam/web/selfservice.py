@@ -9,6 +9,7 @@ cash."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from medroam.services import filings as filing_service
 from medroam.services.officers import demo_code
 from medroam.services.uow import unit_of_work
 from medroam.store.console_tables import SelfCodeRow
+from medroam.store.filing_document_tables import FilingDocumentRow
 from medroam.store.filings import FilingRepository, filing_to_record
 from medroam.store.tables import (
     DemoSeedRegionRow,
@@ -49,6 +51,7 @@ from medroam.web.security import (
     record,
     sha256,
 )
+from medroam.web.uploads import MAX_BODY, check_uploads, parse_multipart
 
 log = logging.getLogger("medroam.web.self")
 
@@ -238,10 +241,23 @@ def build_self_router(
 
     @router.post("/filings")
     async def file(request: Request) -> Response:
-        got = await checked(request)
-        if isinstance(got, Response):
-            return got
-        psn_no, form = got
+        me = who(request)
+        if me is None:
+            return RedirectResponse("/self/", 303)
+        content_type = request.headers.get("content-type", "")
+        files: list[tuple[str, bytes]] = []
+        if content_type.startswith("multipart/form-data"):
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                return refused()
+            form, files = parse_multipart(body, content_type)
+        else:
+            form = await form_of(request)
+        if not csrf_ok(me[1], form.get("csrf_token")):
+            log.warning("refused self-service form of %s: CSRF token missing or wrong", me[0])
+            return refused()
+        psn_no = me[0]
+        documents, problem = check_uploads(files)
         now = clock()
         today = now.astimezone(fmt.CHINA_TZ).date()
         errors: dict[str, str] = {}
@@ -265,8 +281,10 @@ def build_self_router(
             errors["valid_from"] = "开始日期格式应为 YYYY-MM-DD"
         elif start < today:
             errors["valid_from"] = "开始日期不能早于今天"
-        if form.get("commitment") != "1":
-            errors["commitment"] = "请阅读并勾选个人承诺书（或到参保地窗口提交证明材料）"
+        if problem:
+            errors["documents"] = problem
+        elif form.get("commitment") != "1" and not documents:
+            errors["commitment"] = "请上传证明材料，或阅读并勾选个人承诺书"
         if not errors:
             from medroam.web.console import filing_rules
 
@@ -283,10 +301,22 @@ def build_self_router(
                             destination=dest,
                             valid_from=start,
                             channel=FilingChannel.NATIONAL_APP,
-                            commitment_only=True,
+                            commitment_only=not documents,
                         ),
                         now,
                     )
+                    for doc in documents:
+                        session.add(
+                            FilingDocumentRow(
+                                filing_id=filing.filing_id,
+                                filename=doc.filename,
+                                content_type=doc.content_type,
+                                size=len(doc.content),
+                                sha256=hashlib.sha256(doc.content).hexdigest(),
+                                content=doc.content,
+                                uploaded_at=now,
+                            )
+                        )
                     record(
                         session,
                         now,
@@ -294,7 +324,9 @@ def build_self_router(
                         "create",
                         "filing",
                         filing.filing_id,
-                        detail="参保人自助备案",
+                        detail=f"参保人自助备案（证明材料 {len(documents)} 份）"
+                        if documents
+                        else "参保人自助备案（个人承诺书）",
                         after=filing_to_record(filing),
                         actor=psn_no,
                     )
