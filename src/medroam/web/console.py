@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,6 +36,7 @@ from medroam.refdata.regions import load_regions
 from medroam.services import filings as filing_service
 from medroam.services.uow import unit_of_work
 from medroam.store.console_tables import OperationLogRow
+from medroam.store.filing_document_tables import FilingDocumentRow
 from medroam.store.filings import FilingRepository, filing_to_record
 from medroam.store.refdata_cache import policy_for
 from medroam.store.tables import (
@@ -542,11 +543,19 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
                 .limit(PAGE_SIZE)
             ).scalars()
         )
+        documents: dict[str, list[FilingDocumentRow]] = {}
+        for d in session.execute(
+            select(FilingDocumentRow)
+            .where(FilingDocumentRow.filing_id.in_([f.filing_id for f in filings]))
+            .order_by(FilingDocumentRow.document_id)
+        ).scalars():
+            documents.setdefault(d.filing_id, []).append(d)
         return {
             "person": person,
             "full": may_see_identity(me, person.insured_region),
             "insurances": insurances,
             "filings": filings,
+            "documents": documents,
             "events": events,
             "settlements": [s for s in settlements if settlement_visible(me, s)],
             "may_file": me.role in WRITE_FILING_ROLES and me.covers(person.insured_region),
@@ -573,6 +582,29 @@ def build_router(engine: Engine, clock: Callable[[], datetime], settings: WebSet
             form={},
             message=request.query_params.get("msg", ""),
             **ctx,
+        )
+
+    @router.get("/persons/{psn_no}/documents/{document_id}")
+    def filing_document(request: Request, psn_no: str, document_id: int) -> Response:
+        """A document (证明材料) sent with a filing, to whoever may see the person."""
+        sess = session_of(request)
+        if sess is None or sess.officer is None:
+            return to_login(request)
+        with unit_of_work(engine) as session:
+            ctx = person_context(session, sess.officer, psn_no)
+            doc = session.get(FilingDocumentRow, document_id)
+            found = (
+                ctx is not None
+                and doc is not None
+                and any(f.filing_id == doc.filing_id for f in ctx["filings"])
+            )
+            if not found or doc is None:
+                return not_found(sess, "document", f"{psn_no}/{document_id}")
+            content, kind, name = doc.content, doc.content_type, doc.filename
+        return Response(
+            content,
+            media_type=kind,
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
         )
 
     def validate_filing(form: dict[str, str], insured_region: str) -> dict[str, str]:
