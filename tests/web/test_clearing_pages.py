@@ -80,7 +80,7 @@ def _cycle(console: Console, period: str) -> None:
         assert runs_csv[0].startswith("清算批次,周期,清算期") and run_ids[0] in "\n".join(runs_csv)
         disputes = http.get("/clearing/disputes.xlsx")
         assert disputes.status_code == 200 and disputes.content[:2] == b"PK"
-        assert http.get("/clearing/other.csv").status_code == 404
+        assert http.get("/clearing/runs.txt").status_code == 404
     with console.login("insured_place-440100") as http:  # not its statement
         r = http.get(f"/clearing/runs/{run_ids[0]}/statements/000000")
         assert r.status_code == 404

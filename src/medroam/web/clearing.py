@@ -152,7 +152,14 @@ def install(router: APIRouter, pages: Pages) -> None:
             officer, ClearingItemRow.insured_region, ClearingItemRow.treatment_region
         )
 
-    @router.get("/clearing/{what}.{ext}")
+    @router.get("/clearing/disputes.{ext}")
+    def disputes_export(request: Request, ext: str) -> Response:
+        return clearing_export(request, "disputes", ext)
+
+    @router.get("/clearing/runs.{ext}")
+    def runs_export(request: Request, ext: str) -> Response:
+        return clearing_export(request, "runs", ext)
+
     def clearing_export(request: Request, what: str, ext: str) -> Response:
         """The disputes work queue (all of it, in the officer's scope) or the runs, as
         CSV or XLSX."""
