@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from medroam.cli.common import console, fail
+from medroam.cli.common import DbOpt, console, fail
 
 app = typer.Typer(
     help="Smart audit (智能审核): after-settlement audit, findings, evaluation.",
@@ -24,12 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: env MEDROAM_DB, else sqlite).", show_default=False
-    ),
-]
 PeriodOpt = Annotated[str, typer.Option("--period", help="The month audited, YYYY-MM.")]
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from medroam.cli.common import console, fail
+from medroam.cli.common import DbOpt, console, fail
 
 if TYPE_CHECKING:
     from medroam.domain.cases import Actor
@@ -32,12 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: env MEDROAM_DB, else sqlite).", show_default=False
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts (name or staff id).")]
 RoleOpt = Annotated[

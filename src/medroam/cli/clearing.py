@@ -32,7 +32,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from medroam.cli.common import console, fail
+from medroam.cli.common import DbOpt, console, fail
 from medroam.domain.calendar import CalendarError
 from medroam.domain.clearing.params import (
     ClearingParams,
@@ -67,12 +67,6 @@ reconcile = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: env MEDROAM_DB, else sqlite).", show_default=False
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 CycleOpt = Annotated[str, typer.Option("--cycle", help="daily, monthly, quarterly or annual.")]
 PeriodOpt = Annotated[

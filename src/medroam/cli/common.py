@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -12,6 +12,16 @@ console = Console()
 if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
     console.width = 140
 err_console = Console(stderr=True)
+
+# The --db option of every command that opens the database.
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: env MEDROAM_DB, else sqlite:///./medroam.db).",
+        show_default=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

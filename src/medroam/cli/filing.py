@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from medroam.cli.common import console, fail
+from medroam.cli.common import DbOpt, console, fail
 from medroam.domain.codes import FilingType
 from medroam.domain.filing import (
     Filing,
@@ -46,14 +46,6 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (default: env MEDROAM_DB, else sqlite:///./medroam.db).",
-        show_default=False,
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LockOpt = Annotated[
     int | None,

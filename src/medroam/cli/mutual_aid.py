@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from medroam.cli.common import console, fail
+from medroam.cli.common import DbOpt, console, fail
 from medroam.cli.filing import CHINA_TZ
 from medroam.domain.money import format_yuan, yuan_to_fen
 from medroam.gateway.errors import BusinessError, InputError
@@ -36,14 +36,6 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (default: env MEDROAM_DB, else sqlite:///./medroam.db).",
-        show_default=False,
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 OnOpt = Annotated[
     str | None,
