@@ -214,6 +214,7 @@ class _Found:
     finding: Finding
     setl_id: str
     visit: AuditVisit
+    mechanism: str  # the rule's mechanism (the family evaluation counts by)
 
 
 def audit_period(
@@ -228,6 +229,8 @@ def audit_period(
     start, end = month_bounds(period)
     book = book or load_rule_book()
     rules = rules_of(book, start, end)
+    mechanism_of = {r.meta.code: r.mechanism for r in book.rules}
+    chosen = {id(r) for r in rules}
     first, last = epoch_day(start), epoch_day(end)
     base = batch.in_force(t, first, last)
     count = int(run(base.aggregate(n=base.count())).to_pylist()[0]["n"])
@@ -260,7 +263,7 @@ def audit_period(
     for n, v in enumerate(settled, start=1):
         bill = Bill(v.visit, tuple(lines.get(v.setl_id, ())))
         for f in audit_bill(book, bill, Stage.AFTER, v.day):
-            out.append(_Found(f, v.setl_id, v.visit))
+            out.append(_Found(f, v.setl_id, v.visit, mechanism_of[f.rule.code]))
         if n % 1000 == 0:
             progress("bills", n, len(settled))
     progress("bills", len(settled), len(settled))
@@ -277,14 +280,14 @@ def audit_period(
         region = mine[-1].visit.treatment_region
         by_visit = {v.visit.visit_id: v for v in mine if v.setl_id in period_setl}
         for rule in book.in_force(region, end, Stage.AFTER, Kind.HISTORY):
-            if rule not in rules:
+            if id(rule) not in chosen:  # a version of the month (stage 事后)
                 continue
             for f in MECHANISMS[rule.mechanism].check(
                 rule.meta, rule.params, [v.visit for v in mine]
             ):
                 hit = by_visit.get(f.visit_id)
                 if hit is not None:
-                    out.append(_Found(f, hit.setl_id, hit.visit))
+                    out.append(_Found(f, hit.setl_id, hit.visit, rule.mechanism))
     return out, len(rules), count, len(in_period)
 
 
@@ -377,7 +380,7 @@ def finding_rows(found: Iterable[_Found], period: str, run_id: str) -> list[dict
                 "period": period,
                 "rule_code": f.rule.code,
                 "rule_name": f.rule.name,
-                "mechanism": _mechanism_of(f),
+                "mechanism": x.mechanism,
                 "result_type": f.rule.result_type.value,
                 "severity": f.rule.severity.value,
                 "setl_id": x.setl_id,
@@ -393,16 +396,6 @@ def finding_rows(found: Iterable[_Found], period: str, run_id: str) -> list[dict
             }
         )
     return rows
-
-
-_MECHANISM_BY_CODE: dict[str, str] = {}
-
-
-def _mechanism_of(f: Finding) -> str:
-    if not _MECHANISM_BY_CODE:
-        for rule in load_rule_book().rules:
-            _MECHANISM_BY_CODE[rule.meta.code] = rule.mechanism
-    return _MECHANISM_BY_CODE.get(f.rule.code, "")
 
 
 def store(
