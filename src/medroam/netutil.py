@@ -1,9 +1,31 @@
-"""Listening ports: is one free, and a free one for tests and the simulator."""
+"""Listening ports (is one free, a free one for tests and the simulator) and the parts
+of a ``multipart/form-data`` body."""
 
 from __future__ import annotations
 
 import errno
 import socket
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+
+
+def multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str, bytes]]:
+    """(field name, file name or "", bytes) of each part of a ``multipart/form-data``
+    body, read with the standard library's MIME parser; [] when it has no parts. A file
+    name that is not UTF-8 comes back with U+FFFD in it."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return []
+    out = []
+    for part in message.iter_parts():
+        assert isinstance(part, Message)
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            out.append((name, part.get_filename() or "", payload))
+    return out
 
 
 def port_problem(host: str, port: int) -> str | None:

@@ -34,9 +34,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -71,6 +68,7 @@ from medroam.gateway.registry import (
     load_handlers,
 )
 from medroam.gateway.settings import GatewaySettings
+from medroam.netutil import multipart_parts
 from medroam.services.uow import unit_of_work
 from medroam.store import sqlstats
 from medroam.store.tables import MessageLogRow, SignInRow
@@ -493,22 +491,15 @@ class Gateway:
 def _multipart_document(body: bytes, content_type: str) -> dict[str, Any]:
     """The envelope of a multipart 9101: text part ``jsonStr`` plus a file part ``in`` or
     ``file``, whose bytes become ``input.fsUploadIn.in`` (Base64)."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+    parts = multipart_parts(body, content_type)
+    if not parts:
         raise InputError("multipart body could not be read: no parts found")
     text_part: bytes | None = None
     file_part: tuple[bytes, str] | None = None
-    for part in message.iter_parts():
-        assert isinstance(part, Message)
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            continue
+    for name, filename, payload in parts:
         if name == "jsonStr":
             text_part = payload
         elif name in ("in", "file"):
-            filename = part.get_filename() or ""
             file_part = (payload, filename)
     if text_part is None:
         raise InputError("multipart: the text part jsonStr (the envelope) is missing")

@@ -5,9 +5,8 @@ by content — a PDF, JPEG or PNG is recognised by its first bytes, not by its n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
+
+from medroam.netutil import multipart_parts
 
 MAX_FILES = 5
 MAX_BYTES = 5 * 1024 * 1024  # per file
@@ -34,22 +33,12 @@ def parse_multipart(
     body: bytes, content_type: str
 ) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
     """(text fields, [(filename, bytes) of the parts named ``documents``])."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
     fields: dict[str, str] = {}
     files: list[tuple[str, bytes]] = []
-    if not message.is_multipart():
-        return fields, files
-    for part in message.iter_parts():
-        assert isinstance(part, Message)
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            continue
-        filename = part.get_filename()
+    for name, filename, payload in multipart_parts(body, content_type):
         if name == "documents":
             if filename or payload:
-                files.append((filename or "", payload))
+                files.append((filename, payload))
         elif name not in fields:
             fields[name] = payload.decode("utf-8", "replace").strip()
     return fields, files
