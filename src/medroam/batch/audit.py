@@ -22,13 +22,11 @@ import ibis.expr.types as ir  # type: ignore[import-untyped]
 
 from medroam.batch.lines import local_day
 from medroam.domain.audit.mechanisms import (
-    MECHANISMS,
     AgeLimit,
     CostThreshold,
     DuplicateCharge,
     FrequentVisits,
     IndicationLimit,
-    Kind,
     LevelLimit,
     PriceCap,
     QuantityLimit,
@@ -271,7 +269,3 @@ def history_candidates(rule: Rule, t: dict[str, ir.Table], visits: ir.Table) -> 
         )
         return j.select(a.psn_no).distinct()
     return None
-
-
-def kind_of(rule: Rule) -> Kind:
-    return MECHANISMS[rule.mechanism].kind
