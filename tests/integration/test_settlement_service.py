@@ -14,6 +14,7 @@ from medroam.domain import calculator
 from medroam.domain.codes import BenefitStatus
 from medroam.domain.settlement import AccountState
 from medroam.services import fees, persons, settlement, visits
+from medroam.services import mutual_aid as mutual_aid_service
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ports import ChronicQualification
 from medroam.services.uow import unit_of_work
@@ -800,9 +801,10 @@ def test_failure_in_the_middle_of_settle_leaves_nothing(
         before = (counts(s), accumulators(s, psn), account(s, psn))
 
     def boom(*args: object, **kwargs: object) -> int:
-        raise RuntimeError("injected failure after the settlement row was added")
+        raise RuntimeError("injected failure after the settlement's rows were written")
 
-    monkeypatch.setattr(LedgerRepository, "post", boom)
+    # after every row of the settlement was written (on PostgreSQL in one statement)
+    monkeypatch.setattr(mutual_aid_service, "apply_draws", boom)
     with pytest.raises(RuntimeError, match="injected"), unit_of_work(world) as s:
         settlement.settle(
             s,

@@ -7,6 +7,7 @@ CPU time of this process (the database server's CPU is not in it). Prints ms of 
 SQL statements per call.
 
     python -m medroam.bench.gateway_cpu [--n 300] [--db URL or 'sqlite'] [--no-audit]
+        [--profile FILE]
 
 ``--no-audit`` turns the real-time audit (setting ``audit_realtime``) off, to measure
 what it costs per 2207 (docs/audit-realtime.md).
@@ -25,7 +26,11 @@ CALLS = ("2201", "2204", "2207")
 WARMUP = 20
 
 
-def run(n: int = 300, db: str | None = None, audit: bool = True) -> dict[str, Any]:
+def run(
+    n: int = 300, db: str | None = None, audit: bool = True, profile: str | None = None
+) -> dict[str, Any]:
+    import cProfile
+
     from medroam.client import HisClient
     from medroam.gateway import jsonfmt
     from medroam.gateway import logging as gateway_logging
@@ -43,12 +48,16 @@ def run(n: int = 300, db: str | None = None, audit: bool = True) -> dict[str, An
         cpu = dict.fromkeys(CALLS, 0.0)
         statements = dict.fromkeys(CALLS, 0)
         clients: dict[str, HisClient] = {}
+        profiler = cProfile.Profile(time.process_time) if profile else None
 
         def call(client: HisClient, infno: str, inp: dict[str, Any], insuplc: str, k: int) -> Any:
             body = jsonfmt.dumps(client.envelope(infno, inp, insuplc_admdvs=insuplc)).encode()
             headers = {"content-type": "application/json", **client.auth_headers(infno)}
             started = time.process_time()
-            outcome = gateway.process(headers, body)
+            if profiler is not None and k >= WARMUP:
+                outcome = profiler.runcall(gateway.process, headers, body)
+            else:
+                outcome = gateway.process(headers, body)
             if k >= WARMUP:
                 cpu[infno] += time.process_time() - started
                 statements[infno] += outcome.sql.statements if outcome.sql else 0
@@ -83,6 +92,8 @@ def run(n: int = 300, db: str | None = None, audit: bool = True) -> dict[str, An
                 "acct_used_flag": "1"}}, p["insured_region"], k)  # fmt: skip
         for c in clients.values():
             c.close()
+        if profiler is not None and profile:
+            profiler.dump_stats(profile)
         engine.dispose()
     out: dict[str, Any] = {
         "benchmark": "gateway-cpu",
@@ -104,9 +115,10 @@ def main() -> None:
     ap.add_argument(
         "--no-audit", action="store_true", help="real-time audit off (audit_realtime=False)"
     )
+    ap.add_argument("--profile", default=None, help="write a cProfile of the calls to FILE")
     args = ap.parse_args()
     db = "sqlite" if args.db == "sqlite" else args.db
-    print(json.dumps(run(args.n, db, audit=not args.no_audit), indent=2))
+    print(json.dumps(run(args.n, db, audit=not args.no_audit, profile=args.profile), indent=2))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ from medroam.store.repositories import (
     new_id,
     settlement_of,
 )
+from medroam.store.settlement_write import BenefitChange, SettlementWrite, record_settlement
 from medroam.store.tables import FeeLineRow, SettlementRow, VisitRow
 
 CLR_TYPE_OUTPATIENT = "11"  # clr_type 门诊
@@ -525,34 +526,35 @@ def settle(
         opter=opter or None,
         opter_name=opter_name or None,
     )
-    SettlementRepository(session).add_values(row, s.details)
-    FeeLineRepository(session).mark_settled(p.lines, setl_id)
     own = s.account - s.mutual_aid
-    place.apply_benefit_change(
-        p.person.psn_no,
-        p.insurance.insutype,
-        p.year,
-        s.accumulator_delta,
-        AccountState(-own, -s.mutual_aid),
-        now,
+    record_settlement(
+        session,
+        place,
+        SettlementWrite(
+            row=row,
+            details=s.details,
+            lines=p.lines,
+            benefit=BenefitChange(
+                p.person.psn_no,
+                p.insurance.insutype,
+                p.year,
+                s.accumulator_delta,
+                AccountState(-own, -s.mutual_aid),
+            ),
+            legs=settlement_legs(
+                s,
+                psn_no=p.person.psn_no,
+                insured_region=p.insurance.insured_region,
+                treatment_region=institution.region,
+                fixmedins_code=institution.code,
+                draws=p.draws,
+            ),
+            visit=p.visit,
+            visit_status="settled" if kind == INPATIENT and not req.mid_settlement else None,
+            now=now,
+        ),
     )
     mutual_aid.apply_draws(session, setl_id, p.draws, now)
-    LedgerRepository(session).post(
-        setl_id,
-        "settle",
-        settlement_legs(
-            s,
-            psn_no=p.person.psn_no,
-            insured_region=p.insurance.insured_region,
-            treatment_region=institution.region,
-            fixmedins_code=institution.code,
-            draws=p.draws,
-        ),
-        now,
-    )
-    if kind == INPATIENT and not req.mid_settlement:
-        p.visit.status = "settled"
-    touch(p.visit, now)
     session.flush()
     return _view_of_prepared(
         p, institution, now, req, setl_id=setl_id, msgid=msgid, opter=opter, opter_name=opter_name

@@ -204,9 +204,11 @@ class SqlInsuredPlace:
                 )
             )
         if account_delta.balance or account_delta.mutual_aid_balance:
-            self._change_account(psn_no, account_delta, now)
+            self.change_account(psn_no, account_delta, now)
 
-    def _change_account(self, psn_no: str, change: AccountState, now: datetime) -> None:
+    def change_account(self, psn_no: str, change: AccountState, now: datetime) -> None:
+        """Add ``change`` to the account: one guarded update; a missing row is created;
+        a balance that would go negative is refused (ValueError)."""
         accounts = table_of(AccountRow)
         c = accounts.c
         balance = c.balance + change.balance

@@ -421,18 +421,23 @@ class SettlementRepository:
 # --- ledger ---------------------------------------------------------------------------------
 
 
+def check_balanced(setl_id: str, kind: str, legs: Sequence[tuple[str, int]]) -> None:
+    """Refuse (as a bug) the legs of a posting that do not sum to zero."""
+    total = sum(amount for _, amount in legs)
+    if total != 0:
+        raise UnbalancedPostingError(
+            f"ledger posting of {setl_id} ({kind}) does not balance: legs sum to {total} "
+            f"fen ({list(legs)})"
+        )
+
+
 class LedgerRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def post(self, setl_id: str, kind: str, legs: Sequence[tuple[str, int]], at: datetime) -> int:
         """Write one posting; refuses (as a bug) legs that do not sum to zero."""
-        total = sum(amount for _, amount in legs)
-        if total != 0:
-            raise UnbalancedPostingError(
-                f"ledger posting of {setl_id} ({kind}) does not balance: legs sum to {total} "
-                f"fen ({list(legs)})"
-            )
+        check_balanced(setl_id, kind, legs)
         posting_id: int = self.session.execute(
             _INSERT_POSTING, {"setl_id": setl_id, "kind": kind, "posted_at": at}
         ).scalar_one()

@@ -1,0 +1,254 @@
+"""Recording a settlement: every row it writes, in one statement on PostgreSQL.
+
+A settlement (2207 / 2304) writes eight things: the settlement row, its fund rows, the
+settled fee lines, the person's accumulators, the account, a ledger posting with its
+legs, and the visit's ``updated_at`` (and, for a final inpatient settlement, its status).
+On PostgreSQL they go as **one statement** of data-modifying CTEs: one round trip
+instead of eight. Its parameters are a few JSON documents, so the statement text is the
+same for every settlement (psycopg caches its conversion and prepares it on the server)
+and the rows are typed by the tables themselves (``jsonb_populate_record``). The foreign
+keys of the fund rows, lines and posting are checked at the end of the statement, when
+the settlement row is there.
+
+Elsewhere (SQLite, where a statement costs no round trip and data-modifying CTEs do not
+exist) the same writes go one statement each, through the repositories.
+
+Both paths leave the loaded ORM objects (lines, visit) as if read after the write, so
+nothing is left for a flush.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import TextClause
+
+from medroam.domain.settlement import AccountState, FundDetail
+from medroam.services.ports import InsuredPlace
+from medroam.store.insured_place import SqlInsuredPlace
+from medroam.store.repositories import (
+    FeeLineRepository,
+    LedgerRepository,
+    SettlementRepository,
+    check_balanced,
+)
+from medroam.store.tables import FeeLineRow, VisitRow
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitChange:
+    """What the settlement adds to the person's year (accumulators) and takes from the
+    account (negative balances: paid out)."""
+
+    psn_no: str
+    insutype: str
+    year: int
+    delta: Mapping[str, int]
+    account: AccountState
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementWrite:
+    row: Mapping[str, Any]  # the settlements columns
+    details: Sequence[FundDetail]
+    lines: Sequence[FeeLineRow]  # loaded, unsettled: become settled under row's setl_id
+    benefit: BenefitChange
+    legs: Sequence[tuple[str, int]]  # ledger legs of the "settle" posting (balanced)
+    visit: VisitRow  # loaded and locked
+    visit_status: str | None  # a new status for the visit, or None to keep it
+    now: datetime
+
+
+def record_settlement(session: Session, place: InsuredPlace, w: SettlementWrite) -> None:
+    """Write everything ``w`` names, in the caller's transaction (module docstring).
+
+    ``place`` is the insured-place adapter: the accumulators and account are written in
+    the same statement only when it is the in-process one on this very session."""
+    setl_id = str(w.row["setl_id"])
+    check_balanced(setl_id, "settle", w.legs)
+    local = isinstance(place, SqlInsuredPlace) and place.session is session
+    if (
+        local
+        and session.get_bind().dialect.name == "postgresql"
+        and all(v >= 0 for v in w.benefit.delta.values())
+    ):
+        assert isinstance(place, SqlInsuredPlace)  # for the type checker: `local` said so
+        _one_statement(session, place, w, setl_id)
+    else:
+        _statement_each(session, place, w, setl_id)
+    for line in w.lines:
+        set_committed_value(line, "status", "settled")
+        set_committed_value(line, "setl_id", setl_id)
+    if w.visit.updated_at is None or w.now > w.visit.updated_at:
+        set_committed_value(w.visit, "updated_at", w.now)
+    if w.visit_status is not None:
+        set_committed_value(w.visit, "status", w.visit_status)
+
+
+def _statement_each(
+    session: Session, place: InsuredPlace, w: SettlementWrite, setl_id: str
+) -> None:
+    SettlementRepository(session).add_values(w.row, w.details)
+    FeeLineRepository(session).mark_settled(w.lines, setl_id)
+    b = w.benefit
+    place.apply_benefit_change(b.psn_no, b.insutype, b.year, b.delta, b.account, w.now)
+    LedgerRepository(session).post(setl_id, "settle", w.legs, w.now)
+    # the visit through the ORM (one UPDATE at the caller's flush)
+    if w.visit.updated_at is None or w.now > w.visit.updated_at:
+        w.visit.updated_at = w.now
+    if w.visit_status is not None:
+        w.visit.status = w.visit_status
+    session.flush()
+
+
+# --- PostgreSQL: one statement ------------------------------------------------------------
+
+_built: dict[tuple[tuple[str, ...], bool], TextClause] = {}
+
+
+def _statement(columns: tuple[str, ...], account: bool) -> TextClause:
+    """The statement for settlement rows with ``columns``, with or without the account
+    update (built once per shape)."""
+    key = (columns, account)
+    stmt = _built.get(key)
+    if stmt is not None:
+        return stmt
+    cols = ", ".join(columns)
+    account_cte = (
+        """, acct AS (
+  UPDATE accounts
+  SET balance = balance + CAST(:balance AS BIGINT),
+      mutual_aid_balance = mutual_aid_balance + CAST(:mutual AS BIGINT),
+      updated_at = CAST(:now AS TIMESTAMP)
+  WHERE psn_no = :psn_no
+    AND balance + CAST(:balance AS BIGINT) >= 0
+    AND mutual_aid_balance + CAST(:mutual AS BIGINT) >= 0
+  RETURNING psn_no
+)"""
+        if account
+        else ""
+    )
+    account_select = "(SELECT count(*) FROM acct)" if account else "1"
+    sql = f"""WITH s AS (
+  INSERT INTO settlements ({cols})
+  SELECT {cols} FROM jsonb_populate_record(NULL::settlements, CAST(:settlement AS JSONB))
+  RETURNING setl_id
+), d AS (
+  INSERT INTO settlement_details (setl_id, seq, fund_pay_type, inscp, limit_amount, paid, note)
+  SELECT setl_id, seq, fund_pay_type, inscp, limit_amount, paid, note
+  FROM jsonb_populate_recordset(NULL::settlement_details, CAST(:details AS JSONB))
+), f AS (
+  UPDATE fee_lines SET status = 'settled', setl_id = :setl_id
+  WHERE row_id IN (
+    SELECT CAST(value AS INTEGER) FROM jsonb_array_elements_text(CAST(:lines AS JSONB))
+  )
+  RETURNING row_id
+), a AS (
+  INSERT INTO accumulators (psn_no, insutype, year, key, value, updated_at)
+  SELECT psn_no, insutype, year, key, value, updated_at
+  FROM jsonb_populate_recordset(NULL::accumulators, CAST(:accumulators AS JSONB))
+  ON CONFLICT (psn_no, insutype, year, key)
+  DO UPDATE SET value = accumulators.value + excluded.value, updated_at = excluded.updated_at
+), p AS (
+  INSERT INTO ledger_postings (setl_id, kind, posted_at)
+  VALUES (:setl_id, 'settle', CAST(:now AS TIMESTAMP))
+  RETURNING posting_id
+), l AS (
+  INSERT INTO ledger_legs (posting_id, account, amount)
+  SELECT p.posting_id, x.account, x.amount
+  FROM p CROSS JOIN jsonb_populate_recordset(NULL::ledger_legs, CAST(:legs AS JSONB)) AS x
+), v AS (
+  UPDATE visits
+  SET updated_at = GREATEST(updated_at, CAST(:now AS TIMESTAMP)),
+      status = COALESCE(CAST(:visit_status AS VARCHAR), status)
+  WHERE mdtrt_id = :mdtrt_id
+){account_cte}
+SELECT (SELECT count(*) FROM f) AS lines, {account_select} AS account"""
+    stmt = _built[key] = text(sql)
+    return stmt
+
+
+def _utc(value: datetime) -> datetime:
+    """As the tables store it (``UtcDateTime``): naive UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"timestamp {value.isoformat()} must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a settlement row")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _one_statement(
+    session: Session, place: SqlInsuredPlace, w: SettlementWrite, setl_id: str
+) -> None:
+    b = w.benefit
+    now = _utc(w.now)
+    account = bool(b.account.balance or b.account.mutual_aid_balance)
+    columns = tuple(w.row)
+    params: dict[str, Any] = {
+        "settlement": _dumps(dict(w.row)),
+        "details": _dumps(
+            [
+                {
+                    "setl_id": setl_id,
+                    "seq": seq,
+                    "fund_pay_type": d.fund_pay_type,
+                    "inscp": d.inscp,
+                    "limit_amount": d.limit,
+                    "paid": d.paid,
+                    "note": d.note,
+                }
+                for seq, d in enumerate(w.details, start=1)
+            ]
+        ),
+        "lines": _dumps([line.row_id for line in w.lines]),
+        "accumulators": _dumps(
+            [
+                {
+                    "psn_no": b.psn_no,
+                    "insutype": b.insutype,
+                    "year": b.year,
+                    "key": key,
+                    "value": amount,
+                    "updated_at": now.isoformat(),
+                }
+                for key, amount in sorted(b.delta.items())
+                if amount
+            ]
+        ),
+        "legs": _dumps([{"account": acc, "amount": amt} for acc, amt in w.legs if amt]),
+        "setl_id": setl_id,
+        "now": now,
+        "mdtrt_id": w.visit.mdtrt_id,
+        "visit_status": w.visit_status,
+    }
+    if account:
+        params.update(
+            balance=b.account.balance, mutual=b.account.mutual_aid_balance, psn_no=b.psn_no
+        )
+    lines, account_done = session.execute(_statement(columns, account), params).one()
+    if lines != len(w.lines):
+        raise RuntimeError(
+            f"settlement {setl_id}: {lines} of {len(w.lines)} fee lines were settled "
+            "(the visit's lines changed under its lock)"
+        )
+    if account and not account_done:
+        # no account row, or it would go negative: the adapter's own path decides
+        # (creates the row, or refuses; the caller's transaction is then rolled back)
+        place.change_account(b.psn_no, b.account, w.now)
