@@ -187,6 +187,23 @@ def test_replayed_nonce_is_refused(gw: Gateway) -> None:
     assert message == f"replayed nonce: x-tif-nonce '{headers['x-tif-nonce']}' was already used"
 
 
+def test_a_replayed_nonce_on_a_state_changing_call_writes_nothing(gw: Gateway) -> None:
+    """The same TIF headers sent again with a new msgid and another sign-in: refused as a
+    replay, and neither a sign-in nor a message-log row is added (on PostgreSQL the nonce
+    is claimed in the statement that logs the answer, after the handler ran)."""
+    client = gw.client("h1")
+    headers = tif_headers("paas-h1", "token-h1")
+    first = client.post(client.envelope("9001", SIGN_IN), headers=headers)
+    assert answer(first)["infcode"] == 0
+    before = gw.counts("sign_ins", "message_log", "gateway_nonces")
+    other = client.envelope("9001", {"signIn": {**SIGN_IN["signIn"], "opter_no": "0003"}})
+    message = _refused(gw, headers, other)
+    assert message == f"replayed nonce: x-tif-nonce '{headers['x-tif-nonce']}' was already used"
+    assert gw.counts("sign_ins", "message_log", "gateway_nonces") == before
+    # the same body with fresh headers goes through: the refusal stored nothing
+    assert answer(client.post(other))["infcode"] == 0
+
+
 def test_reused_csb_header_set_is_refused(gw: Gateway) -> None:
     """A CSB signature covers neither body nor msgid: a header set signed for one 9001 is
     refused when sent again with another body and msgid within its window."""

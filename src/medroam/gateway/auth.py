@@ -371,12 +371,17 @@ def record_nonce(
         table.c.nonce_id,
     )
     if claimed is None:
-        if creds.scheme == "csb":
-            raise AuthError(
-                f"{MSG_BAD_SIGNATURE} replayed request: this _api_signature was already used "
-                f"within the {settings.csb_window_s} s window; sign each request anew"
-            )
-        raise AuthError(f"replayed nonce: x-tif-nonce {creds.nonce[:40]!r} was already used")
+        raise replay_error(creds, settings)
+
+
+def replay_error(creds: Credentials, settings: GatewaySettings) -> AuthError:
+    """The refusal of a request whose nonce (or CSB signature) was already used."""
+    if creds.scheme == "csb":
+        return AuthError(
+            f"{MSG_BAD_SIGNATURE} replayed request: this _api_signature was already used "
+            f"within the {settings.csb_window_s} s window; sign each request anew"
+        )
+    return AuthError(f"replayed nonce: x-tif-nonce {creds.nonce[:40]!r} was already used")
 
 
 def forget_old_nonces(session: Session, settings: GatewaySettings, now: datetime) -> None:

@@ -19,6 +19,11 @@ reads the body and writes the answer), in this order:
    the log; repeats are rare, and every ordinary request saves the log look-up.
    A refusal rolls back everything the handler wrote and is then logged in a
    transaction of its own (with the nonce), so that a retry gets the same answer.
+   On PostgreSQL a state-changing request claims its nonce in the statement that logs
+   its answer (one statement, ``_LOG_WITH_NONCE``): a replayed nonce inserts no log
+   row, and the request is refused and everything rolled back as when the nonce was
+   claimed first. A replay thus runs its handler before being refused; an ordinary
+   request saves a round trip.
 
 Refusals answer ``infcode -1`` with HTTP 200; unexpected exceptions are logged with a
 reference and answered ``internal error (ref …)``, also HTTP 200 and not stored, so a
@@ -36,7 +41,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -46,6 +52,7 @@ from medroam.gateway.auth import (
     Directory,
     forget_old_nonces,
     record_nonce,
+    replay_error,
     resolve_institution,
     verify_headers,
 )
@@ -71,10 +78,36 @@ from medroam.gateway.settings import GatewaySettings
 from medroam.netutil import multipart_parts
 from medroam.services.uow import unit_of_work
 from medroam.store import sqlstats
-from medroam.store.tables import MessageLogRow, SignInRow
+from medroam.store.tables import MessageLogRow, NonceRow, SignInRow
 from medroam.store.upsert import table_of
 
 _INSERT_LOG = insert(table_of(MessageLogRow))
+_LOG_COLUMNS = (
+    "fixmedins_code", "msgid", "infno", "request_hash", "infcode", "inf_refmsgid", "response",
+    "received_at", "reversed",
+)  # fmt: skip
+
+
+def _log_with_nonce() -> Any:
+    """PostgreSQL: claim the nonce and insert the answer in one statement; no row comes
+    back when the nonce was taken (the log row is then not inserted either)."""
+    nonces, log = table_of(NonceRow), table_of(MessageLogRow)
+    claim = (
+        postgresql.insert(nonces)
+        .values(
+            key_id=bindparam("n_key_id", type_=nonces.c.key_id.type),
+            nonce=bindparam("n_nonce", type_=nonces.c.nonce.type),
+            seen_at=bindparam("received_at", type_=nonces.c.seen_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["key_id", "nonce"])
+        .returning(nonces.c.nonce_id)
+        .cte("claim")
+    )
+    values = select(*(bindparam(c, type_=log.c[c].type) for c in _LOG_COLUMNS)).select_from(claim)
+    return insert(log).from_select(list(_LOG_COLUMNS), values).returning(log.c.log_id)
+
+
+_LOG_WITH_NONCE = _log_with_nonce()
 SIGN_IN_INFNO = "9001"
 SIGN_OUT_INFNO = "9002"
 UPLOAD_INFNO = "9101"
@@ -140,6 +173,7 @@ class Gateway:
         self.engine = engine
         self.settings = settings or GatewaySettings()
         self._counting = sqlstats.is_installed(engine)
+        self._nonce_with_log = engine.dialect.name == "postgresql"
         self.directory = Directory(engine, self.settings.auth_cache_ttl_s)
         self._next_prune: datetime | None = None
         self._settings_dict = {
@@ -258,6 +292,9 @@ class Gateway:
 
     def _claim_nonce(self, session: Session, creds: Credentials, now: datetime) -> None:
         record_nonce(session, creds, self.settings, now)
+        self._prune_nonces(session, now)
+
+    def _prune_nonces(self, session: Session, now: datetime) -> None:
         if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + timedelta(seconds=self.settings.nonce_prune_interval_s)
             forget_old_nonces(session, self.settings, now)
@@ -277,20 +314,29 @@ class Gateway:
         outcome: Outcome | None = None
         try:
             with unit_of_work(self.engine) as session:
-                self._claim_nonce(session, creds, req.received_at)
+                # the nonce goes with the answer's log row when there will be one
+                with_log = spec.state_changing and self._nonce_with_log and bool(creds.nonce)
+                if with_log:
+                    self._prune_nonces(session, req.received_at)
+                else:
+                    self._claim_nonce(session, creds, req.received_at)
                 # Checked before the handler: a refusal for a missing sign-in is not
                 # stored, so the same msgid may be sent again once signed in.
                 try:
                     warn = self._check_sign_no(session, institution, envelope)
                 except InputError as exc:
                     sign_refusal = exc  # the nonce stays claimed; nothing else is written
+                    if with_log:
+                        record_nonce(session, creds, self.settings, req.received_at)
                 else:
                     outcome = self._run(
                         session, req, ref_id, spec, institution, envelope, inp, warn
                     )
                     if outcome.file is None and spec.state_changing:
                         self._log_answer(session, req, ref_id, institution, envelope, digest,
-                                         outcome)  # fmt: skip
+                                         outcome, creds if with_log else None)  # fmt: skip
+                    elif with_log:
+                        record_nonce(session, creds, self.settings, req.received_at)
         except AuthError:
             raise
         except GatewayError as refusal:
@@ -342,21 +388,27 @@ class Gateway:
         envelope: Envelope,
         digest: str,
         outcome: Outcome,
+        nonce_of: Credentials | None = None,
     ) -> None:
-        session.execute(
-            _INSERT_LOG,
-            {
-                "fixmedins_code": institution.code,
-                "msgid": envelope.msgid,
-                "infno": envelope.infno,
-                "request_hash": digest,
-                "infcode": outcome.infcode,
-                "inf_refmsgid": ref_id,
-                "response": outcome.body,
-                "received_at": req.received_at,
-                "reversed": False,
-            },
-        )
+        """Insert the answer into the message log; with ``nonce_of``, claim its nonce in
+        the same statement (PostgreSQL) and refuse a replay."""
+        values = {
+            "fixmedins_code": institution.code,
+            "msgid": envelope.msgid,
+            "infno": envelope.infno,
+            "request_hash": digest,
+            "infcode": outcome.infcode,
+            "inf_refmsgid": ref_id,
+            "response": outcome.body,
+            "received_at": req.received_at,
+            "reversed": False,
+        }
+        if nonce_of is None:
+            session.execute(_INSERT_LOG, values)
+            return
+        values.update(n_key_id=nonce_of.key_id, n_nonce=nonce_of.nonce)
+        if session.execute(_LOG_WITH_NONCE, values).first() is None:
+            raise replay_error(nonce_of, self.settings)
 
     def _record_nonce_alone(self, creds: Credentials, now: datetime) -> None:
         """A refused query wrote nothing: still spend its nonce, so the same headers
