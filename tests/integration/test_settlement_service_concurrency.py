@@ -1,11 +1,12 @@
 """Concurrent settlements of one person never overrun the annual cap.
 
 Two threads, each with its own session and transaction, settle two stays of the same
-person whose remaining annual cap is smaller than what both bills would take. The port's
-lock (``SELECT … FOR UPDATE`` on the insurance row on PostgreSQL, ``BEGIN IMMEDIATE`` on
-SQLite) makes the second wait and read what the first wrote. A place that sleeps after
-reading the accumulators widens the race window; a control without the lock (PostgreSQL)
-shows that the test would catch a race.
+person whose remaining annual cap is smaller than what both bills would take. The lock
+(``SELECT … FOR UPDATE`` of the insurance row on PostgreSQL, taken with the visit's row
+by the settlement's first query, or by the port's ``lock_benefit_state``; ``BEGIN
+IMMEDIATE`` on SQLite) makes the second wait and read what the first wrote. A place that
+sleeps after reading the accumulators widens the race window; a control without the lock
+(PostgreSQL) shows that the test would catch a race.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -22,6 +24,7 @@ from medroam.services.ports import BenefitState
 from medroam.services.uow import unit_of_work
 from medroam.store import refdata_cache
 from medroam.store.insured_place import SqlInsuredPlace, set_accumulators
+from medroam.store.repositories import VisitRepository
 from medroam.store.tables import SettlementRow
 from tests.integration.test_settlement_service_support import (
     EMPLOYEE_HHHT,
@@ -45,21 +48,22 @@ REMAINING = 500_000  # fen left under the annual cap: 5,000.00
 
 
 class SlowPlace(SqlInsuredPlace):
-    """Sleeps after reading the (locked) state, inside the transaction."""
+    """Sleeps after reading the accumulators and account, inside the transaction (after
+    the lock: on PostgreSQL the settlement took it with the visit, on SQLite with the
+    transaction)."""
 
-    def lock_benefit_state(self, psn_no: str, insutype: str, year: int) -> BenefitState:
-        state = super().lock_benefit_state(psn_no, insutype, year)
+    def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
+        state = super()._read(psn_no, insutype, year)
         time.sleep(0.3)
         return state
 
 
 class UnlockedPlace(SlowPlace):
-    """A broken adapter: reads without taking the lock (the control)."""
+    """A broken adapter: reads without taking the lock (the control; the test also keeps
+    the visit's query from locking the insurance row)."""
 
     def lock_benefit_state(self, psn_no: str, insutype: str, year: int) -> BenefitState:
-        state = self.benefit_state(psn_no, insutype, year)
-        time.sleep(0.3)
-        return state
+        return self.benefit_state(psn_no, insutype, year)
 
 
 @pytest.fixture
@@ -132,11 +136,21 @@ def test_concurrent_settlements_never_exceed_the_cap(
 
 
 def test_without_the_lock_the_race_is_caught(
-    capped: tuple[Engine, list[tuple[Hospital, str, int]]], db_url: str
+    capped: tuple[Engine, list[tuple[Hospital, str, int]]],
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite serialises whole transactions; the control needs PostgreSQL")
     engine, stays = capped
+    real = VisitRepository._visit_and_lines
+
+    def without_insurance_lock(
+        self: VisitRepository, code: str, mdtrt_id: str, batch: str | None, lock: bool, _: bool
+    ) -> list[Any]:
+        return real(self, code, mdtrt_id, batch, lock, False)
+
+    monkeypatch.setattr(VisitRepository, "_visit_and_lines", without_insurance_lock)
     errors = _race(engine, stays, UnlockedPlace)
     with unit_of_work(engine) as s:
         paid = sum(r.pool for r in s.execute(select(SettlementRow)).scalars())

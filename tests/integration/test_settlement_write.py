@@ -168,17 +168,17 @@ def test_an_account_overdrawn_under_the_statement_is_refused_and_nothing_stays(
     mdtrt_id, medfee = _outpatient(world, psn)
     with unit_of_work(world) as s:
         before = (counts(s), accumulators(s, psn), account(s, psn))
-    real_lock = SqlInsuredPlace.lock_benefit_state
+    real_read = SqlInsuredPlace._read
 
     def richer(self: SqlInsuredPlace, psn_no: str, insutype: str, year: int) -> BenefitState:
-        state = real_lock(self, psn_no, insutype, year)
+        state = real_read(self, psn_no, insutype, year)
         assert state.account.balance > 1
         self.session.execute(
             update(AccountRow).where(AccountRow.psn_no == psn_no).values(balance=1)
         )
         return state
 
-    monkeypatch.setattr(SqlInsuredPlace, "lock_benefit_state", richer)
+    monkeypatch.setattr(SqlInsuredPlace, "_read", richer)
     with pytest.raises(ValueError, match="would go negative"), unit_of_work(world) as s:
         settlement.settle(
             s,

@@ -49,10 +49,12 @@ from medroam.services.visits import (
     OUTPATIENT,
     emergency_in,
     own_visit,
+    own_visit_with_lines,
     require_kind,
     touch,
 )
 from medroam.store import refdata_cache
+from medroam.store.insured_place import is_local
 from medroam.store.repositories import (
     FeeLineRepository,
     LedgerRepository,
@@ -185,7 +187,10 @@ def _prepare(
         (INPATIENT, False): "2303 (pre-settlement)",
         (INPATIENT, True): "2304 (settlement)",
     }[(kind, write)]
-    visit = own_visit(session, institution, req.mdtrt_id, req.psn_no, lock=write)
+    batch = None if req.chrg_bchno in ("", ALL_BATCHES) or kind == INPATIENT else req.chrg_bchno
+    visit, lines, insurance_locked = own_visit_with_lines(
+        session, institution, req.mdtrt_id, req.psn_no, batch, lock=write
+    )
     require_kind(visit, kind, transaction)
     if req.insutype and req.insutype != visit.insutype:
         raise RefusedError(
@@ -201,8 +206,6 @@ def _prepare(
         if svc is None or svc is ServiceKind.INPATIENT:
             raise InvalidInputError(f"med_type: {med_type!r} is not an outpatient medical category")
 
-    batch = None if req.chrg_bchno in ("", ALL_BATCHES) or kind == INPATIENT else req.chrg_bchno
-    lines = FeeLineRepository(session).unsettled(visit.mdtrt_id, batch)
     if not lines:
         which = f" of chrg_bchno {batch}" if batch else ""
         raise RefusedError(
@@ -311,9 +314,10 @@ def _prepare(
         refused = audit_check.refusals(findings)
         if write and refused:
             raise RefusedError(audit_check.refusal_text(refused))
+    # the insurance row may already be locked with the visit (PostgreSQL, same session)
     state = (
         place.lock_benefit_state(person.psn_no, insurance.insutype, year)
-        if write
+        if write and not (insurance_locked and is_local(place, session))
         else place.benefit_state(person.psn_no, insurance.insutype, year)
     )
     fees_ = [fee_line(ln) for ln in lines]

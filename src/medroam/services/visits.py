@@ -32,7 +32,7 @@ from medroam.store.repositories import (
     VisitRepository,
     new_id,
 )
-from medroam.store.tables import DiagnosisRow, VisitRow
+from medroam.store.tables import DiagnosisRow, FeeLineRow, VisitRow
 
 OUTPATIENT = "outpatient"
 INPATIENT = "inpatient"
@@ -115,6 +115,28 @@ def own_visit(
 ) -> VisitRow:
     """The institution's visit ``mdtrt_id`` (locked), checked against ``psn_no``."""
     visit = VisitRepository(session).get(institution.code, mdtrt_id, lock=lock)
+    return _checked(visit, mdtrt_id, psn_no)
+
+
+def own_visit_with_lines(
+    session: Session,
+    institution: InstitutionRef,
+    mdtrt_id: str,
+    psn_no: str | None,
+    batch: str | None,
+    *,
+    lock: bool,
+) -> tuple[VisitRow, list[FeeLineRow], bool]:
+    """:func:`own_visit` with its unsettled lines (of ``batch``, or all) in one query;
+    the third value says the person's insurance row was locked with the visit
+    (``VisitRepository.with_unsettled_lines``)."""
+    visit, lines, insurance_locked = VisitRepository(session).with_unsettled_lines(
+        institution.code, mdtrt_id, batch, lock=lock
+    )
+    return _checked(visit, mdtrt_id, psn_no), lines, insurance_locked
+
+
+def _checked(visit: VisitRow | None, mdtrt_id: str, psn_no: str | None) -> VisitRow:
     if visit is None:
         raise NotFoundError(f"mdtrt_id {mdtrt_id}: no such visit (就诊信息不存在)")
     if psn_no is not None and psn_no and visit.psn_no != psn_no:

@@ -238,6 +238,12 @@ class SqlInsuredPlace:
         )
 
 
+def is_local(place: object, session: Session) -> bool:
+    """Whether ``place`` is the in-process adapter working in ``session`` (its reads and
+    writes then share the caller's transaction and locks)."""
+    return isinstance(place, SqlInsuredPlace) and place.session is session
+
+
 def _insurance(row: InsuranceRow) -> Insurance:
     return Insurance(
         insutype=row.insutype,

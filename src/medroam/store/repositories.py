@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -27,6 +27,7 @@ from medroam.store.tables import (
     ClearingRunRow,
     DiagnosisRow,
     FeeLineRow,
+    InsuranceRow,
     LedgerLegRow,
     LedgerPostingRow,
     MessageLogRow,
@@ -104,6 +105,56 @@ class VisitRepository:
         return self.session.execute(
             stmt.execution_options(populate_existing=True)
         ).scalar_one_or_none()
+
+    def with_unsettled_lines(
+        self,
+        fixmedins_code: str,
+        mdtrt_id: str,
+        chrg_bchno: str | None = None,
+        *,
+        lock: bool = False,
+    ) -> tuple[VisitRow | None, list[FeeLineRow], bool]:
+        """The visit with its unsettled lines (of one batch, or all) in one query, and
+        whether its person's insurance row was locked with it.
+
+        With ``lock`` the visit row is locked and, on PostgreSQL, the person's
+        ``insurances`` row of the visit's insutype too (``FOR UPDATE OF`` both): the
+        lock a settlement takes before reading the accumulators
+        (``SqlInsuredPlace.lock_benefit_state``), taken here one round trip earlier.
+        A visit whose insurance row is gone is read again alone (locked), and the
+        third value says the insurance was not locked."""
+        both = lock and self.session.get_bind().dialect.name == "postgresql"
+        rows = self._visit_and_lines(fixmedins_code, mdtrt_id, chrg_bchno, lock, both)
+        if not rows and both:  # no visit, or no insurance row of the visit's insutype
+            rows = self._visit_and_lines(fixmedins_code, mdtrt_id, chrg_bchno, lock, False)
+            both = False
+        if not rows:
+            return None, [], False
+        return rows[0][0], [line for _, line in rows if line is not None], both
+
+    def _visit_and_lines(
+        self,
+        fixmedins_code: str,
+        mdtrt_id: str,
+        chrg_bchno: str | None,
+        lock: bool,
+        lock_insurance: bool,
+    ) -> list[Any]:
+        on_line = and_(FeeLineRow.mdtrt_id == VisitRow.mdtrt_id, FeeLineRow.status == "uploaded")
+        if chrg_bchno is not None:
+            on_line = and_(on_line, FeeLineRow.chrg_bchno == chrg_bchno)
+        stmt = select(VisitRow, FeeLineRow).outerjoin(FeeLineRow, on_line)
+        if lock_insurance:
+            ins = InsuranceRow
+            stmt = stmt.join(
+                ins, and_(ins.psn_no == VisitRow.psn_no, ins.insutype == VisitRow.insutype)
+            ).with_for_update(of=[_VISITS, table_of(InsuranceRow)])
+        elif lock:
+            stmt = stmt.with_for_update(of=_VISITS)
+        stmt = stmt.where(
+            VisitRow.mdtrt_id == mdtrt_id, VisitRow.fixmedins_code == fixmedins_code
+        ).order_by(FeeLineRow.row_id)
+        return list(self.session.execute(stmt.execution_options(populate_existing=True)).all())
 
     def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
         return self.session.execute(

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from medroam.domain.settlement import AccountState, FundDetail
 from medroam.services.ports import InsuredPlace
-from medroam.store.insured_place import SqlInsuredPlace
+from medroam.store.insured_place import SqlInsuredPlace, is_local
 from medroam.store.repositories import (
     FeeLineRepository,
     LedgerRepository,
@@ -73,7 +73,7 @@ def record_settlement(session: Session, place: InsuredPlace, w: SettlementWrite)
     the same statement only when it is the in-process one on this very session."""
     setl_id = str(w.row["setl_id"])
     check_balanced(setl_id, "settle", w.legs)
-    local = isinstance(place, SqlInsuredPlace) and place.session is session
+    local = is_local(place, session)
     if (
         local
         and session.get_bind().dialect.name == "postgresql"
