@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, union_all, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from medroam.domain.accumulators import Accumulators
@@ -43,6 +44,32 @@ CERT_E_VOUCHER = "01"
 CERT_ID_NUMBER = "02"
 CERT_SOCIAL_CARD = "03"
 
+
+_P, _I = table_of(PersonRow), table_of(InsuranceRow)
+_PERSON_WITH_INSURANCES = (
+    select(
+        _P.c.psn_no,
+        _P.c.cert_type,
+        _P.c.certno,
+        _P.c.name,
+        _P.c.gender,
+        _P.c.birth_date,
+        _P.c.naty,
+        _P.c.phone,
+        _I.c.insutype,
+        _I.c.psn_type,
+        _I.c.psn_insu_stas,
+        _I.c.insured_region,
+        _I.c.cvlserv_flag,
+        _I.c.emp_name,
+        _I.c.begin_date,
+        _I.c.pause_date,
+        _I.c.assistance,
+    )
+    .outerjoin(_I, _I.c.psn_no == _P.c.psn_no)
+    .where(_P.c.psn_no == bindparam("psn_no"))
+    .order_by(_I.c.insutype)
+)
 
 # The account's rows in the benefit-state query, under keys no accumulator has.
 _BALANCE = "#account.balance"
@@ -83,16 +110,12 @@ class SqlInsuredPlace:
 
     def person(self, psn_no: str) -> InsuredPerson | None:
         # One query: the person with every insurance (outer join: a person without one
-        # is still found).
-        rows = self.session.execute(
-            select(PersonRow, InsuranceRow)
-            .outerjoin(InsuranceRow, InsuranceRow.psn_no == PersonRow.psn_no)
-            .where(PersonRow.psn_no == psn_no)
-            .order_by(InsuranceRow.insutype)
-        ).all()
+        # is still found), read as plain rows (no ORM entities: this is on every
+        # registration and settlement).
+        rows = self.session.execute(_PERSON_WITH_INSURANCES, {"psn_no": psn_no}).all()
         if not rows:
             return None
-        row = rows[0][0]
+        row = rows[0]
         return InsuredPerson(
             psn_no=row.psn_no,
             name=row.name or "",
@@ -102,7 +125,7 @@ class SqlInsuredPlace:
             birth_date=row.birth_date,
             naty=row.naty or "",
             phone=row.phone or "",
-            insurances=tuple(_insurance(i) for _, i in rows if i is not None),
+            insurances=tuple(_insurance(r) for r in rows if r.insutype is not None),
         )
 
     def filings(self, psn_no: str) -> list[Filing]:
@@ -244,7 +267,8 @@ def is_local(place: object, session: Session) -> bool:
     return isinstance(place, SqlInsuredPlace) and place.session is session
 
 
-def _insurance(row: InsuranceRow) -> Insurance:
+def _insurance(row: Any) -> Insurance:
+    """An insurance from an ``insurances`` row (an ORM entity or a plain row)."""
     return Insurance(
         insutype=row.insutype,
         psn_type=row.psn_type,
