@@ -27,6 +27,9 @@ FEATURE_NAMES: Mapping[str, str] = {
     "drug_share": "药品费用占比",
     "exam_share": "检查检验费用占比",
     "readmit_31": "31天内再入院率",
+    "short_stay": "3天及以内住院占比",
+    "stay_share": "住院病例占比",
+    "repeat_lines": "同日重复收费明细占比",
     "out_of_region": "异地就医占比",
     "mcc_cc_share": "MCC/CC 病组占比",
 }
@@ -65,7 +68,7 @@ class Explanation:
 
 
 def _fmt(feature: str, value: float) -> str:
-    if feature.endswith("share") or feature in ("readmit_31", "out_of_region"):
+    if feature.endswith(("share", "_stay", "_lines")) or feature in ("readmit_31", "out_of_region"):
         return f"{value * 100:.1f}%"
     if feature.startswith("cost_"):
         return f"{value / 100:,.2f} 元"
