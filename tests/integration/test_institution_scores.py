@@ -5,15 +5,18 @@ set computations on the database, with ``ln`` and window-free joins on both)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from medroam.cli.main import app
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
 
-pytestmark = pytest.mark.db
 
-
+@pytest.mark.db
 def test_the_planted_fraudulent_hospital_ranks_in_the_top_5_percent(engine: Engine) -> None:
     """Four provinces, a month at twice the usual rate of care: one hospital is made to
     bill a third of its lines twice (duplicate_charge). It ranks first of about 30,
@@ -37,3 +40,16 @@ def test_the_planted_fraudulent_hospital_ranks_in_the_top_5_percent(engine: Engi
     compute_scores(engine, "2026-10", months=3)
     assert len(stored_scores(engine, "2026-10", months=3)) == len(scored)  # only October
     assert len(stored_scores(engine, "2026-10", months=1)) == len(scored)
+
+
+def test_cli_scores_on_an_empty_database_and_a_bad_span(tmp_path: Path) -> None:
+    """``medroam audit scores`` on an empty database prints its (empty) table for the
+    quarter ending with the period; --months outside 1..12 exits 2 with the reason."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    runner = CliRunner()
+    result = runner.invoke(app, ["audit", "scores", "--period", "2026-10", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "2026-08…2026-10" in result.output
+    bad = runner.invoke(app, ["audit", "scores", "--period", "2026-10", "--months", "0",
+                              "--db", db])  # fmt: skip
+    assert bad.exit_code == 2 and "--months: 0 is not between 1 and 12" in bad.output
