@@ -41,9 +41,9 @@ from medroam.domain.audit.scores import (
     roc_auc,
 )
 from medroam.services.audit_run import AuditRunError, month_bounds
-from medroam.services.sim_truth import truth_for_period
 from medroam.services.uow import unit_of_work
 from medroam.store.audit_score_tables import InstitutionScoreRow
+from medroam.store.sim_truth_tables import SimTruthRow
 
 MIN_PEERS = 5
 DEFAULT_MONTHS = 3
@@ -167,12 +167,6 @@ def span(period: str, months: int = DEFAULT_MONTHS) -> tuple[date, date]:
     return date(index // 12, index % 12 + 1, 1), end
 
 
-def _months_of(period: str, months: int) -> list[str]:
-    start, _end = span(period, months)
-    index = start.year * 12 + start.month - 1
-    return [f"{(index + n) // 12:04d}-{(index + n) % 12 + 1:02d}" for n in range(months)]
-
-
 def compute_scores(engine: Engine, period: str, months: int = DEFAULT_MONTHS) -> list[Scored]:
     """Score the ``months`` months ending with ``period`` and replace the stored scores
     of that span (one transaction)."""
@@ -224,16 +218,19 @@ def stored_scores(
 
 
 def institution_ranks(engine: Engine, period: str, months: int = DEFAULT_MONTHS) -> dict[str, Any]:
-    """Where the planted fraudulent institutions (the institution rows of the truth of
-    the months scored) rank among the scores, and the ROC AUC of the scores for telling
-    them apart."""
+    """Where the planted fraudulent institutions rank among the scores, and the ROC AUC
+    of the scores for telling them apart. A simulated hospital is fraudulent for the
+    whole run, and its truth row is stored under the run's first month: the institution
+    rows of every month up to the end of the span count."""
     scores = stored_scores(engine, period, months)
-    planted = {
-        t.fixmedins_code: t.family
-        for month in _months_of(period, months)
-        for t in truth_for_period(engine, month)
-        if t.level == "institution"
-    }
+    with unit_of_work(engine) as session:
+        planted = dict(
+            session.execute(
+                select(SimTruthRow.fixmedins_code, SimTruthRow.family)
+                .where((SimTruthRow.level == "institution") & (SimTruthRow.period <= period))
+                .order_by(SimTruthRow.period, SimTruthRow.truth_id)
+            ).all()
+        )
     total = len(scores)
     rows = [
         {
