@@ -576,9 +576,17 @@ def _visit_truth(
     return out
 
 
-def defraud(scheme: str, encounters: Sequence[Encounter], ruled: frozenset[str]) -> list[Encounter]:
+def defraud(
+    scheme: str,
+    encounters: Sequence[Encounter],
+    ruled: frozenset[str],
+    window: tuple[date, date] | None = None,
+) -> list[Encounter]:
     """The encounters an institution committing ``scheme`` changes or adds (empty when
-    the scheme fits none of them). Every encounter of the institution is treated:
+    the scheme fits none of them); with ``window``, only changes whose settlements all
+    fall in it (a phantom stay discharged after the window, or the first half of a
+    split stay discharged before it, would not be in the data). Every encounter of the
+    institution is treated:
 
     * ``duplicate_charge``: the first third of each bill's lines (at least one) charged
       a second time, same item, day, quantity and price (items a rule names are left
@@ -602,6 +610,8 @@ def defraud(scheme: str, encounters: Sequence[Encounter], ruled: frozenset[str])
             if doubled is not e:
                 out.append(doubled)
         elif scheme == "phantom_admission" and e.kind == OUTPATIENT and e.lines:
+            if window is not None and e.admit + timedelta(days=3) > window[1]:
+                continue
             out.append(
                 replace(
                     e,
@@ -628,7 +638,8 @@ def defraud(scheme: str, encounters: Sequence[Encounter], ruled: frozenset[str])
                 for line in e.lines
                 if line.day_offset > half + 1
             )
-            if first.lines and second_lines:
+            settled = window is None or first.day >= window[0]
+            if first.lines and second_lines and settled:
                 second = replace(
                     e,
                     key=f"{e.key}-S",
@@ -709,7 +720,9 @@ def plant(
         if frauds >= wanted_frauds:
             break
         scheme = FRAUD_SCHEMES[frauds % len(FRAUD_SCHEMES)]
-        changes = defraud(scheme, [by_key[k] for k in sorted(own[code])], ruled)
+        changes = defraud(
+            scheme, [by_key[k] for k in sorted(own[code])], ruled, (plan.start, plan.end)
+        )
         if not changes:
             continue
         frauds += 1
