@@ -7,7 +7,8 @@
 2. Peer groups: level + kind + province; a group of fewer than ``MIN_PEERS`` widens to
    level + kind across the nation, then to every institution of the period.
 3. z of every feature's mean against the case-level spread of the peers, shrunk towards
-   the same level and kind nationally (``domain.audit.scores``: worked example there).
+   the same level and kind nationally (``domain.audit.scores``: worked example there);
+   twice, the second time without the first pass's outliers in the yardsticks.
 4. An unsupervised detector over the z-scores: scikit-learn's ``IsolationForest``
    (deterministic: ``random_state`` 0, 200 trees); its anomaly score as a robust z.
 5. Score = the strongest evidence of a feature + 0.25 × the forest's z; ranked
@@ -17,7 +18,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,6 +38,7 @@ from medroam.domain.audit.scores import (
     combined_score,
     explain,
     funnel_z,
+    outlier,
     robust_z,
     roc_auc,
 )
@@ -106,6 +108,40 @@ def _forest_z(matrix: list[list[float]]) -> list[float]:
     return robust_z([-float(s) for s in forest.score_samples(matrix)])
 
 
+def _yardsticks(
+    rows: Sequence[dict[str, Any]],
+    sums: Sequence[dict[str, Sums]],
+    groups: dict[str, list[int]],
+    present: Sequence[str],
+    left_out: Callable[[int, str], bool],
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """z and the peers' mean per institution and feature, every yardstick without the
+    institution and without those ``left_out`` says (module docstring)."""
+    national: dict[tuple[str, str], dict[str, Sums]] = defaultdict(
+        lambda: dict.fromkeys(present, ZERO)
+    )
+    for i, r in enumerate(rows):
+        totals = national[(r["level"], r["kind"])]
+        for f in present:
+            if not left_out(i, f):
+                totals[f] = totals[f] + sums[i][f]
+    z_rows: list[dict[str, float]] = [{} for _ in rows]
+    peer_means: list[dict[str, float]] = [{} for _ in rows]
+    for members in groups.values():
+        for f in present:
+            group = ZERO
+            for i in members:
+                if not left_out(i, f):
+                    group = group + sums[i][f]
+            for i in members:
+                own = ZERO if left_out(i, f) else sums[i][f]
+                peers = group - own
+                nat = national[(rows[i]["level"], rows[i]["kind"])][f] - own
+                z_rows[i][f] = funnel_z(sums[i][f], peers, nat, f in BOUNDED)
+                peer_means[i][f] = baseline(peers, nat, f in BOUNDED)[0]
+    return z_rows, peer_means
+
+
 def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
     """Scores of the period's institutions from their per-feature sums (module
     docstring)."""
@@ -113,25 +149,13 @@ def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
         return []
     present = [f for f in FEATURES if any((r.get(f"{f}_n") or 0) > 0 for r in rows)]
     sums = [{f: _sums(r, f) for f in present} for r in rows]
-    national: dict[tuple[str, str], dict[str, Sums]] = defaultdict(
-        lambda: dict.fromkeys(present, ZERO)
+    groups = _groups(rows)
+    first, _means = _yardsticks(rows, sums, groups, present, lambda i, f: False)
+    z_rows, peer_means = _yardsticks(
+        rows, sums, groups, present, lambda i, f: outlier(f, first[i][f])
     )
-    for r, own in zip(rows, sums, strict=True):
-        totals = national[(r["level"], r["kind"])]
-        for f in present:
-            totals[f] = totals[f] + own[f]
-    z_rows: list[dict[str, float]] = [{} for _ in rows]
-    peer_means: list[dict[str, float]] = [{} for _ in rows]
     group_of = [""] * len(rows)
-    for label, members in _groups(rows).items():
-        for f in present:
-            group = ZERO
-            for i in members:
-                group = group + sums[i][f]
-            for i in members:
-                nat = national[(rows[i]["level"], rows[i]["kind"])][f]
-                z_rows[i][f] = funnel_z(sums[i][f], group, nat, f in BOUNDED)
-                peer_means[i][f] = baseline(group - sums[i][f], nat - sums[i][f], f in BOUNDED)[0]
+    for label, members in groups.items():
         for i in members:
             group_of[i] = label
     forest = _forest_z([[z_rows[i][f] for f in present] for i in range(len(rows))])

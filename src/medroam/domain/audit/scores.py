@@ -39,6 +39,13 @@ gets z = 0. Worked example (``short_stay``: 1 for a stay of 3 days or less):
     σ² = 0.016852 − 0.016852² = 0.016568
     z = (1 − 0.016852) / √(0.016568 / 1) = 7.638
 
+**Two passes.** Other fraudulent institutions of the same level would raise the
+yardstick (a hospital billing all its visits as 3-day stays makes 3-day stays look
+common among level-2 hospitals). So the z-scores are computed twice: the second pass
+leaves out of every yardstick (peers and national) the institutions whose evidence on
+that feature exceeded ``OUTLIER_Z`` = 3 in the first; each institution is then judged
+against the others that remain.
+
 **Evidence and score.** Some features are suspicious one way only (``DIRECTION`` +1:
 dearer bills, more lines a day, more readmissions, short stays, stays and repeated
 lines); the others both ways (−1 and +1 alike, e.g. the length of stay: split stays are
@@ -110,6 +117,7 @@ BOUNDED = frozenset(
 LOG_FEATURES = frozenset({"cost_outpatient", "cost_inpatient"})  # means of ln(yuan)
 PEER_GROUP = "level + kind + province"
 PRIOR_CASES = 30.0
+OUTLIER_Z = 3.0
 FOREST_WEIGHT = 0.25
 MAD_TO_SIGMA = 1.4826
 MEAN_AD_TO_SIGMA = 1.2533
@@ -157,17 +165,23 @@ def baseline(
 
 
 def funnel_z(
-    own: Sums, group: Sums, national: Sums, bounded: bool, prior_cases: float = PRIOR_CASES
+    own: Sums, peers: Sums, national: Sums, bounded: bool, prior_cases: float = PRIOR_CASES
 ) -> float:
-    """The z of an institution's mean of ``own.n`` cases among its peers: ``group`` and
-    ``national`` are the sums of its peer group and of its level and kind nationally, the
-    institution included (it is left out here). 0 without cases or spread."""
+    """The z of an institution's mean of ``own.n`` cases against its yardstick:
+    ``peers`` and ``national`` are the sums of its peer group and of its level and kind
+    nationally, **without** the institution (and without the outliers of the first
+    pass, module docstring). 0 without cases or spread."""
     if own.n <= 0:
         return 0.0
-    theta, var = baseline(group - own, national - own, bounded, prior_cases)
+    theta, var = baseline(peers, national, bounded, prior_cases)
     if var <= 0:
         return 0.0
     return (own.total / own.n - theta) / sqrt(var / own.n)
+
+
+def outlier(feature: str, z: float) -> bool:
+    """Left out of the yardsticks in the second pass: evidence above ``OUTLIER_Z``."""
+    return evidence(feature, z) > OUTLIER_Z
 
 
 def evidence(feature: str, z: float) -> float:
