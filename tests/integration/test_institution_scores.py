@@ -19,9 +19,9 @@ from medroam.services.sim import SimConfig, run_simulation
 @pytest.mark.db
 def test_the_planted_fraudulent_hospital_ranks_in_the_top_5_percent(engine: Engine) -> None:
     """Four provinces, a month at twice the usual rate of care: one hospital is made to
-    bill a third of its lines twice (duplicate_charge). It ranks 2nd of 31 (the first version's scoring: 23rd),
-    explained by its same-day repeated lines; the scores of the span are stored, one row
-    per institution, and a re-run replaces them."""
+    bill a third of its lines twice (duplicate_charge). It ranks 2nd of 31 (the first
+    version's scoring: 23rd), explained by its same-day repeated lines; the scores of
+    the span are stored, one row per institution, and a re-run replaces them."""
     config = SimConfig(
         seed=6, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
     )
