@@ -2,6 +2,7 @@
 
     medroam audit run --period 2026-10 [--db URL]
     medroam audit findings --period 2026-10 [--rule CODE] [--csv FILE] [--db URL]
+    medroam audit scores --period 2026-10 [--months 3] [--top 20] [--db URL]
 
 Amounts are yuan with two decimals; findings are stored with their evidence (see
 ``services/audit_run.py``). Heavy modules are imported inside the commands.
@@ -189,22 +190,35 @@ def evaluate(period: PeriodOpt, db: DbOpt = None) -> None:
 @app.command("scores")
 def scores(
     period: PeriodOpt,
+    months: Annotated[
+        int,
+        typer.Option(
+            "--months",
+            help="Score the N months ending with --period (1-12; default 3, a quarter).",
+        ),
+    ] = 3,
     top: Annotated[int, typer.Option("--top", help="Show this many institutions.")] = 20,
     db: DbOpt = None,
 ) -> None:
-    """Score every institution of a month against its peers (robust z-scores and an
-    isolation forest), explained by the features that drive each score; with planted
-    anomalies, where the fraudulent institutions rank and the ROC AUC."""
-    from medroam.services.audit_scores import compute_scores, institution_ranks
+    """Score every institution against its peers over the months ending with --period
+    (z-scores weighed by each institution's number of cases, and an isolation forest),
+    explained by the features that drive each score; with planted anomalies, where the
+    fraudulent institutions rank and the ROC AUC."""
+    from medroam.services.audit_run import AuditRunError
+    from medroam.services.audit_scores import compute_scores, institution_ranks, span
 
     _check_period(period)
+    try:
+        start, end = span(period, months)
+    except AuditRunError as exc:
+        fail(str(exc))
     engine = _engine(db)
     try:
-        scored = compute_scores(engine, period)
-        ranks = institution_ranks(engine, period)
+        scored = compute_scores(engine, period, months)
+        ranks = institution_ranks(engine, period, months)
     finally:
         engine.dispose()
-    t = Table(title=f"机构评分 institution scores {period}", title_justify="left")
+    t = Table(title=f"机构评分 institution scores {start:%Y-%m}…{end:%Y-%m}", title_justify="left")
     for h in ("rank 排名", "institution 定点机构", "peer group 同类", "cases 病例",
               "score 评分", "why 主要原因"):  # fmt: skip
         t.add_column(h, justify="right" if h.startswith(("rank", "cases", "score")) else "left")
@@ -217,8 +231,11 @@ def scores(
             f"{r['fixmedins_code']} ({r['scheme']}) rank {r['rank']}/{ranks['scored']}"
             for r in ranks["institutions"]
         )
+        unscored = ranks["planted"] - ranks["planted_scored"]
         console.print(
             f"Planted fraudulent institutions (SYNTHETIC): {where}; ROC AUC {ranks['auc']}; "
-            f"{ranks['in_top_5_percent']} of {ranks['planted']} in the top 5 %.",
+            f"{ranks['in_top_5_percent']} of {ranks['planted']} in the top 5 %"
+            + (f" ({unscored} settled nothing in the span)" if unscored else "")
+            + ".",
             highlight=False,
         )

@@ -1,25 +1,26 @@
-"""``medroam audit scores``: a score per institution and month against its peers.
+"""``medroam audit scores``: a score per institution and period against its peers.
 
-1. Features per institution (``batch.institution_features``), computed on the database.
+1. Sums per institution and feature (cases, Σx, Σx²), computed on the database
+   (``batch.institution_features``) over the ``months`` months ending with the period
+   (default ``DEFAULT_MONTHS`` = 3: a quarter, 规则库's 每季度, three times the cases of
+   a month; on a database holding one month it is that month).
 2. Peer groups: level + kind + province; a group of fewer than ``MIN_PEERS`` widens to
-   level + kind across the nation, then to every institution of the month.
-3. Robust z-scores of every feature within the peer group (``domain.audit.scores``).
+   level + kind across the nation, then to every institution of the period.
+3. z of every feature's mean against the case-level spread of the peers, shrunk towards
+   the same level and kind nationally (``domain.audit.scores``: worked example there);
+   twice, the second time without the first pass's outliers in the yardsticks.
 4. An unsupervised detector over the z-scores: scikit-learn's ``IsolationForest``
-   (deterministic: ``random_state`` 0, 200 trees). The score is its anomaly score
-   (higher: more unusual), ranked 1 = most unusual.
-5. Each score is explained by the features with the largest |z| (zh-CN text).
-
-Institutions with fewer than ``MIN_CASES`` cases in the month get z-scores but no rank
-of their own beyond the detector's (their features are noise); they are kept so that a
-planted institution is never dropped from the evaluation.
+   (deterministic: ``random_state`` 0, 200 trees); its anomaly score as a robust z.
+5. Score = the strongest evidence of a feature + 0.25 × the forest's z; ranked
+   1 = most unusual, explained by the features of largest evidence (zh-CN text).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from statistics import median
+from datetime import date
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -27,16 +28,28 @@ from sqlalchemy import Engine, delete, insert, select
 
 from medroam.batch.audit import tables as audit_tables
 from medroam.batch.engine import fetch
-from medroam.batch.institution_features import feature_tables, features
+from medroam.batch.institution_features import FEATURES, feature_tables, features
 from medroam.batch.lines import epoch_day
-from medroam.domain.audit.scores import FEATURE_NAMES, explain, robust_z, roc_auc
-from medroam.services.audit_run import month_bounds
-from medroam.services.sim_truth import truth_for_period
+from medroam.domain.audit.scores import (
+    BOUNDED,
+    ZERO,
+    Sums,
+    baseline,
+    combined_score,
+    explain,
+    funnel_z,
+    outlier,
+    robust_z,
+    roc_auc,
+)
+from medroam.services.audit_run import AuditRunError, month_bounds
 from medroam.services.uow import unit_of_work
 from medroam.store.audit_score_tables import InstitutionScoreRow
+from medroam.store.sim_truth_tables import SimTruthRow
 
 MIN_PEERS = 5
-FEATURES = tuple(FEATURE_NAMES)
+DEFAULT_MONTHS = 3
+MAX_MONTHS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,47 +89,90 @@ def _groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[int]]:
     return out
 
 
-def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
-    """Scores of the month's institutions from their feature rows."""
+def _sums(row: dict[str, Any], feature: str) -> Sums:
+    return Sums(
+        float(row[f"{feature}_n"] or 0),
+        float(row[f"{feature}_sum"] or 0.0),
+        float(row[f"{feature}_sq"] or 0.0),
+    )
+
+
+def _forest_z(matrix: list[list[float]]) -> list[float]:
+    """The robust z of the isolation forest's anomaly score of every row."""
     from sklearn.ensemble import IsolationForest  # type: ignore[import-untyped]
 
+    if len(matrix) < 2 or not matrix[0]:
+        return [0.0] * len(matrix)
+    forest = IsolationForest(n_estimators=200, random_state=0)
+    forest.fit(matrix)
+    return robust_z([-float(s) for s in forest.score_samples(matrix)])
+
+
+def _yardsticks(
+    rows: Sequence[dict[str, Any]],
+    sums: Sequence[dict[str, Sums]],
+    groups: dict[str, list[int]],
+    present: Sequence[str],
+    left_out: Callable[[int, str], bool],
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """z and the peers' mean per institution and feature, every yardstick without the
+    institution and without those ``left_out`` says (module docstring)."""
+    national: dict[tuple[str, str], dict[str, Sums]] = defaultdict(
+        lambda: dict.fromkeys(present, ZERO)
+    )
+    for i, r in enumerate(rows):
+        totals = national[(r["level"], r["kind"])]
+        for f in present:
+            if not left_out(i, f):
+                totals[f] = totals[f] + sums[i][f]
+    z_rows: list[dict[str, float]] = [{} for _ in rows]
+    peer_means: list[dict[str, float]] = [{} for _ in rows]
+    for members in groups.values():
+        for f in present:
+            group = ZERO
+            for i in members:
+                if not left_out(i, f):
+                    group = group + sums[i][f]
+            for i in members:
+                own = ZERO if left_out(i, f) else sums[i][f]
+                peers = group - own
+                nat = national[(rows[i]["level"], rows[i]["kind"])][f] - own
+                z_rows[i][f] = funnel_z(sums[i][f], peers, nat, f in BOUNDED)
+                peer_means[i][f] = baseline(peers, nat, f in BOUNDED)[0]
+    return z_rows, peer_means
+
+
+def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
+    """Scores of the period's institutions from their per-feature sums (module
+    docstring)."""
     if not rows:
         return []
-    present = [f for f in FEATURES if any(r.get(f) is not None for r in rows)]
-    z_rows: list[dict[str, float]] = [{} for _ in rows]
-    medians_of: list[dict[str, float]] = [{} for _ in rows]
+    present = [f for f in FEATURES if any((r.get(f"{f}_n") or 0) > 0 for r in rows)]
+    sums = [{f: _sums(r, f) for f in present} for r in rows]
+    groups = _groups(rows)
+    first, _means = _yardsticks(rows, sums, groups, present, lambda i, f: False)
+    z_rows, peer_means = _yardsticks(
+        rows, sums, groups, present, lambda i, f: outlier(f, first[i][f])
+    )
     group_of = [""] * len(rows)
-    for label, members in _groups(rows).items():
-        for feature in present:
-            known = [i for i in members if rows[i].get(feature) is not None]
-            values = [float(rows[i][feature]) for i in known]
-            mid = median(values) if values else 0.0
-            zs = dict(zip(known, robust_z(values), strict=True))
-            for i in members:
-                # an institution without that kind of care is at its peers' median
-                z_rows[i][feature] = zs.get(i, 0.0)
-                medians_of[i][feature] = mid
+    for label, members in groups.items():
         for i in members:
             group_of[i] = label
-    matrix = [[z_rows[i][f] for f in present] for i in range(len(rows))]
-    if len(rows) >= 2 and present:
-        forest = IsolationForest(n_estimators=200, random_state=0)
-        forest.fit(matrix)
-        raw = [-float(s) for s in forest.score_samples(matrix)]
-    else:
-        raw = [0.0] * len(rows)
+    forest = _forest_z([[z_rows[i][f] for f in present] for i in range(len(rows))])
+    raw = [combined_score(z_rows[i], forest[i]) for i in range(len(rows))]
     order = sorted(range(len(rows)), key=lambda i: (-raw[i], rows[i]["fixmedins_code"]))
     rank = {i: n for n, i in enumerate(order, start=1)}
     out = []
     for i, r in enumerate(rows):
-        feats = {f: float(r[f]) if r.get(f) is not None else medians_of[i][f] for f in present}
-        why = explain(feats, z_rows[i], medians_of[i])
+        means = {f: m for f in present if (m := sums[i][f].mean) is not None}
+        shown = {f: means.get(f, peer_means[i][f]) for f in present}
+        why = explain(shown, z_rows[i], peer_means[i])
         out.append(
             Scored(
                 r["fixmedins_code"],
                 group_of[i],
                 int(r["cases"]),
-                feats,
+                {f: round(v, 6) for f, v in means.items()},
                 {f: round(z, 4) for f, z in z_rows[i].items()},
                 round(raw[i], 6),
                 rank[i],
@@ -126,20 +182,35 @@ def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
     return sorted(out, key=lambda s: s.rank)
 
 
-def compute_scores(engine: Engine, period: str) -> list[Scored]:
-    """Score the month and replace its stored scores (one transaction)."""
+def span(period: str, months: int = DEFAULT_MONTHS) -> tuple[date, date]:
+    """First and last day of the ``months`` months ending with ``period`` (YYYY-MM)."""
+    if not 1 <= months <= MAX_MONTHS:
+        raise AuditRunError(f"--months: {months} is not between 1 and {MAX_MONTHS}")
     start, end = month_bounds(period)
+    index = start.year * 12 + start.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1), end
+
+
+def compute_scores(engine: Engine, period: str, months: int = DEFAULT_MONTHS) -> list[Scored]:
+    """Score the ``months`` months ending with ``period`` and replace the stored scores
+    of that span (one transaction)."""
+    start, end = span(period, months)
     t = {**audit_tables(), **feature_tables()}
     with unit_of_work(engine) as session:
         table: pa.Table = fetch(features(t, epoch_day(start), epoch_day(end)), session.connection())
         scored = score_rows(table.to_pylist())
-        session.execute(delete(InstitutionScoreRow).where(InstitutionScoreRow.period == period))
+        session.execute(
+            delete(InstitutionScoreRow).where(
+                (InstitutionScoreRow.period == period) & (InstitutionScoreRow.months == months)
+            )
+        )
         if scored:
             session.execute(
                 insert(InstitutionScoreRow),
                 [
                     {
                         "period": period,
+                        "months": months,
                         "fixmedins_code": s.fixmedins_code,
                         "peer_group": s.peer_group,
                         "cases": s.cases,
@@ -155,26 +226,35 @@ def compute_scores(engine: Engine, period: str) -> list[Scored]:
     return scored
 
 
-def stored_scores(engine: Engine, period: str) -> list[InstitutionScoreRow]:
+def stored_scores(
+    engine: Engine, period: str, months: int = DEFAULT_MONTHS
+) -> list[InstitutionScoreRow]:
     with unit_of_work(engine) as session:
         return list(
             session.execute(
                 select(InstitutionScoreRow)
-                .where(InstitutionScoreRow.period == period)
+                .where(
+                    (InstitutionScoreRow.period == period) & (InstitutionScoreRow.months == months)
+                )
                 .order_by(InstitutionScoreRow.rank)
             ).scalars()
         )
 
 
-def institution_ranks(engine: Engine, period: str) -> dict[str, Any]:
-    """Where the planted fraudulent institutions rank among the month's scores, and the
-    ROC AUC of the scores for telling them apart."""
-    scores = stored_scores(engine, period)
-    planted = {
-        t.fixmedins_code: t.family
-        for t in truth_for_period(engine, period)
-        if t.level == "institution"
-    }
+def institution_ranks(engine: Engine, period: str, months: int = DEFAULT_MONTHS) -> dict[str, Any]:
+    """Where the planted fraudulent institutions rank among the scores, and the ROC AUC
+    of the scores for telling them apart. A simulated hospital is fraudulent for the
+    whole run, and its truth row is stored under the run's first month: the institution
+    rows of every month up to the end of the span count."""
+    scores = stored_scores(engine, period, months)
+    with unit_of_work(engine) as session:
+        planted = dict(
+            session.execute(
+                select(SimTruthRow.fixmedins_code, SimTruthRow.family)
+                .where((SimTruthRow.level == "institution") & (SimTruthRow.period <= period))
+                .order_by(SimTruthRow.period, SimTruthRow.truth_id)
+            ).all()
+        )
     total = len(scores)
     rows = [
         {
@@ -196,4 +276,6 @@ def institution_ranks(engine: Engine, period: str) -> dict[str, Any]:
         "auc": "—" if auc is None else f"{auc:.3f}",
         "in_top_5_percent": sum(1 for s in scores if s.fixmedins_code in planted and s.rank <= top),
         "planted": len(planted),
+        "planted_scored": len(rows),
+        "months": months,
     }

@@ -576,6 +576,81 @@ def _visit_truth(
     return out
 
 
+def defraud(
+    scheme: str,
+    encounters: Sequence[Encounter],
+    ruled: frozenset[str],
+    window: tuple[date, date] | None = None,
+) -> list[Encounter]:
+    """The encounters an institution committing ``scheme`` changes or adds (empty when
+    the scheme fits none of them); with ``window``, only changes whose settlements all
+    fall in it (a phantom stay discharged after the window, or the first half of a
+    split stay discharged before it, would not be in the data). Every encounter of the
+    institution is treated:
+
+    * ``duplicate_charge``: the first third of each bill's lines (at least one) charged
+      a second time, same item, day, quantity and price (items a rule names are left
+      alone: a second bed a day would be a rule's finding, not fraud);
+    * ``phantom_admission``: each outpatient visit billed as a three-day stay, its lines
+      charged on each of the three days;
+    * ``split_admission``: each stay of six days or more split in two, the second
+      admission two days after the first discharge.
+    """
+    out: list[Encounter] = []
+    for e in encounters:
+        if e.cancel:
+            continue
+        if scheme == "duplicate_charge" and e.lines:
+            doubled = e
+            for line in e.lines[: max(1, len(e.lines) // 3)]:
+                if line.code not in ruled:
+                    doubled = _with_line(
+                        doubled, line.code, line.price, line.quantity, line.day_offset, line.name
+                    )
+            if doubled is not e:
+                out.append(doubled)
+        elif scheme == "phantom_admission" and e.kind == OUTPATIENT and e.lines:
+            if window is not None and e.admit + timedelta(days=3) > window[1]:
+                continue
+            out.append(
+                replace(
+                    e,
+                    kind=INPATIENT,
+                    day=e.admit + timedelta(days=3),
+                    diagnosis=NEUTRAL_DIAGNOSIS,
+                    lines=tuple(
+                        replace(line, sn=f"{n:04d}", day_offset=d)
+                        for n, (d, line) in enumerate(
+                            ((d, line) for d in range(3) for line in e.lines), start=1
+                        )
+                    ),
+                )
+            )
+        elif scheme == "split_admission" and e.kind == INPATIENT and (e.day - e.admit).days >= 6:
+            half = (e.day - e.admit).days // 2
+            first = replace(
+                e,
+                day=e.admit + timedelta(days=half),
+                lines=tuple(line for line in e.lines if line.day_offset <= half),
+            )
+            second_lines = tuple(
+                replace(line, day_offset=line.day_offset - half - 2)
+                for line in e.lines
+                if line.day_offset > half + 1
+            )
+            settled = window is None or first.day >= window[0]
+            if first.lines and second_lines and settled:
+                second = replace(
+                    e,
+                    key=f"{e.key}-S",
+                    admit=e.admit + timedelta(days=half + 2),
+                    lines=second_lines,
+                    cancel=False,
+                )
+                out += [first, second]
+    return out
+
+
 def plant(
     plan: Plan,
     persons: Mapping[str, PersonFacts],
@@ -633,63 +708,30 @@ def plant(
     # fraudulent hospitals: their scheme on their own encounters (institution truth)
     ruled = _ruled_codes(book)
     codes = sorted({e.hospital.code for e in by_key.values()})
-    frauds = rng.sample(codes, max(1, round(FRAUD_SHARE * len(codes)))) if codes else []
-    for n_fraud, code in enumerate(sorted(frauds)):
-        scheme = FRAUD_SCHEMES[n_fraud % len(FRAUD_SCHEMES)]
+    wanted_frauds = max(1, round(FRAUD_SHARE * len(codes))) if codes else 0
+    own: dict[str, list[str]] = defaultdict(list)
+    for key, e in by_key.items():
+        own[e.hospital.code].append(key)
+    frauds = 0
+    # hospitals in a seeded order; each takes the next scheme if the scheme changes at
+    # least one of its bills (a clinic without stays cannot split one), else the next
+    # hospital is tried: a fraudulent institution is one whose data shows its scheme
+    for code in rng.sample(codes, len(codes)):
+        if frauds >= wanted_frauds:
+            break
+        scheme = FRAUD_SCHEMES[frauds % len(FRAUD_SCHEMES)]
+        changes = defraud(
+            scheme, [by_key[k] for k in sorted(own[code])], ruled, (plan.start, plan.end)
+        )
+        if not changes:
+            continue
+        frauds += 1
         planted.append(Planted("institution", scheme, "", "", code))
-        for key in [k for k, e in by_key.items() if e.hospital.code == code]:
-            e = by_key[key]
+        for e in changes:
             touched.add(e.psn_no)
-            if scheme == "duplicate_charge" and e.lines:
-                # every line of a few charged twice (a second line, same item, same day)
-                doubled = e
-                for line in e.lines[: max(1, len(e.lines) // 3)]:
-                    if line.code in ruled:
-                        continue  # a second bed a day would be a rule's finding, not fraud
-                    doubled = _with_line(
-                        doubled, line.code, line.price, line.quantity, line.day_offset, line.name
-                    )
-                by_key[key] = doubled
-            elif scheme == "phantom_admission" and e.kind == OUTPATIENT:
-                # an outpatient visit billed as a three-day stay with bed and care
-                by_key[key] = replace(
-                    e,
-                    kind=INPATIENT,
-                    day=e.admit + timedelta(days=3),
-                    diagnosis=NEUTRAL_DIAGNOSIS,
-                    lines=tuple(
-                        replace(line, sn=f"{n:04d}", day_offset=d)
-                        for n, (d, line) in enumerate(
-                            ((d, line) for d in range(3) for line in e.lines), start=1
-                        )
-                    ),
-                )
-            elif (
-                scheme == "split_admission" and e.kind == INPATIENT and (e.day - e.admit).days >= 6
-            ):
-                half = (e.day - e.admit).days // 2
-                first = replace(
-                    e,
-                    day=e.admit + timedelta(days=half),
-                    lines=tuple(line for line in e.lines if line.day_offset <= half),
-                )
-                second_lines = tuple(
-                    replace(line, day_offset=line.day_offset - half - 2)
-                    for line in e.lines
-                    if line.day_offset > half + 1
-                )
-                if not first.lines or not second_lines:
-                    continue
-                second = replace(
-                    e,
-                    key=f"{key}-S",
-                    admit=e.admit + timedelta(days=half + 2),
-                    lines=second_lines,
-                    cancel=False,
-                )
-                by_key[key] = first
-                by_key[second.key] = second
-                mine[e.psn_no].append(second.key)
+            if e.key not in by_key:
+                mine[e.psn_no].append(e.key)
+            by_key[e.key] = e
 
     planted.extend(_visit_truth(touched, mine, by_key, persons, auditor))
     encounters = sorted([*early, *by_key.values()], key=lambda e: (e.day, e.key))

@@ -1,7 +1,8 @@
-"""Institution scores of a month (机构画像评分), on the shared metadata of
-``store/tables.py``: one row per institution and month, its peer group, features,
-robust z-scores, the detector's score, its rank and the explanation. Created by
-migration ``0019_institution_scores``; a re-run replaces the month."""
+"""Institution scores of a period (机构画像评分), on the shared metadata of
+``store/tables.py``: one row per institution and span (the ``months`` months ending
+with ``period``), its peer group, features, z-scores, the detector's score, its rank and
+the explanation. Created by migration ``0019_institution_scores``, ``months`` added by
+``0021_score_months``; a re-run replaces the span."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class InstitutionScoreRow(Base):
     __tablename__ = "audit_institution_scores"
     __table_args__ = (Index("ix_audit_institution_scores_period", "period"),)
 
-    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # the last month
+    months: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="1")
     fixmedins_code: Mapped[str] = mapped_column(String(30), primary_key=True)
     peer_group: Mapped[str] = mapped_column(String(40))
     cases: Mapped[int] = mapped_column(Integer)

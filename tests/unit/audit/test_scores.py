@@ -1,12 +1,68 @@
-"""Institution scores: robust z by hand, the explanation, ROC AUC, and the detector
-putting a planted outlier first among its peers."""
+"""Institution scores: the case-weighted z by hand, robust z by hand, the explanation,
+ROC AUC, and the scoring putting planted outliers first among their peers — also when
+they have one case, and not a large hospital for a few dear bills."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from medroam.domain.audit.scores import explain, robust_z, roc_auc
-from medroam.services.audit_scores import score_rows
+from medroam.domain.audit.scores import (
+    ZERO,
+    Sums,
+    baseline,
+    combined_score,
+    evidence,
+    explain,
+    funnel_z,
+    robust_z,
+    roc_auc,
+)
+from medroam.services.audit_run import AuditRunError
+from medroam.services.audit_scores import score_rows, span
+
+
+def test_the_worked_example_of_the_module_docstring() -> None:
+    """One short stay of one; peers 40 stays with 1 short; nationally 1,000 stays (without
+    it) with 5 short: θ_nat = 6/1002, θ = (1 + 30 × 6/1002) / 70 = 0.016852,
+    σ² = θ(1 − θ) = 0.016568, z = (1 − θ) / √σ² = 7.638."""
+    theta, var = baseline(Sums(40, 1, 1), Sums(1000, 5, 5), bounded=True)
+    assert theta == pytest.approx((1 + 30 * 6 / 1002) / 70)
+    assert theta == pytest.approx(0.016852, abs=1e-6)
+    assert var == pytest.approx(0.016568, abs=1e-6)
+    z = funnel_z(Sums(1, 1, 1), Sums(40, 1, 1), Sums(1000, 5, 5), bounded=True)
+    assert z == pytest.approx(7.638, abs=1e-3)
+
+
+def test_a_mean_of_many_cases_counts_more_than_one_case() -> None:
+    """Peers' cases: mean 10, variance 4 (Σx = 1,000, Σx² = 10,400 over 100 cases), no
+    national prior. A mean of 12 is z = 2 / √(4/1) = 1 on one case and
+    2 / √(4/25) = 5 on 25 cases."""
+    peers = Sums(100, 1000, 10_400)
+    one = Sums(1, 12, 144)
+    many = Sums(25, 300, 25 * 144)
+    assert funnel_z(one, peers, ZERO, bounded=False) == pytest.approx(1.0)
+    assert funnel_z(many, peers, ZERO, bounded=False) == pytest.approx(5.0)
+
+
+def test_no_cases_or_no_spread_is_no_evidence() -> None:
+    assert funnel_z(ZERO, Sums(10, 5, 5), Sums(10, 5, 5), bounded=True) == 0.0
+    same = Sums(10, 30, 90)  # every peer case is 3
+    assert funnel_z(Sums(1, 5, 25), same, ZERO, bounded=False) == 0.0
+
+
+def test_a_small_national_pool_weighs_as_the_cases_it_has() -> None:
+    """Nationally only the Beta(1, 1) pseudo-cases (one at 0, one at 1): k = 2, not 30.
+    Peers 98 cases summing to 1: θ = (1 + 2 × 0.5) / 100 = 0.02."""
+    theta, _var = baseline(Sums(98, 1, 1), Sums(0, 0, 0), bounded=True)
+    assert theta == pytest.approx(0.02)
+
+
+def test_evidence_is_one_way_for_one_way_features() -> None:
+    assert evidence("short_stay", -3.0) == -3.0  # fewer short stays: nothing suspicious
+    assert evidence("los", -3.0) == 3.0  # shorter or longer stays both
+    assert combined_score({"short_stay": -3.0, "los": 2.0}, forest_z=4.0) == 2.0 + 0.25 * 4.0
 
 
 def test_robust_z_by_hand() -> None:
@@ -25,15 +81,16 @@ def test_robust_z_when_most_peers_agree() -> None:
     assert robust_z([7, 7, 7]) == [0.0, 0.0, 0.0]
 
 
-def test_explanation_names_the_strongest_features_in_chinese() -> None:
+def test_explanation_names_the_strongest_evidence_in_chinese() -> None:
     why = explain(
-        {"items_per_day": 9.0, "drug_share": 0.3, "los": 8.0},
-        {"items_per_day": 5.2, "drug_share": -0.4, "los": 0.0},
-        {"items_per_day": 3.0, "drug_share": 0.45, "los": 8.0},
+        {"items_per_day": 9.0, "drug_share": 0.3, "los": 8.0, "short_stay": 0.0},
+        {"items_per_day": 5.2, "drug_share": -0.4, "los": 0.0, "short_stay": -2.0},
+        {"items_per_day": 3.0, "drug_share": 0.45, "los": 8.0, "short_stay": 0.1},
     )
-    assert [e.feature for e in why] == ["items_per_day", "drug_share"]  # |z| order, z 0 left out
-    assert why[0].text() == "日均收费项目数 9.0，高于同类机构中位数 3.0（z = +5.2）"
-    assert why[1].text() == "药品费用占比 30.0%，低于同类机构中位数 45.0%（z = -0.4）"
+    # |z| order; z 0 and a one-way feature pointing the harmless way are left out
+    assert [e.feature for e in why] == ["items_per_day", "drug_share"]
+    assert why[0].text() == "日均收费明细条数 9.0，高于同类机构 3.0（z = +5.2）"
+    assert why[1].text() == "药品费用占比 30.0%，低于同类机构 45.0%（z = -0.4）"
 
 
 def test_roc_auc_by_hand() -> None:
@@ -43,22 +100,55 @@ def test_roc_auc_by_hand() -> None:
     assert roc_auc([0.1], [True]) is None
 
 
-def test_the_detector_ranks_a_planted_outlier_first() -> None:
-    """Twelve level-3 hospitals of one province alike (cost, items per day, shares …) and
-    one billing four times the items per day at twice the cost: it ranks 1, explained by
-    its items per day."""
-    rows = []
-    for n in range(12):
-        rows.append(
-            {"fixmedins_code": f"H{n:02d}", "level": "3", "kind": "hospital", "province": "11",
-             "cases": 40, "cost_outpatient": 300.0 + n, "cost_inpatient": 20000.0 + 50 * n,
-             "los": 8.0 + (n % 3) / 2, "items_per_day": 3.0 + (n % 4) / 10,
-             "drug_share": 0.40 + (n % 5) / 100, "exam_share": 0.15, "readmit_31": 0.02,
-             "out_of_region": 0.5, "mcc_cc_share": None}
-        )  # fmt: skip
-    rows.append({**rows[0], "fixmedins_code": "HX", "items_per_day": 12.0,
-                 "cost_inpatient": 40000.0})  # fmt: skip
+def test_the_span_of_months_ending_with_the_period() -> None:
+    assert span("2026-10", 1)[0].isoformat() == "2026-10-01"
+    assert [d.isoformat() for d in span("2026-02", 3)] == ["2025-12-01", "2026-02-28"]
+    with pytest.raises(AuditRunError, match="--months"):
+        span("2026-10", 13)
+
+
+def _row(code: str, cases: list[dict[str, float]], level: str = "3") -> dict[str, Any]:
+    """A feature row as the batch returns it, from per-case values."""
+    row: dict[str, Any] = {
+        "fixmedins_code": code,
+        "level": level,
+        "kind": "hospital",
+        "province": "11",
+        "cases": len(cases),
+    }
+    for f in ("cost_inpatient", "los", "items_per_day", "short_stay", "repeat_lines"):
+        values = [c[f] for c in cases if f in c]
+        row[f"{f}_n"] = len(values)
+        row[f"{f}_sum"] = float(sum(values))
+        row[f"{f}_sq"] = float(sum(v * v for v in values))
+    return row
+
+
+def _stay(n: int, **over: float) -> dict[str, float]:
+    """An ordinary stay: ln(yuan) around 9.9 (≈ 20,000 yuan), 8–10 days, 2–3 lines a
+    day, rarely a repeated line, never 3 days or less."""
+    return {
+        "cost_inpatient": 9.9 + (n % 5 - 2) / 10,
+        "los": 8.0 + n % 3,
+        "items_per_day": 2.0 + (n % 4) / 4,
+        "short_stay": 0.0,
+        "repeat_lines": 0.05 if n % 10 == 0 else 0.0,
+    } | over
+
+
+def test_a_one_case_phantom_stay_and_a_duplicating_hospital_rank_first() -> None:
+    """Twelve hospitals of one province alike (30 stays each; HBIG with 200 and a few
+    dearer bills), HP with a single 3-day stay and HD billing a third of its lines twice
+    on 20 stays: HP and HD rank 1–2, explained by the short stays and the repeated
+    lines; HBIG (its mean bill only 0.1 higher) ranks below them."""
+    rows = [_row(f"H{h:02d}", [_stay(h + n) for n in range(30)]) for h in range(12)]
+    rows.append(_row("HBIG", [_stay(n, cost_inpatient=10.0) for n in range(200)]))
+    rows.append(_row("HP", [_stay(0, los=3.0, short_stay=1.0)]))
+    rows.append(_row("HD", [_stay(n, repeat_lines=0.25) for n in range(20)]))
     scored = score_rows(rows)
-    assert scored[0].fixmedins_code == "HX" and scored[0].rank == 1
-    assert "日均收费项目数" in scored[0].explanation
+    by_code = {s.fixmedins_code: s for s in scored}
+    assert {scored[0].fixmedins_code, scored[1].fixmedins_code} == {"HP", "HD"}
+    assert "3天及以内住院占比 100.0%" in by_code["HP"].explanation
+    assert "同日重复收费明细占比 25.0%" in by_code["HD"].explanation
+    assert by_code["HBIG"].rank > 2
     assert all(s.peer_group == "3级/hospital/11" for s in scored)

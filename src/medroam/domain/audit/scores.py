@@ -1,15 +1,68 @@
-"""Institution scores (机构画像): how far each institution's month stands from its peers.
+"""Institution scores (机构画像): how far each institution's period stands from its peers.
 
-Pure: features in, robust z-scores and explanations out (the unsupervised detector runs
-in the service, on these z-scores). Statistics, not money: floats are fine here.
+Pure: sums in, z-scores, scores and explanations out (the batch computes the sums on the
+database, the service runs the isolation forest). Statistics, not money: floats are fine.
 
-Robust z of a value among its peer group (the institutions of the same level, kind and
-province, or wider when the group is too small):
+**The data.** Every feature is a value per case (a settlement): its bill's logarithm, its
+length of stay, 1 if it is a stay of 3 days or less … (``batch/institution_features.py``).
+An institution's feature is the mean x̄ of its n cases; the batch gives n, the sum Σx and
+the sum of squares Σx² per institution, feature and period.
+
+**Why not a plain z of the means.** Most institutions of the synthetic nation settle one
+to four cases a month: the mean of one bill is that bill, and a z-score of means puts the
+chance of one dear bill on a par with a hospital's whole month. A mean of n cases is
+judged against the spread a mean of n cases has by chance (a funnel plot, Spiegelhalter
+2005):
+
+    z = (x̄ − θ) / √(σ² / n)
+
+with θ and σ² the mean and variance **of a case** among the institution's peers (level +
+kind + province, ``PEER_GROUP``), the institution itself left out so that a large
+fraudulent hospital does not move its own yardstick. A peer group is a few institutions,
+so its θ and σ² are shrunk towards the same level and kind nationally (empirical Bayes:
+the national figures weigh as ``PRIOR_CASES`` = 30 cases of the group), each again
+without the institution (k = 30, or the national count of cases when smaller):
+
+    θ  = (Σx_peers  + k · θ_nat)  / (n_peers + k)
+    m₂ = (Σx²_peers + k · m₂_nat) / (n_peers + k)          σ² = m₂ − θ²
+
+For a feature bounded by 0 and 1 (a share or a yes/no per case), the national figures
+count two more cases, one at 0 and one at 1 (a Beta(1, 1) prior), so that an event no
+peer ever had (a 3-day stay among hospitals that never had one) has a small positive
+rate instead of a zero variance. An institution with no case of the feature (no stays)
+gets z = 0. Worked example (``short_stay``: 1 for a stay of 3 days or less):
+
+    the institution: 1 stay, short                     n = 1, x̄ = 1
+    its peers: 40 stays, 1 short; nationally 1,000 stays (without it), 5 short
+    θ_nat = m₂_nat = (5 + 1) / (1,000 + 2) = 0.005988  (yes/no: x² = x)
+    θ = m₂ = (1 + 30 × 0.005988) / (40 + 30) = 0.016852
+    σ² = 0.016852 − 0.016852² = 0.016568
+    z = (1 − 0.016852) / √(0.016568 / 1) = 7.638
+
+**Two passes.** Other fraudulent institutions of the same level would raise the
+yardstick (a hospital billing all its visits as 3-day stays makes 3-day stays look
+common among level-2 hospitals). So the z-scores are computed twice: the second pass
+leaves out of every yardstick (peers and national) the institutions whose evidence on
+that feature exceeded ``OUTLIER_Z`` = 3 in the first; each institution is then judged
+against the others that remain.
+
+**Evidence and score.** Some features are suspicious one way only (``DIRECTION`` +1:
+dearer bills, more lines a day, more readmissions, short stays, stays and repeated
+lines); the others both ways (−1 and +1 alike, e.g. the length of stay: split stays are
+short, 挂床 stays long). The evidence of a feature is z or |z|; the score is
+
+    score = max(evidence) + FOREST_WEIGHT × z_forest
+
+where z_forest is the robust z (below) of scikit-learn's IsolationForest anomaly score
+over the institution's z-scores (the whole profile: unusual in several features at
+once), FOREST_WEIGHT = 0.25. The explanation names the features of largest evidence.
+
+Robust z of a value among others (used for the forest's scores):
 
     z = (x − median) / (1.4826 × MAD)
 
 MAD is the median absolute deviation (1.4826 × MAD estimates σ for normal data and is not
-moved by the outliers being looked for). When MAD is 0 (over half the peers share the
+moved by the outliers being looked for). When MAD is 0 (over half the values share the
 median) the mean absolute deviation × 1.2533 is used instead; when that is 0 too, z is 0.
 """
 
@@ -17,21 +70,129 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from math import sqrt
 from statistics import median
 
 FEATURE_NAMES: Mapping[str, str] = {
-    "cost_outpatient": "门诊次均费用",
-    "cost_inpatient": "住院次均费用",
+    "cost_outpatient": "门诊次均费用（几何均数）",
+    "cost_inpatient": "住院次均费用（几何均数）",
     "los": "平均住院日",
-    "items_per_day": "日均收费项目数",
+    "items_per_day": "日均收费明细条数",
     "drug_share": "药品费用占比",
     "exam_share": "检查检验费用占比",
     "readmit_31": "31天内再入院率",
+    "short_stay": "3天及以内住院占比",
+    "stay_share": "住院病例占比",
+    "repeat_lines": "同日重复收费明细占比",
     "out_of_region": "异地就医占比",
     "mcc_cc_share": "MCC/CC 病组占比",
 }
+# +1: only a high value is suspicious; 0: either way
+DIRECTION: Mapping[str, int] = {
+    "cost_outpatient": 1,
+    "cost_inpatient": 1,
+    "los": 0,
+    "items_per_day": 1,
+    "drug_share": 0,
+    "exam_share": 0,
+    "readmit_31": 1,
+    "short_stay": 1,
+    "stay_share": 1,
+    "repeat_lines": 1,
+    "out_of_region": 0,
+    "mcc_cc_share": 1,
+}
+BOUNDED = frozenset(
+    {
+        "drug_share",
+        "exam_share",
+        "readmit_31",
+        "short_stay",
+        "stay_share",
+        "repeat_lines",
+        "out_of_region",
+        "mcc_cc_share",
+    }
+)
+LOG_FEATURES = frozenset({"cost_outpatient", "cost_inpatient"})  # means of ln(yuan)
+PEER_GROUP = "level + kind + province"
+PRIOR_CASES = 30.0
+OUTLIER_Z = 3.0
+FOREST_WEIGHT = 0.25
 MAD_TO_SIGMA = 1.4826
 MEAN_AD_TO_SIGMA = 1.2533
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """Cases, Σx and Σx² of one feature over some cases."""
+
+    n: float
+    total: float
+    squares: float
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(self.n + other.n, self.total + other.total, self.squares + other.squares)
+
+    def __sub__(self, other: Sums) -> Sums:
+        return Sums(self.n - other.n, self.total - other.total, self.squares - other.squares)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n > 0 else None
+
+
+ZERO = Sums(0.0, 0.0, 0.0)
+
+
+def baseline(
+    peers: Sums, national: Sums, bounded: bool, prior_cases: float = PRIOR_CASES
+) -> tuple[float, float]:
+    """(θ, σ²) of a case among ``peers`` shrunk towards ``national`` (module docstring);
+    both exclude the institution judged. The national figures weigh as
+    ``prior_cases`` cases, or as many as they rest on when fewer."""
+    if bounded:
+        national = national + Sums(2.0, 1.0, 1.0)  # one case at 0, one at 1
+    k = min(prior_cases, national.n)
+    cases = peers.n + k
+    if cases <= 0:
+        return 0.0, 0.0
+    theta_nat = national.total / national.n if k > 0 else 0.0
+    m2_nat = national.squares / national.n if k > 0 else 0.0
+    theta = (peers.total + k * theta_nat) / cases
+    m2 = (peers.squares + k * m2_nat) / cases
+    return theta, max(0.0, m2 - theta * theta)
+
+
+def funnel_z(
+    own: Sums, peers: Sums, national: Sums, bounded: bool, prior_cases: float = PRIOR_CASES
+) -> float:
+    """The z of an institution's mean of ``own.n`` cases against its yardstick:
+    ``peers`` and ``national`` are the sums of its peer group and of its level and kind
+    nationally, **without** the institution (and without the outliers of the first
+    pass, module docstring). 0 without cases or spread."""
+    if own.n <= 0:
+        return 0.0
+    theta, var = baseline(peers, national, bounded, prior_cases)
+    if var <= 0:
+        return 0.0
+    return (own.total / own.n - theta) / sqrt(var / own.n)
+
+
+def outlier(feature: str, z: float) -> bool:
+    """Left out of the yardsticks in the second pass: evidence above ``OUTLIER_Z``."""
+    return evidence(feature, z) > OUTLIER_Z
+
+
+def evidence(feature: str, z: float) -> float:
+    """How strongly ``z`` points at a scheme: z for a one-way feature, else |z|."""
+    return z if DIRECTION.get(feature, 0) > 0 else abs(z)
+
+
+def combined_score(z: Mapping[str, float], forest_z: float) -> float:
+    """max(evidence) + FOREST_WEIGHT × the forest's robust z (module docstring)."""
+    strongest = max((evidence(f, v) for f, v in z.items()), default=0.0)
+    return strongest + FOREST_WEIGHT * forest_z
 
 
 def robust_z(values: Sequence[float]) -> list[float]:
@@ -52,35 +213,43 @@ def robust_z(values: Sequence[float]) -> list[float]:
 class Explanation:
     feature: str
     value: float
-    peer_median: float
+    peer_mean: float
     z: float
 
     def text(self) -> str:
         name = FEATURE_NAMES.get(self.feature, self.feature)
         direction = "高于" if self.z > 0 else "低于"
         return (
-            f"{name} {_fmt(self.feature, self.value)}，{direction}同类机构中位数 "
-            f"{_fmt(self.feature, self.peer_median)}（z = {self.z:+.1f}）"
+            f"{name} {display(self.feature, self.value)}，{direction}同类机构 "
+            f"{display(self.feature, self.peer_mean)}（z = {self.z:+.1f}）"
         )
 
 
-def _fmt(feature: str, value: float) -> str:
-    if feature.endswith("share") or feature in ("readmit_31", "out_of_region"):
+def display(feature: str, value: float) -> str:
+    """A feature's value for people: shares in %, bills in yuan, the rest as is."""
+    if feature in BOUNDED:
         return f"{value * 100:.1f}%"
-    if feature.startswith("cost_"):
-        return f"{value / 100:,.2f} 元"
+    if feature in LOG_FEATURES:
+        from math import exp
+
+        return f"{exp(value):,.2f} 元"
     return f"{value:.1f}"
 
 
 def explain(
     features: Mapping[str, float],
     z: Mapping[str, float],
-    medians: Mapping[str, float],
+    peer_means: Mapping[str, float],
     top: int = 3,
 ) -> list[Explanation]:
-    """The features that drive a score: the largest |z| first (ties by feature name)."""
-    ranked = sorted(z, key=lambda f: (-abs(z[f]), f))
-    return [Explanation(f, features[f], medians[f], z[f]) for f in ranked[:top] if abs(z[f]) > 0]
+    """The features that drive a score: the largest evidence first (ties by name); a
+    feature without evidence (z 0, or pointing the harmless way) is left out."""
+    ranked = sorted(z, key=lambda f: (-evidence(f, z[f]), f))
+    return [
+        Explanation(f, features[f], peer_means[f], z[f])
+        for f in ranked[:top]
+        if evidence(f, z[f]) > 0
+    ]
 
 
 def roc_auc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
