@@ -8,9 +8,9 @@ work around it does.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from medroam.domain.codes import FilingType
@@ -66,7 +66,11 @@ def filing_from_record(record: dict[str, Any]) -> Filing:
     )
 
 
-def _to_domain(row: FilingRow) -> Filing:
+_FILINGS = cast(Table, FilingRow.__table__)
+
+
+def _to_domain(row: Any) -> Filing:
+    """A filing from a ``filings`` row (an ORM entity or a plain row)."""
     return Filing(
         filing_id=row.filing_id,
         psn_no=row.psn_no,
@@ -143,12 +147,14 @@ class FilingRepository:
         return None if row is None else _to_domain(row)
 
     def list_for_person(self, psn_no: str) -> list[Filing]:
+        # plain rows, not ORM entities: read by every settlement
+        t = _FILINGS
         stmt = (
-            select(FilingRow)
-            .where(FilingRow.psn_no == psn_no)
-            .order_by(FilingRow.valid_from, FilingRow.filed_at, FilingRow.filing_id)
+            select(t)
+            .where(t.c.psn_no == psn_no)
+            .order_by(t.c.valid_from, t.c.filed_at, t.c.filing_id)
         )
-        return [_to_domain(row) for row in self.session.execute(stmt).scalars()]
+        return [_to_domain(row) for row in self.session.execute(stmt)]
 
     def update(
         self, filing: Filing, *, event: FilingEventKind, at: datetime, channel: FilingChannel
