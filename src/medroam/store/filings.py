@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from medroam.domain.codes import FilingType
@@ -67,6 +67,11 @@ def filing_from_record(record: dict[str, Any]) -> Filing:
 
 
 _FILINGS = cast(Table, FilingRow.__table__)
+_FILINGS_OF_PERSON = (
+    select(_FILINGS)
+    .where(_FILINGS.c.psn_no == bindparam("psn_no"))
+    .order_by(_FILINGS.c.valid_from, _FILINGS.c.filed_at, _FILINGS.c.filing_id)
+)
 
 
 def _to_domain(row: Any) -> Filing:
@@ -147,14 +152,9 @@ class FilingRepository:
         return None if row is None else _to_domain(row)
 
     def list_for_person(self, psn_no: str) -> list[Filing]:
-        # plain rows, not ORM entities: read by every settlement
-        t = _FILINGS
-        stmt = (
-            select(t)
-            .where(t.c.psn_no == psn_no)
-            .order_by(t.c.valid_from, t.c.filed_at, t.c.filing_id)
-        )
-        return [_to_domain(row) for row in self.session.execute(stmt)]
+        # plain rows from a prebuilt query: read by every settlement
+        rows = self.session.execute(_FILINGS_OF_PERSON, {"psn_no": psn_no})
+        return [_to_domain(row) for row in rows]
 
     def update(
         self, filing: Filing, *, event: FilingEventKind, at: datetime, channel: FilingChannel

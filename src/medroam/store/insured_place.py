@@ -76,6 +76,25 @@ _BALANCE = "#account.balance"
 _MUTUAL_AID = "#account.mutual_aid"
 
 
+def _benefit_state_query() -> Any:
+    acc, account = table_of(AccumulatorRow), table_of(AccountRow)
+    psn: Any = bindparam("psn_no")
+    return union_all(
+        select(acc.c.key, acc.c.value).where(
+            acc.c.psn_no == psn,
+            acc.c.insutype == bindparam("insutype"),
+            acc.c.year == bindparam("year"),
+        ),
+        select(literal(_BALANCE), account.c.balance).where(account.c.psn_no == psn),
+        select(literal(_MUTUAL_AID), account.c.mutual_aid_balance).where(account.c.psn_no == psn),
+    )
+
+
+# Built once: a settlement reads it under its lock (a statement built per call costs
+# more CPU than the database spends answering it).
+_BENEFIT_STATE = _benefit_state_query()
+
+
 class SqlInsuredPlace:
     """The place of insurance in the same database, inside the caller's session.
 
@@ -173,18 +192,9 @@ class SqlInsuredPlace:
         return self._read(psn_no, insutype, year)
 
     def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
-        # One query: the year's accumulators, then the account's two balances.
-        acc, account = AccumulatorRow, AccountRow
+        # One prebuilt query: the year's accumulators, then the account's two balances.
         rows = self.session.execute(
-            union_all(
-                select(acc.key, acc.value).where(
-                    acc.psn_no == psn_no, acc.insutype == insutype, acc.year == year
-                ),
-                select(literal(_BALANCE), account.balance).where(account.psn_no == psn_no),
-                select(literal(_MUTUAL_AID), account.mutual_aid_balance).where(
-                    account.psn_no == psn_no
-                ),
-            )
+            _BENEFIT_STATE, {"psn_no": psn_no, "insutype": insutype, "year": year}
         ).all()
         values = {k: v for k, v in rows}
         balance, mutual = values.pop(_BALANCE, None), values.pop(_MUTUAL_AID, None)

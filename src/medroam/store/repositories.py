@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -72,6 +72,49 @@ def new_id(prefix: str, region: str, now: datetime) -> str:
 # --- visits ---------------------------------------------------------------------------------
 
 
+# Hot-path queries built once, parameters given to execute() (building a statement per
+# call cost more CPU than the database spends answering it).
+_VISIT = (
+    select(VisitRow)
+    .where(VisitRow.mdtrt_id == bindparam("mdtrt_id"), VisitRow.fixmedins_code == bindparam("code"))
+    .execution_options(populate_existing=True)
+)
+_VISIT_LOCKED = _VISIT.with_for_update()
+_INSERT_FEE_LINES = insert(_FEE_LINES)
+_LINES_OF_VISIT = select(FeeLineRow).where(FeeLineRow.mdtrt_id == bindparam("mdtrt_id"))
+
+# (one batch?, lock the visit?, lock the insurance?) → the query, built on first use.
+_VISIT_AND_LINES: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _visit_and_lines_query(batch: bool, lock: bool, lock_insurance: bool) -> Any:
+    key = (batch, lock, lock_insurance)
+    stmt = _VISIT_AND_LINES.get(key)
+    if stmt is not None:
+        return stmt
+    on_line = and_(FeeLineRow.mdtrt_id == VisitRow.mdtrt_id, FeeLineRow.status == "uploaded")
+    if batch:
+        on_line = and_(on_line, FeeLineRow.chrg_bchno == bindparam("batch"))
+    stmt = select(VisitRow, FeeLineRow).outerjoin(FeeLineRow, on_line)
+    if lock_insurance:
+        ins = InsuranceRow
+        stmt = stmt.join(
+            ins, and_(ins.psn_no == VisitRow.psn_no, ins.insutype == VisitRow.insutype)
+        ).with_for_update(of=[_VISITS, table_of(InsuranceRow)])
+    elif lock:
+        stmt = stmt.with_for_update(of=_VISITS)
+    stmt = (
+        stmt.where(
+            VisitRow.mdtrt_id == bindparam("mdtrt_id"),
+            VisitRow.fixmedins_code == bindparam("code"),
+        )
+        .order_by(FeeLineRow.row_id)
+        .execution_options(populate_existing=True)
+    )
+    _VISIT_AND_LINES[key] = stmt
+    return stmt
+
+
 class VisitRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -97,14 +140,9 @@ class VisitRepository:
         return opened is not None
 
     def get(self, fixmedins_code: str, mdtrt_id: str, *, lock: bool = False) -> VisitRow | None:
-        stmt = select(VisitRow).where(
-            VisitRow.mdtrt_id == mdtrt_id, VisitRow.fixmedins_code == fixmedins_code
-        )
-        if lock:
-            stmt = stmt.with_for_update()
-        return self.session.execute(
-            stmt.execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+        stmt = _VISIT_LOCKED if lock else _VISIT
+        params = {"code": fixmedins_code, "mdtrt_id": mdtrt_id}
+        return self.session.execute(stmt, params).scalar_one_or_none()
 
     def with_unsettled_lines(
         self,
@@ -140,21 +178,9 @@ class VisitRepository:
         lock: bool,
         lock_insurance: bool,
     ) -> list[Any]:
-        on_line = and_(FeeLineRow.mdtrt_id == VisitRow.mdtrt_id, FeeLineRow.status == "uploaded")
-        if chrg_bchno is not None:
-            on_line = and_(on_line, FeeLineRow.chrg_bchno == chrg_bchno)
-        stmt = select(VisitRow, FeeLineRow).outerjoin(FeeLineRow, on_line)
-        if lock_insurance:
-            ins = InsuranceRow
-            stmt = stmt.join(
-                ins, and_(ins.psn_no == VisitRow.psn_no, ins.insutype == VisitRow.insutype)
-            ).with_for_update(of=[_VISITS, table_of(InsuranceRow)])
-        elif lock:
-            stmt = stmt.with_for_update(of=_VISITS)
-        stmt = stmt.where(
-            VisitRow.mdtrt_id == mdtrt_id, VisitRow.fixmedins_code == fixmedins_code
-        ).order_by(FeeLineRow.row_id)
-        return list(self.session.execute(stmt.execution_options(populate_existing=True)).all())
+        stmt = _visit_and_lines_query(chrg_bchno is not None, lock, lock_insurance)
+        params = {"code": fixmedins_code, "mdtrt_id": mdtrt_id, "batch": chrg_bchno}
+        return list(self.session.execute(stmt, params).all())
 
     def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
         return self.session.execute(
@@ -266,12 +292,8 @@ class FeeLineRepository:
         self.session = session
 
     def by_serial(self, mdtrt_id: str) -> dict[str, FeeLineRow]:
-        return {
-            row.feedetl_sn: row
-            for row in self.session.execute(
-                select(FeeLineRow).where(FeeLineRow.mdtrt_id == mdtrt_id)
-            ).scalars()
-        }
+        rows = self.session.execute(_LINES_OF_VISIT, {"mdtrt_id": mdtrt_id}).scalars()
+        return {row.feedetl_sn: row for row in rows}
 
     def add(self, row: FeeLineRow) -> None:
         self.session.add(row)
@@ -280,7 +302,7 @@ class FeeLineRepository:
         """Insert new lines (transient objects, not added to the session) in one
         executemany: no primary keys are read back and no ORM state is kept for them."""
         if rows:
-            self.session.execute(insert(_FEE_LINES), [values_of(r, _FEE_LINES) for r in rows])
+            self.session.execute(_INSERT_FEE_LINES, [values_of(r, _FEE_LINES) for r in rows])
 
     def mark_settled(self, rows: Sequence[FeeLineRow], setl_id: str) -> None:
         """Settle lines in one statement; the loaded objects are updated in memory as if
