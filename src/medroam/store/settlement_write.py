@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -39,7 +39,7 @@ from medroam.store.repositories import (
     SettlementRepository,
     check_balanced,
 )
-from medroam.store.tables import FeeLineRow, VisitRow
+from medroam.store.tables import FeeLineRow, VisitRow, naive_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,24 +72,15 @@ def record_settlement(session: Session, place: InsuredPlace, w: SettlementWrite)
     ``place`` is the insured-place adapter: the accumulators and account are written in
     the same statement only when it is the in-process one on this very session."""
     setl_id = str(w.row["setl_id"])
-    check_balanced(setl_id, "settle", w.legs)
-    local = is_local(place, session)
     if (
-        local
+        is_local(place, session)
         and session.get_bind().dialect.name == "postgresql"
         and all(v >= 0 for v in w.benefit.delta.values())
     ):
-        assert isinstance(place, SqlInsuredPlace)  # for the type checker: `local` said so
+        assert isinstance(place, SqlInsuredPlace)  # for the type checker: is_local said so
         _one_statement(session, place, w, setl_id)
     else:
         _statement_each(session, place, w, setl_id)
-    for line in w.lines:
-        set_committed_value(line, "status", "settled")
-        set_committed_value(line, "setl_id", setl_id)
-    if w.visit.updated_at is None or w.now > w.visit.updated_at:
-        set_committed_value(w.visit, "updated_at", w.now)
-    if w.visit_status is not None:
-        set_committed_value(w.visit, "status", w.visit_status)
 
 
 def _statement_each(
@@ -175,16 +166,9 @@ SELECT (SELECT count(*) FROM f) AS lines, {account_select} AS account"""
     return stmt
 
 
-def _utc(value: datetime) -> datetime:
-    """As the tables store it (``UtcDateTime``): naive UTC."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"timestamp {value.isoformat()} must be timezone-aware")
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def _json_default(value: object) -> object:
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return naive_utc(value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a settlement row")
@@ -197,8 +181,9 @@ def _dumps(value: object) -> str:
 def _one_statement(
     session: Session, place: SqlInsuredPlace, w: SettlementWrite, setl_id: str
 ) -> None:
+    check_balanced(setl_id, "settle", w.legs)  # (LedgerRepository.post checks the other path)
     b = w.benefit
-    now = _utc(w.now)
+    now = naive_utc(w.now)
     account = bool(b.account.balance or b.account.mutual_aid_balance)
     columns = tuple(w.row)
     params: dict[str, Any] = {
@@ -252,3 +237,11 @@ def _one_statement(
         # no account row, or it would go negative: the adapter's own path decides
         # (creates the row, or refuses; the caller's transaction is then rolled back)
         place.change_account(b.psn_no, b.account, w.now)
+    # the loaded objects as if read after the write: nothing left for a flush
+    for line in w.lines:
+        set_committed_value(line, "status", "settled")
+        set_committed_value(line, "setl_id", setl_id)
+    if w.visit.updated_at is None or w.now > w.visit.updated_at:
+        set_committed_value(w.visit, "updated_at", w.now)
+    if w.visit_status is not None:
+        set_committed_value(w.visit, "status", w.visit_status)

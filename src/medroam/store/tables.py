@@ -55,6 +55,13 @@ def in_list(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def naive_utc(value: datetime) -> datetime:
+    """An aware datetime as the tables store it: naive UTC (naive values are refused)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"timestamp {value.isoformat()} must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as naive UTC; naive values are refused."""
 
@@ -62,11 +69,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"timestamp {value.isoformat()} must be timezone-aware")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         if value is None:
