@@ -18,7 +18,9 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from medroam.store import refdata_cache
 from medroam.store.db import make_engine, upgrade
+from tests.integration.test_settlement_service_support import build_world
 
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgresql"]
@@ -94,3 +96,12 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[Engine]:
+    """The settlement tests' synthetic world (``test_settlement_service_support``) on
+    each backend, with the reference-data caches emptied first."""
+    refdata_cache.clear_caches()
+    build_world(engine)
+    yield engine

@@ -4,7 +4,6 @@ balanced ledger entry and clearing adjustments in the settlement's fund split.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +23,6 @@ from medroam.domain.cases import (
 from medroam.services import cases, fees, settlement
 from medroam.services.errors import NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
-from medroam.store import refdata_cache
 from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.repositories import LedgerRepository
@@ -36,7 +34,6 @@ from tests.integration.test_settlement_service_support import (
     H_BJ,
     NOW,
     admit,
-    build_world,
     discharge,
     request,
     typical_lines,
@@ -48,13 +45,6 @@ OWNER = Actor("王审核", Role.TREATMENT, frozenset({"110100"}))
 CO = Actor("李协查", Role.INSURANCE, frozenset({"150100"}))
 HOSPITAL = Actor("院方医保办", Role.INSTITUTION, frozenset({H_BJ.code}))
 T0 = datetime(2025, 9, 26, 2, 0, tzinfo=UTC)  # Fri 2025-09-26 10:00 China time
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
 
 
 def _settle(engine: Engine, psn: str, serial: str) -> str:

@@ -3,7 +3,6 @@ flows, cross-region classes, filings, refusals, exact cancellation, the ledger."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -43,12 +42,12 @@ from tests.integration.test_settlement_service_support import (
     accumulators,
     admit,
     assert_ledger_balanced,
-    build_world,
     catalogue,
     counts,
     discharge,
     id_number,
     line,
+    outpatient,
     pick,
     register,
     request,
@@ -56,22 +55,6 @@ from tests.integration.test_settlement_service_support import (
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
-
-
-def _outpatient(engine: Engine, psn_no: str, hospital=H_BJ, serial: str = "OP1") -> tuple[str, int]:
-    """Register and upload the typical bill; (mdtrt_id, medfee)."""
-    with unit_of_work(engine) as s:
-        mdtrt_id = register(s, psn_no, hospital, serial=serial)
-        lines = typical_lines(s, mdtrt_id, psn_no)
-        results = fees.upload_fees(s, hospital, NOW, lines, inpatient=False, msgid="M-FEE")
-    return mdtrt_id, sum(r.amount for r in results)
 
 
 # --- outpatient ------------------------------------------------------------------------
@@ -198,7 +181,7 @@ def test_cross_province_outpatient_flow(world: Engine) -> None:
 def test_settlement_equals_the_pure_calculator(world: Engine) -> None:
     """The service feeds the calculator exactly the place of insurance's data."""
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         place = SqlInsuredPlace(s)
         view = settlement.pre_settle(
@@ -232,7 +215,7 @@ def test_settlement_equals_the_pure_calculator(world: Engine) -> None:
 
 def test_client_totals_must_agree_naming_both_figures(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with (
         unit_of_work(world) as s,
         pytest.raises(RefusedError, match=r"medfee_sumamt 1\.00 disagrees .* computes \d+\.\d\d"),
@@ -308,7 +291,7 @@ def test_one_cent_rounding_slack_is_accepted(world: Engine) -> None:
 
 def test_suspended_insurance_is_refused(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         set_insurance_status(s, psn, "310", "2", pause_date=NOW.date())
     with unit_of_work(world) as s:
@@ -334,7 +317,7 @@ def test_suspended_insurance_is_refused(world: Engine) -> None:
 
 def test_outpatient_batch_and_cancelled_visit(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         with pytest.raises(RefusedError, match="no unsettled fee lines of chrg_bchno B9"):
             settlement.pre_settle(
@@ -517,7 +500,7 @@ def test_cross_province_inpatient_with_mid_stay_settlement(world: Engine) -> Non
 def test_chronic_disease(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
     disease = "M03900"  # 高血压
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         visits.upload_visit_info(
             s,
@@ -584,7 +567,7 @@ def test_chronic_disease(world: Engine) -> None:
 
 def test_intra_province_cross_region(world: Engine) -> None:
     psn = EMPLOYEE_GZ  # 广州 employee treated in 深圳
-    mdtrt_id, medfee = _outpatient(world, psn, H_SZ)
+    mdtrt_id, medfee = outpatient(world, psn, H_SZ)
     with unit_of_work(world) as s:
         view = settlement.settle(
             s,
@@ -605,7 +588,7 @@ def test_intra_province_cross_region(world: Engine) -> None:
 
 def test_local_care_posts_only_the_hospital_payable(world: Engine) -> None:
     psn = EMPLOYEE_BJ
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         view = settlement.settle(
             s,
@@ -681,7 +664,7 @@ def test_unfiled_and_temporary_filing_reduce_the_ratio(world: Engine) -> None:
 
 def test_place_of_insurance_requiring_a_filing_refuses_unfiled_care(world: Engine) -> None:
     psn = RESIDENT_KM
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         row = s.get(PolicyRow, ("530100", "390", NOW.date().replace(month=1, day=1)))
         assert row is not None
@@ -726,7 +709,7 @@ def test_place_of_insurance_requiring_a_filing_refuses_unfiled_care(world: Engin
 
 def test_another_institutions_visit_answers_as_unknown(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         view = settlement.settle(
             s,
@@ -796,7 +779,7 @@ def test_failure_in_the_middle_of_settle_leaves_nothing(
     world: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         before = (counts(s), accumulators(s, psn), account(s, psn))
 
@@ -838,7 +821,7 @@ def test_settle_then_cancel_restores_accumulators_and_account_with_history(world
             now=NOW,
         )
         acc0, acct0 = accumulators(s, psn), account(s, psn)
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         view = settlement.settle(
             s,
@@ -903,7 +886,7 @@ def test_person_lookup_by_each_voucher(world: Engine) -> None:
 
 def test_queries_5203_and_5206(world: Engine) -> None:
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         view = settlement.settle(
             s,

@@ -4,7 +4,6 @@ the disease's effective date — by the same domain decision ``medroam calc`` us
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy import Engine, update
 from medroam.services import fees, persons, settlement, visits
 from medroam.services.errors import RefusedError
 from medroam.services.uow import unit_of_work
-from medroam.store import refdata_cache
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.tables import VisitRow
 from tests.integration.test_settlement_service_support import (
@@ -21,20 +19,12 @@ from tests.integration.test_settlement_service_support import (
     EMPLOYEE_HHHT,
     H_BJ,
     NOW,
-    build_world,
     register,
     request,
     typical_lines,
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
 
 
 def _outpatient(engine: Engine, psn_no: str) -> tuple[str, int]:

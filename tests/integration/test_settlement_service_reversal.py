@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -13,7 +11,6 @@ from medroam.services import fees, reversal, settlement
 from medroam.services.errors import RefusedError
 from medroam.services.reversal import ReversalAction
 from medroam.services.uow import unit_of_work
-from medroam.store import refdata_cache
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.tables import MessageLogRow, SettlementRow, VisitRow
 from tests.integration.test_settlement_service_support import (
@@ -26,7 +23,6 @@ from tests.integration.test_settlement_service_support import (
     accumulators,
     admit,
     assert_ledger_balanced,
-    build_world,
     discharge,
     register,
     request,
@@ -35,13 +31,6 @@ from tests.integration.test_settlement_service_support import (
 
 pytestmark = pytest.mark.db
 PSN = EMPLOYEE_HHHT
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
 
 
 def log(s: Session, msgid: str, infno: str, infcode: int = 0) -> None:

@@ -383,3 +383,14 @@ def assert_ledger_balanced(s: Session) -> int:
 
 def money(value: Any) -> int:
     return yuan_to_fen(str(value))
+
+
+def outpatient(
+    engine: Engine, psn_no: str, hospital: Hospital = H_BJ, serial: str = "OP1"
+) -> tuple[str, int]:
+    """Register and upload the typical bill; (mdtrt_id, medfee)."""
+    with unit_of_work(engine) as s:
+        mdtrt_id = register(s, psn_no, hospital, serial=serial)
+        lines = typical_lines(s, mdtrt_id, psn_no)
+        results = fees.upload_fees(s, hospital, NOW, lines, inpatient=False, msgid="M-FEE")
+    return mdtrt_id, sum(r.amount for r in results)

@@ -4,17 +4,16 @@ writes (the path SQLite takes), and refuse an overdrawn account as that path doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from medroam.services import fees, settlement
+from medroam.services import settlement
 from medroam.services.ports import BenefitState
 from medroam.services.uow import unit_of_work
-from medroam.store import refdata_cache, settlement_write
+from medroam.store import settlement_write
 from medroam.store.insured_place import SqlInsuredPlace
 from medroam.store.tables import (
     AccountRow,
@@ -31,21 +30,12 @@ from tests.integration.test_settlement_service_support import (
     NOW,
     account,
     accumulators,
-    build_world,
     counts,
-    register,
+    outpatient,
     request,
-    typical_lines,
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
 
 
 class _RollbackError(Exception):
@@ -113,21 +103,13 @@ def _settle_and_roll_back(engine: Engine, mdtrt_id: str, psn: str, medfee: int) 
     return captured
 
 
-def _outpatient(engine: Engine, psn: str) -> tuple[str, int]:
-    with unit_of_work(engine) as s:
-        mdtrt_id = register(s, psn, H_BJ, serial="OP-W")
-        lines = typical_lines(s, mdtrt_id, psn)
-        results = fees.upload_fees(s, H_BJ, NOW, lines, inpatient=False, msgid="M-FEE")
-    return mdtrt_id, sum(r.amount for r in results)
-
-
 def test_one_statement_writes_what_statement_each_writes(
     world: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if world.dialect.name != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's (SQLite has no DML in CTEs)")
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         before = (counts(s), accumulators(s, psn), account(s, psn))
 
@@ -165,7 +147,7 @@ def test_an_account_overdrawn_under_the_statement_is_refused_and_nothing_stays(
     the adapter's own path refuses, and the whole settlement is rolled back (on SQLite the
     statement-each path refuses the same way)."""
     psn = EMPLOYEE_HHHT
-    mdtrt_id, medfee = _outpatient(world, psn)
+    mdtrt_id, medfee = outpatient(world, psn)
     with unit_of_work(world) as s:
         before = (counts(s), accumulators(s, psn), account(s, psn))
     real_read = SqlInsuredPlace._read

@@ -5,7 +5,6 @@ another person is "就诊凭证与人员不符"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,25 +14,16 @@ from sqlalchemy import Engine
 from medroam.services import visits
 from medroam.services.errors import RefusedError
 from medroam.services.uow import unit_of_work
-from medroam.store import refdata_cache
 from medroam.store.insured_place import SqlInsuredPlace
 from tests.integration.test_settlement_service_support import (
     EMPLOYEE_GZ,
     EMPLOYEE_HHHT,
     H_BJ,
     NOW,
-    build_world,
     insurance_of,
 )
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def world(engine: Engine) -> Iterator[Engine]:
-    refdata_cache.clear_caches()
-    build_world(engine)
-    yield engine
 
 
 def _registration(psn_no: str, card_no: str, card_sn: str, serial: str) -> visits.Registration:
