@@ -305,3 +305,35 @@ def test_audit_bill_selects_by_stage_scenario_and_region() -> None:
     assert [(x.rule.name, x.amount) for x in f] == [("本地", 200)]
     other = Bill(visit(treatment_region="110105"), bill.lines)
     assert audit_bill(book, other, Stage.DURING, D1) == []
+
+
+def test_a_district_follows_its_city_library_and_its_own_wins() -> None:
+    """Shenzhen's library (440300) caps S at 20.00 yuan, the nation at 25.00, and
+    Futian (440304) at 19.00. One unit (cnt 1 = 10,000 ten-thousandths) priced 22.00
+    yuan (22,000,000 micro-yuan):
+
+    * at Nanshan (440305, no library of its own) the city's cap applies: 22.00 − 20.00
+      = 2.00 yuan over, 200 fen (before, only 000000, 440000 and 440305 were looked up,
+      so the national cap applied and nothing was found);
+    * at Futian its own cap wins: 22.00 − 19.00 = 3.00 yuan, 300 fen;
+    * at Shenzhen's own code (440300) the city cap: 200 fen;
+    * at Guangzhou (440106), another city: the national cap, nothing found.
+    """
+    national = Rule(META, "price_cap", m.PriceCap({"S": 25_000_000}), "000000", date(2025, 1, 1))
+    city_meta = replace(META, name="深圳")
+    city = Rule(city_meta, "price_cap", m.PriceCap({"S": 20_000_000}), "440300", date(2025, 1, 1))
+    district_meta = replace(META, name="福田")
+    district = Rule(
+        district_meta, "price_cap", m.PriceCap({"S": 19_000_000}), "440304", date(2025, 1, 1)
+    )
+    book = RuleBook((national, city, district))
+    lines = (line("a", "S", 10_000, 22_000_000),)
+
+    def found(region: str) -> list[tuple[str, int]]:
+        bill = Bill(visit(treatment_region=region), lines)
+        return [(x.rule.name, x.amount) for x in audit_bill(book, bill, Stage.DURING, D1)]
+
+    assert found("440305") == [("深圳", 200)]
+    assert found("440304") == [("福田", 300)]
+    assert found("440300") == [("深圳", 200)]
+    assert found("440106") == []

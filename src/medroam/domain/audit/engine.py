@@ -1,7 +1,9 @@
 """The rule book: the rules in force by region and date, and the bill audit.
 
-A region's book is the national rules (region ``000000``) plus its own; a local rule
-with the same code replaces the national one. ``audit_bill`` is the hot-path entry
+A region's book is the national rules (region ``000000``), its province's
+(``PP0000``), its city's (``PPCC00``: a district institution in 440305 follows
+Shenzhen's 440300 library) and its own; of the rules sharing a code the most local one
+wins. ``audit_bill`` is the hot-path entry
 (事前/事中): it runs the bill mechanisms that apply to the stage, scenario and insurance
 type, in rule-code order, so the same bill always gives the same findings.
 """
@@ -16,6 +18,13 @@ from medroam.domain.audit.mechanisms import MECHANISMS, Kind
 from medroam.domain.audit.model import Bill, Finding, Rule, Scenario, Stage
 
 NATIONAL = "000000"
+
+
+def _scope(region: str) -> dict[str, int]:
+    """Library region → rank (higher is more local) for rules applying at ``region``."""
+    scope = {NATIONAL: 0, region[:2] + "0000": 1, region[:4] + "00": 2}
+    scope[region] = 3  # a city or province region is its own most local library
+    return scope
 
 
 @dataclass(slots=True)
@@ -34,7 +43,7 @@ class RuleBook:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        scope = {NATIONAL: 0, region[:2] + "0000": 1, region: 2}
+        scope = _scope(region)
         chosen: dict[str, tuple[int, Rule]] = {}
         for rule in self.rules:
             rank = scope.get(rule.region)
