@@ -33,7 +33,8 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from medroam.batch.engine import fetch, operational_lines
 from medroam.domain.clearing.periods import Cycle, parse_period
@@ -309,8 +310,8 @@ def test_bad_grants_are_refused_and_write_nothing(world: Engine) -> None:
         ({"holder": RESIDENT_KM, "beneficiary": EMPLOYEE_BJ}, InvalidInputError, "employee"),
         ({"on": date(2026, 1, 8)}, InvalidInputError, "across provinces"),
     ]
-    for kw, error, text in cases:
-        with pytest.raises(error, match=text):
+    for kw, error, message in cases:
+        with pytest.raises(error, match=message):
             _grant(world, **kw)
     with pytest.raises(InvalidInputError, match="quota"):
         _grant(world, quota=BALANCE + 1)
@@ -370,3 +371,36 @@ def test_insurance_change_ends_the_grants(world: Engine) -> None:
     ]
     with unit_of_work(world) as s:
         assert account(s, BENEFICIARY) == (OWN, 0)
+
+
+def test_two_people_who_aid_each_other_lock_their_accounts_in_one_order(world: Engine) -> None:
+    """广州 (P440100000001) aids 呼和浩特 (P150100000001) with 200.00 and 呼和浩特 aids
+    广州 with 30.00 (of its 50.00). Each one's
+    settlement plan (under lock) locks both accounts, in psn_no order: P150100000001 first.
+
+    Before, each plan locked only the *other* person's account (its holder's), then each
+    settlement updated its *own* account at the end: A waited for B's own account and B
+    for A's, and PostgreSQL aborted one with a deadlock. Now the second plan waits at its
+    first lock (P150100000001, held by the first) until the first commits, so no cycle
+    can form. Checked with a 0.3 s lock timeout: while the first transaction is open the
+    second plan times out; once it has committed the same plan goes through and sees the
+    balance the first left.
+    """
+    if world.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no row locks to order")
+    _grant(world)  # 广州 → 呼和浩特, 200.00
+    _grant(world, 3_000, holder=BENEFICIARY, beneficiary=HOLDER, relation="parent")
+    with unit_of_work(world) as first:
+        aid = mutual_aid.plan(first, BENEFICIARY, QUOTA, T.date(), lock=True)
+        assert [s.holder for s in aid.sources] == [HOLDER]
+        with unit_of_work(world) as second:
+            second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                mutual_aid.plan(second, HOLDER, 3_000, T.date(), lock=True)
+            second.rollback()
+        first.execute(  # what the first settlement pays from its own account
+            update(AccountRow).where(AccountRow.psn_no == BENEFICIARY).values(balance=1_000)
+        )
+    with unit_of_work(world) as second:
+        aid = mutual_aid.plan(second, HOLDER, 3_000, T.date(), lock=True)
+        assert [(s.holder, s.holder_balance) for s in aid.sources] == [(BENEFICIARY, 1_000)]

@@ -35,7 +35,7 @@ beneficiary's place of insurance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -334,11 +334,31 @@ class Plan:
         return total
 
 
+def lock_accounts(session: Session, psn_nos: Iterable[str]) -> None:
+    """Lock these persons' account rows in ``psn_no`` order (PostgreSQL; SQLite already
+    serialises writers). Every settlement or cancellation that touches a holder's
+    account locks it together with the beneficiary's own account through here first, so
+    two people who aid each other and settle at the same moment wait for one another
+    instead of each holding one account and waiting for the other's (a deadlock)."""
+    wanted = sorted(set(psn_nos))
+    if len(wanted) > 1:
+        a = AccountRow
+        session.execute(
+            select(a.psn_no).where(a.psn_no.in_(wanted)).order_by(a.psn_no).with_for_update()
+        ).all()
+
+
 def plan(session: Session, beneficiary: str, quota: int, on: date, *, lock: bool) -> Plan:
-    """One query: the beneficiary's grants active on ``on`` with their holders' balances
-    (locked with the grants when ``lock``), oldest first. ``quota`` is the beneficiary's
-    ``mutual_aid_balance``; the quota of grants not yet in effect is left out of it."""
+    """One query: the beneficiary's grants active on ``on`` with their holders' balances,
+    oldest first. ``quota`` is the beneficiary's ``mutual_aid_balance``; the quota of
+    grants not yet in effect is left out of it. With ``lock`` the grants are locked, then
+    the beneficiary's and the holders' accounts in ``psn_no`` order (:func:`lock_accounts`),
+    before the balances are read."""
     g, a = MutualAidGrantRow, AccountRow
+    active = (g.beneficiary_psn_no == beneficiary, g.status == "active")
+    if lock:
+        holders = session.execute(select(g.holder_psn_no).where(*active).with_for_update())
+        lock_accounts(session, [beneficiary, *holders.scalars()])
     q = (
         select(
             g.grant_id,
@@ -349,11 +369,9 @@ def plan(session: Session, beneficiary: str, quota: int, on: date, *, lock: bool
             g.valid_from,
         )
         .join(a, a.psn_no == g.holder_psn_no)
-        .where(g.beneficiary_psn_no == beneficiary, g.status == "active")
+        .where(*active)
         .order_by(g.valid_from, g.grant_id)
     )
-    if lock:
-        q = q.with_for_update()
     rows = session.execute(q).all()
     sources = tuple(
         Source(gid, holder, region, int(rem), int(bal))
@@ -437,8 +455,10 @@ def apply_draws(
         )
 
 
-def draws_of(session: Session, setl_id: str) -> list[tuple[domain.Draw, bool]]:
-    """The draws of a settlement, each with whether its grant is still active."""
+def draws_of(session: Session, setl_id: str, beneficiary: str) -> list[tuple[domain.Draw, bool]]:
+    """The draws of a settlement of ``beneficiary``, each with whether its grant is still
+    active; the draws and grants are locked, then the beneficiary's and the holders'
+    accounts in ``psn_no`` order (:func:`lock_accounts`)."""
     d, g = MutualAidDrawRow, MutualAidGrantRow
     rows = session.execute(
         select(d.grant_id, d.holder_psn_no, d.holder_region, d.amount, g.status)
@@ -447,6 +467,7 @@ def draws_of(session: Session, setl_id: str) -> list[tuple[domain.Draw, bool]]:
         .order_by(d.grant_id)
         .with_for_update()
     ).all()
+    lock_accounts(session, [beneficiary, *(holder for _g, holder, _r, _a, _s in rows)])
     return [
         (domain.Draw(gid, holder, region, int(amount)), status == "active")
         for gid, holder, region, amount, status in rows

@@ -710,7 +710,7 @@ def cancel_settlement_row(
     state = place.lock_benefit_state(row.psn_no, row.insutype, row.acc_year)
     rev = calculator.reverse(original, state.account)
     # Mutual aid goes back to each holder; a grant ended since keeps no quota for it.
-    draws = mutual_aid.draws_of(session, row.setl_id) if original.mutual_aid else []
+    draws = mutual_aid.draws_of(session, row.setl_id, row.psn_no) if original.mutual_aid else []
     lost = sum(d.amount for d, active in draws if not active)
     if lost:
         rev = replace(rev, mutual_aid_balance_after=rev.mutual_aid_balance_after - lost)
@@ -809,7 +809,7 @@ def restore_cancelled(
     original = settlement_of(row, SettlementRepository(session).details(row.setl_id))
     state = place.lock_benefit_state(row.psn_no, row.insutype, row.acc_year)
     own = original.account - original.mutual_aid
-    draws = mutual_aid.draws_of(session, row.setl_id) if original.mutual_aid else []
+    draws = mutual_aid.draws_of(session, row.setl_id, row.psn_no) if original.mutual_aid else []
     ended = [d.grant_id for d, active in draws if not active]
     if ended:
         raise RefusedError(
