@@ -21,6 +21,7 @@ from medroam.domain.filing import (
     FilingEventKind,
     FilingStatus,
 )
+from medroam.store.fastsql import FastQuery
 from medroam.store.tables import FilingEventRow, FilingRow, PersonRow
 
 
@@ -67,7 +68,7 @@ def filing_from_record(record: dict[str, Any]) -> Filing:
 
 
 _FILINGS = cast(Table, FilingRow.__table__)
-_FILINGS_OF_PERSON = (
+_FILINGS_OF_PERSON = FastQuery(
     select(_FILINGS)
     .where(_FILINGS.c.psn_no == bindparam("psn_no"))
     .order_by(_FILINGS.c.valid_from, _FILINGS.c.filed_at, _FILINGS.c.filing_id)
@@ -153,7 +154,7 @@ class FilingRepository:
 
     def list_for_person(self, psn_no: str) -> list[Filing]:
         # plain rows from a prebuilt query: read by every settlement
-        rows = self.session.execute(_FILINGS_OF_PERSON, {"psn_no": psn_no})
+        rows = _FILINGS_OF_PERSON.all(self.session, {"psn_no": psn_no})
         return [_to_domain(row) for row in rows]
 
     def update(

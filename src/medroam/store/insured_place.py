@@ -29,6 +29,7 @@ from medroam.domain.settlement import AccountState
 from medroam.refdata.provinces import load_province_book
 from medroam.services.ports import BenefitState, ChronicQualification, Insurance, InsuredPerson
 from medroam.store import refdata_cache
+from medroam.store.fastsql import FastQuery
 from medroam.store.filings import FilingRepository
 from medroam.store.tables import (
     AccountRow,
@@ -46,7 +47,7 @@ CERT_SOCIAL_CARD = "03"
 
 
 _P, _I = table_of(PersonRow), table_of(InsuranceRow)
-_PERSON_WITH_INSURANCES = (
+_PERSON_WITH_INSURANCES = FastQuery(
     select(
         _P.c.psn_no,
         _P.c.cert_type,
@@ -70,6 +71,12 @@ _PERSON_WITH_INSURANCES = (
     .where(_P.c.psn_no == bindparam("psn_no"))
     .order_by(_I.c.insutype)
 )
+_V = table_of(PersonVoucherRow)
+_VOUCHER = FastQuery(
+    select(_V.c.card_sn, _V.c.psn_no).where(
+        _V.c.mdtrt_cert_type == bindparam("cert_type"), _V.c.mdtrt_cert_no == bindparam("cert_no")
+    )
+)
 
 # The account's rows in the benefit-state query, under keys no accumulator has.
 _BALANCE = "#account.balance"
@@ -92,7 +99,7 @@ def _benefit_state_query() -> Any:
 
 # Built once: a settlement reads it under its lock (a statement built per call costs
 # more CPU than the database spends answering it).
-_BENEFIT_STATE = _benefit_state_query()
+_BENEFIT_STATE = FastQuery(_benefit_state_query())
 
 
 class SqlInsuredPlace:
@@ -108,13 +115,13 @@ class SqlInsuredPlace:
     # --- persons ---------------------------------------------------------------------
 
     def find_person(self, cert_type: str, cert_no: str, card_sn: str = "") -> str | None:
-        row = self.session.get(PersonVoucherRow, (cert_type, cert_no))
+        row = _VOUCHER.first(self.session, {"cert_type": cert_type, "cert_no": cert_no})
         if row is not None:
             # card_sn is checked when sent; the national edition sends it with 1101 only,
             # so a social-security card without it still identifies its holder
             if cert_type == CERT_SOCIAL_CARD and card_sn and row.card_sn not in ("", card_sn):
                 return None
-            return row.psn_no
+            return str(row.psn_no)
         if cert_type == CERT_ID_NUMBER:
             # An ID number identifies the person even without a voucher row.
             found = self.session.execute(
@@ -131,7 +138,7 @@ class SqlInsuredPlace:
         # One query: the person with every insurance (outer join: a person without one
         # is still found), read as plain rows (no ORM entities: this is on every
         # registration and settlement).
-        rows = self.session.execute(_PERSON_WITH_INSURANCES, {"psn_no": psn_no}).all()
+        rows = _PERSON_WITH_INSURANCES.all(self.session, {"psn_no": psn_no})
         if not rows:
             return None
         row = rows[0]
@@ -193,9 +200,9 @@ class SqlInsuredPlace:
 
     def _read(self, psn_no: str, insutype: str, year: int) -> BenefitState:
         # One prebuilt query: the year's accumulators, then the account's two balances.
-        rows = self.session.execute(
-            _BENEFIT_STATE, {"psn_no": psn_no, "insutype": insutype, "year": year}
-        ).all()
+        rows = _BENEFIT_STATE.all(
+            self.session, {"psn_no": psn_no, "insutype": insutype, "year": year}
+        )
         values = {k: v for k, v in rows}
         balance, mutual = values.pop(_BALANCE, None), values.pop(_MUTUAL_AID, None)
         state = AccountState() if balance is None else AccountState(balance, mutual or 0)

@@ -54,6 +54,11 @@ def _on_statement(*_args: Any, **_kwargs: Any) -> None:
     _local.statements = getattr(_local, "statements", 0) + 1
 
 
+def count_statement() -> None:
+    """Count a statement sent past the engine's events (``store.fastsql``)."""
+    _on_statement()
+
+
 def _on_commit(*_args: Any) -> None:
     _local.commits = getattr(_local, "commits", 0) + 1
 
