@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,9 +18,21 @@ from medroam.domain.catalogue import PRICE_SCALE, QTY_SCALE, FeeLine, LineResult
 from medroam.domain.money import div_round, format_yuan
 from medroam.services.errors import InvalidInputError, NotFoundError, RefusedError
 from medroam.services.ports import InstitutionRef
-from medroam.services.visits import INPATIENT, OUTPATIENT, own_visit, require_kind, require_status
+from medroam.services.visits import (
+    INPATIENT,
+    OUTPATIENT,
+    own_visit,
+    own_visit_for_upload,
+    require_kind,
+    require_status,
+)
 from medroam.store import refdata_cache
-from medroam.store.repositories import FeeLineRepository, classify_into, fee_line, line_result
+from medroam.store.repositories import (
+    FeeLineRepository,
+    classified_values,
+    fee_line,
+    line_result,
+)
 from medroam.store.tables import FeeLineRow
 
 APPROVAL_FLAGS = ("0", "1", "2")  # hosp_appr_flag
@@ -165,7 +178,7 @@ def upload_fees(
             raise InvalidInputError(f"feedetl_sn {line.feedetl_sn}: appears twice in the upload")
         seen.add(line.feedetl_sn)
 
-    visit = own_visit(session, institution, mdtrt_id, psn_no)
+    visit = own_visit_for_upload(session, institution, mdtrt_id, psn_no)
     if inpatient:
         require_kind(visit, INPATIENT, "2301 (inpatient fee upload)")
         require_status(visit, ("admitted", "discharged"), "upload fee lines")
@@ -178,7 +191,8 @@ def upload_fees(
         raise RefusedError(str(exc)) from None
 
     repo = FeeLineRepository(session)
-    stored = repo.by_serial(mdtrt_id)
+    # a visit's first upload (the usual case) has nothing stored to compare with
+    stored: dict[str, Any] = repo.by_serial(mdtrt_id) if visit.lines else {}
     refunded: dict[str, tuple[int, int]] = {}  # original sn → (quantity, amount) refunded
     for old in stored.values():
         if old.init_feedetl_sn and old.status != "cancelled":
@@ -186,7 +200,7 @@ def upload_fees(
             refunded[old.init_feedetl_sn] = (q - old.quantity, a - old.amount)
 
     results: list[LineResult] = []
-    new: list[FeeLineRow] = []
+    new: list[dict[str, Any]] = []
     for line in lines:
         row = stored.get(line.feedetl_sn)
         if row is not None and row.status != "cancelled":
@@ -204,14 +218,16 @@ def upload_fees(
         if line.quantity < 0:
             _check_refund(line, stored, refunded)
         result = classify_line(line.domain(), catalogue.get(line.med_list_codg))
-        if row is None:
-            row = FeeLineRow(mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn)
-            new.append(row)
-            stored[line.feedetl_sn] = row
-        _fill(row, line, msgid, now)
-        classify_into(row, result)
+        values = {**_line_values(line, msgid, now), **classified_values(result)}
+        if row is None:  # new: inserted below as plain values, no ORM object
+            values.update(mdtrt_id=mdtrt_id, feedetl_sn=line.feedetl_sn)
+            new.append(values)
+            stored[line.feedetl_sn] = SimpleNamespace(**values)  # a later refund's original
+        else:  # sent again after a cancel: the stored row is updated
+            for key, value in values.items():
+                setattr(row, key, value)
         results.append(result)
-    repo.insert_new(new)  # one executemany; a line sent again after a cancel is updated
+    repo.insert_new(new)  # one executemany
     session.flush()
     return results
 
@@ -241,31 +257,34 @@ def _check_refund(
     refunded[line.init_feedetl_sn] = (q, a)
 
 
-def _fill(row: FeeLineRow, line: FeeLineInput, msgid: str, now: datetime) -> None:
-    row.psn_no = line.psn_no
-    row.chrg_bchno = line.chrg_bchno or None
-    row.init_feedetl_sn = line.init_feedetl_sn or None
-    row.med_type = line.med_type or None
-    row.fee_ocur_time = line.fee_ocur_time
-    row.med_list_codg = line.med_list_codg
-    row.medins_list_codg = line.medins_list_codg
-    row.amount = line.amount
-    row.quantity = line.quantity
-    row.unit_price = line.unit_price
-    row.hosp_appr_flag = line.hosp_appr_flag
-    row.dise_codg = line.dise_codg or None
-    row.rxno = line.rxno or None
-    row.drord_no = line.drord_no or None
-    row.bilg_dept_codg = line.bilg_dept_codg or None
-    row.bilg_dept_name = line.bilg_dept_name or None
-    row.bilg_dr_codg = line.bilg_dr_codg or None
-    row.bilg_dr_name = line.bilg_dr_name or None
-    row.extra = line.extra
-    row.status = "uploaded"
-    row.setl_id = None
-    row.msgid = msgid
-    row.uploaded_at = now
-    row.cancelled_at = None
+def _line_values(line: FeeLineInput, msgid: str, now: datetime) -> dict[str, Any]:
+    """The stored columns of an uploaded line, apart from its keys and classification."""
+    return {
+        "psn_no": line.psn_no,
+        "chrg_bchno": line.chrg_bchno or None,
+        "init_feedetl_sn": line.init_feedetl_sn or None,
+        "med_type": line.med_type or None,
+        "fee_ocur_time": line.fee_ocur_time,
+        "med_list_codg": line.med_list_codg,
+        "medins_list_codg": line.medins_list_codg,
+        "amount": line.amount,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "hosp_appr_flag": line.hosp_appr_flag,
+        "dise_codg": line.dise_codg or None,
+        "rxno": line.rxno or None,
+        "drord_no": line.drord_no or None,
+        "bilg_dept_codg": line.bilg_dept_codg or None,
+        "bilg_dept_name": line.bilg_dept_name or None,
+        "bilg_dr_codg": line.bilg_dr_codg or None,
+        "bilg_dr_name": line.bilg_dr_name or None,
+        "extra": line.extra,
+        "status": "uploaded",
+        "setl_id": None,
+        "msgid": msgid,
+        "uploaded_at": now,
+        "cancelled_at": None,
+    }
 
 
 def cancel_outpatient_fees(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,22 @@ from medroam.store.tables import DiagnosisRow, FeeLineRow, VisitRow
 OUTPATIENT = "outpatient"
 INPATIENT = "inpatient"
 DEFAULT_OUTPATIENT_MED_TYPE = "11"  # 普通门诊 until 2203 says otherwise
+
+
+class VisitFacts(Protocol):
+    """What the checks read of a visit: a stored row, or a row read for a fee upload."""
+
+    @property
+    def mdtrt_id(self) -> str: ...
+    @property
+    def psn_no(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+_V = TypeVar("_V", bound=VisitFacts)
 
 
 def touch(visit: VisitRow, now: datetime) -> None:
@@ -118,6 +134,16 @@ def own_visit(
     return _checked(visit, mdtrt_id, psn_no)
 
 
+def own_visit_for_upload(
+    session: Session, institution: InstitutionRef, mdtrt_id: str, psn_no: str
+) -> Any:
+    """What a fee upload needs of the institution's visit ``mdtrt_id`` (locked), checked
+    against ``psn_no``: ``mdtrt_id, psn_no, kind, status`` and its stored ``lines``
+    count (``VisitRepository.head_for_upload``), no ORM entity."""
+    head = VisitRepository(session).head_for_upload(institution.code, mdtrt_id)
+    return _checked(head, mdtrt_id, psn_no)
+
+
 def own_visit_with_lines(
     session: Session,
     institution: InstitutionRef,
@@ -136,7 +162,7 @@ def own_visit_with_lines(
     return _checked(visit, mdtrt_id, psn_no), lines, insurance_locked
 
 
-def _checked(visit: VisitRow | None, mdtrt_id: str, psn_no: str | None) -> VisitRow:
+def _checked(visit: _V | None, mdtrt_id: str, psn_no: str | None) -> _V:
     if visit is None:
         raise NotFoundError(f"mdtrt_id {mdtrt_id}: no such visit (就诊信息不存在)")
     if psn_no is not None and psn_no and visit.psn_no != psn_no:
@@ -146,7 +172,7 @@ def _checked(visit: VisitRow | None, mdtrt_id: str, psn_no: str | None) -> Visit
     return visit
 
 
-def require_kind(visit: VisitRow, kind: str, transaction: str) -> None:
+def require_kind(visit: VisitFacts, kind: str, transaction: str) -> None:
     if visit.kind != kind:
         other = "2201 outpatient visit" if visit.kind == OUTPATIENT else "2401 inpatient stay"
         raise RefusedError(
@@ -164,7 +190,7 @@ _STATUS_WORDS = {
 }
 
 
-def require_status(visit: VisitRow, allowed: tuple[str, ...], action: str) -> None:
+def require_status(visit: VisitFacts, allowed: tuple[str, ...], action: str) -> None:
     if visit.status not in allowed:
         raise RefusedError(
             f"mdtrt_id {visit.mdtrt_id} is {_STATUS_WORDS.get(visit.status, visit.status)}: "

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from medroam.domain.catalogue import FeeLine, LineResult
 from medroam.domain.codes import BenefitStatus, ServiceKind
 from medroam.domain.settlement import FundDetail, Settlement
+from medroam.store.fastsql import FastQuery
 from medroam.store.tables import (
     ClearingItemRow,
     ClearingRunRow,
@@ -80,6 +81,24 @@ _VISIT = (
     .execution_options(populate_existing=True)
 )
 _VISIT_LOCKED = _VISIT.with_for_update()
+# What a fee upload needs of its visit (locked) and whether it has lines yet: most
+# uploads are a visit's first, and then nothing else need be read.
+_UPLOAD_HEAD = FastQuery(
+    select(
+        _VISITS.c.mdtrt_id,
+        _VISITS.c.psn_no,
+        _VISITS.c.kind,
+        _VISITS.c.status,
+        select(func.count())
+        .where(_FEE_LINES.c.mdtrt_id == _VISITS.c.mdtrt_id)
+        .scalar_subquery()
+        .label("lines"),
+    )
+    .where(
+        _VISITS.c.mdtrt_id == bindparam("mdtrt_id"), _VISITS.c.fixmedins_code == bindparam("code")
+    )
+    .with_for_update(of=_VISITS)
+)
 _INSERT_FEE_LINES = insert(_FEE_LINES)
 _LINES_OF_VISIT = select(FeeLineRow).where(FeeLineRow.mdtrt_id == bindparam("mdtrt_id"))
 
@@ -143,6 +162,11 @@ class VisitRepository:
         stmt = _VISIT_LOCKED if lock else _VISIT
         params = {"code": fixmedins_code, "mdtrt_id": mdtrt_id}
         return self.session.execute(stmt, params).scalar_one_or_none()
+
+    def head_for_upload(self, fixmedins_code: str, mdtrt_id: str) -> Any | None:
+        """The visit's ``mdtrt_id, psn_no, kind, status`` and its number of stored fee
+        ``lines`` (a named tuple), the visit row locked; None when unknown here."""
+        return _UPLOAD_HEAD.first(self.session, {"code": fixmedins_code, "mdtrt_id": mdtrt_id})
 
     def with_unsettled_lines(
         self,
@@ -270,21 +294,23 @@ def line_result(row: FeeLineRow) -> LineResult:
     )
 
 
-def classify_into(row: FeeLineRow, r: LineResult) -> None:
-    """Store a line's catalogue classification on its row."""
-    row.fulamt_ownpay = r.fulamt_ownpay
-    row.overlmt = r.overlmt
-    row.preselfpay = r.preselfpay
-    row.inscp = r.inscp
-    row.chrgitm_lv = r.level
-    row.med_chrgitm_type = r.charge_type
-    row.selfpay_ratio = r.selfpay_ratio
-    row.price_cap = r.price_cap
-    row.restricted = r.restricted
-    row.essential = r.essential
-    row.negotiated = r.negotiated
-    row.special = r.special
-    row.reason = r.reason
+def classified_values(r: LineResult) -> dict[str, Any]:
+    """A line's catalogue classification as its row's column values."""
+    return {
+        "fulamt_ownpay": r.fulamt_ownpay,
+        "overlmt": r.overlmt,
+        "preselfpay": r.preselfpay,
+        "inscp": r.inscp,
+        "chrgitm_lv": r.level,
+        "med_chrgitm_type": r.charge_type,
+        "selfpay_ratio": r.selfpay_ratio,
+        "price_cap": r.price_cap,
+        "restricted": r.restricted,
+        "essential": r.essential,
+        "negotiated": r.negotiated,
+        "special": r.special,
+        "reason": r.reason,
+    }
 
 
 class FeeLineRepository:
@@ -298,11 +324,11 @@ class FeeLineRepository:
     def add(self, row: FeeLineRow) -> None:
         self.session.add(row)
 
-    def insert_new(self, rows: Sequence[FeeLineRow]) -> None:
-        """Insert new lines (transient objects, not added to the session) in one
-        executemany: no primary keys are read back and no ORM state is kept for them."""
+    def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert new lines, given as column values (every non-key column: nothing here
+        has a default), in one executemany: no ORM objects, no keys read back."""
         if rows:
-            self.session.execute(_INSERT_FEE_LINES, [values_of(r, _FEE_LINES) for r in rows])
+            self.session.execute(_INSERT_FEE_LINES, list(rows))
 
     def mark_settled(self, rows: Sequence[FeeLineRow], setl_id: str) -> None:
         """Settle lines in one statement; the loaded objects are updated in memory as if

@@ -1,0 +1,83 @@
+"""Fee upload (2204 / 2301) serial rules, on SQLite and PostgreSQL.
+
+A visit's first upload reads nothing of stored lines (it has none); later uploads compare
+with what is stored. The unlisted code is fully self-paid, so a line's result is its own
+amount: 15.00 × 2 = 30.00 yuan (3,000 fen), 12.00 × 2 = 24.00 yuan (2,400 fen).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, select
+
+from medroam.services import fees
+from medroam.services.errors import RefusedError
+from medroam.services.uow import unit_of_work
+from medroam.store.tables import FeeLineRow
+from tests.integration.test_settlement_service_support import (
+    EMPLOYEE_HHHT,
+    H_BJ,
+    NOW,
+    admit,
+    line,
+    register,
+)
+
+pytestmark = pytest.mark.db
+
+CODE = "NOT-IN-CATALOGUE-1"
+PSN = EMPLOYEE_HHHT
+
+
+def _stored(engine: Engine, mdtrt_id: str) -> list[tuple[str, int, str]]:
+    with unit_of_work(engine) as s:
+        rows = s.execute(
+            select(FeeLineRow.feedetl_sn, FeeLineRow.amount, FeeLineRow.status)
+            .where(FeeLineRow.mdtrt_id == mdtrt_id)
+            .order_by(FeeLineRow.feedetl_sn)
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def _upload(engine: Engine, lines: list[fees.FeeLineInput], inpatient: bool = False) -> list[int]:
+    with unit_of_work(engine) as s:
+        results = fees.upload_fees(s, H_BJ, NOW, lines, inpatient=inpatient, msgid="M-FEE")
+    return [r.amount for r in results]
+
+
+def test_resend_same_content_other_content_and_after_cancel(world: Engine) -> None:
+    with unit_of_work(world) as s:
+        mdtrt_id = register(s, PSN)
+    first = [line(mdtrt_id, PSN, CODE, "15.00", "2", sn="S1")]
+    assert _upload(world, first) == [3_000]
+    assert _stored(world, mdtrt_id) == [("S1", 3_000, "uploaded")]
+    # the same serial and content again: answered again, nothing added
+    assert _upload(world, first) == [3_000]
+    assert _stored(world, mdtrt_id) == [("S1", 3_000, "uploaded")]
+    # other content under the same serial: refused, nothing changed
+    other = [line(mdtrt_id, PSN, CODE, "12.00", "2", sn="S1")]
+    with pytest.raises(RefusedError, match="already uploaded with other content"):
+        _upload(world, other)
+    assert _stored(world, mdtrt_id) == [("S1", 3_000, "uploaded")]
+    # cancelled (2205), then sent again with the new price: the row is updated
+    with unit_of_work(world) as s:
+        fees.cancel_outpatient_fees(s, H_BJ, NOW, mdtrt_id=mdtrt_id, chrg_bchno="0000", psn_no=PSN)
+    assert _stored(world, mdtrt_id) == [("S1", 3_000, "cancelled")]
+    assert _upload(world, other) == [2_400]
+    assert _stored(world, mdtrt_id) == [("S1", 2_400, "uploaded")]
+
+
+def test_a_refund_of_a_line_sent_in_the_same_upload(world: Engine) -> None:
+    """An inpatient upload with a charge R1 (2 × 15.00 = 30.00) and, in the same call,
+    a refund R2 of one of them (−1 × 15.00 = −15.00): accepted. A second upload refunding
+    2 more (−30.00) would bring the refunds to −45.00, more than the 30.00 charged:
+    refused, and nothing of it is stored."""
+    with unit_of_work(world) as s:
+        mdtrt_id = admit(s, PSN)
+    charge = line(mdtrt_id, PSN, CODE, "15.00", "2", sn="R1")
+    refund = line(mdtrt_id, PSN, CODE, "15.00", "-1", sn="R2", refund_of="R1")
+    assert _upload(world, [charge, refund], inpatient=True) == [3_000, -1_500]
+    too_much = line(mdtrt_id, PSN, CODE, "15.00", "-2", sn="R3", refund_of="R1")
+    with pytest.raises(RefusedError, match="more than the charge"):
+        _upload(world, [too_much], inpatient=True)
+    assert _stored(world, mdtrt_id) == [("R1", 3_000, "uploaded"), ("R2", -1_500, "uploaded")]
