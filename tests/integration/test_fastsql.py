@@ -90,3 +90,14 @@ def test_driver_errors_come_back_as_sqlalchemy_errors(world: Engine) -> None:
             with pytest.raises(OperationalError, match="lock timeout"):
                 locked.all(second, {"p": EMPLOYEE_HHHT})
             second.rollback()
+
+
+def test_pending_orm_changes_are_flushed_before_reading(world: Engine) -> None:
+    """As ``Session.execute`` would: a balance changed on a loaded ORM object and not yet
+    flushed is what the fast read sees."""
+    read = FastQuery(select(AccountRow.balance).where(AccountRow.psn_no == bindparam("p")))
+    with unit_of_work(world) as s:
+        row = s.get(AccountRow, EMPLOYEE_HHHT)
+        assert row is not None
+        row.balance = 123
+        assert read.all(s, {"p": EMPLOYEE_HHHT})[0].balance == 123

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from medroam.services import settlement
+from medroam.services import fees, settlement
 from medroam.services.ports import BenefitState
 from medroam.services.uow import unit_of_work
 from medroam.store import settlement_write
@@ -30,9 +30,12 @@ from tests.integration.test_settlement_service_support import (
     NOW,
     account,
     accumulators,
+    admit,
     counts,
+    discharge,
     outpatient,
     request,
+    typical_lines,
 )
 
 pytestmark = pytest.mark.db
@@ -173,3 +176,41 @@ def test_an_account_overdrawn_under_the_statement_is_refused_and_nothing_stays(
         )
     with unit_of_work(world) as s:
         assert (counts(s), accumulators(s, psn), account(s, psn)) == before
+
+
+def test_a_stay_discharged_and_settled_in_one_session_ends_settled(world: Engine) -> None:
+    """Admission, lines, discharge (2402 changes the visit through the ORM) and the final
+    settlement (2304, which reads the visit as a plain record and writes it with Core) in
+    one unit of work: the settlement sees "discharged" (else it would refuse), and the ORM
+    objects the session holds of the visit and its lines are updated with it, so the
+    closing flush writes no stale status back. The stored visit ends "settled", its fee
+    lines "settled" under the settlement, and the session's own objects say the same."""
+    psn = EMPLOYEE_HHHT
+    with unit_of_work(world) as s:
+        mdtrt_id = admit(s, psn)
+        uploaded = fees.upload_fees(
+            s, H_BJ, NOW, typical_lines(s, mdtrt_id, psn), inpatient=True, msgid="M-F1"
+        )
+        held = s.get(VisitRow, mdtrt_id)  # an ORM object of the visit in this session
+        held_lines = s.execute(select(FeeLineRow).where(FeeLineRow.mdtrt_id == mdtrt_id)).scalars()
+        held_lines = list(held_lines)
+        discharge(s, mdtrt_id, psn)
+        view = settlement.settle(
+            s,
+            SqlInsuredPlace(s),
+            H_BJ,
+            NOW,
+            request(mdtrt_id, psn, sum(r.amount for r in uploaded)),
+            kind="inpatient",
+            msgid="M-SETL",
+        )
+        assert held is not None and held.status == "settled"
+        assert {ln.status for ln in held_lines} == {"settled"}
+        assert {ln.setl_id for ln in held_lines} == {view.setl_id}
+    with unit_of_work(world) as s:
+        stored = s.get(VisitRow, mdtrt_id)
+        assert stored is not None and stored.status == "settled"
+        lines = s.execute(
+            select(FeeLineRow.status, FeeLineRow.setl_id).where(FeeLineRow.mdtrt_id == mdtrt_id)
+        ).all()
+        assert {tuple(r) for r in lines} == {("settled", view.setl_id)}

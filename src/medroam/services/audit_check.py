@@ -36,7 +36,7 @@ from medroam.domain.audit.model import (
 from medroam.domain.codes import MED_TYPE_PHARMACY
 from medroam.domain.money import format_yuan
 from medroam.refdata.audit_rules import load_rule_book
-from medroam.store.tables import FeeLineRow, VisitRow
+from medroam.store.repositories import LineLike, VisitLike
 
 __all__ = [
     "BILL",
@@ -90,8 +90,8 @@ class PersonFacts:
 
 
 def bill_of_visit(
-    visit: VisitRow,
-    lines: Sequence[FeeLineRow],
+    visit: VisitLike,
+    lines: Sequence[LineLike],
     person: PersonFacts,
     *,
     treatment_region: str,

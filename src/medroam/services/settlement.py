@@ -58,14 +58,16 @@ from medroam.store.insured_place import is_local
 from medroam.store.repositories import (
     FeeLineRepository,
     LedgerRepository,
+    LineLike,
     SettlementRepository,
+    VisitLike,
     amounts_of,
     fee_line,
     new_id,
     settlement_of,
 )
 from medroam.store.settlement_write import BenefitChange, SettlementWrite, record_settlement
-from medroam.store.tables import FeeLineRow, SettlementRow, VisitRow
+from medroam.store.tables import SettlementRow, VisitRow
 
 CLR_TYPE_OUTPATIENT = "11"  # clr_type 门诊
 CLR_TYPE_INPATIENT = "21"  # clr_type 住院
@@ -155,8 +157,8 @@ def _clr_type(kind: ServiceKind) -> str:
 
 @dataclass(slots=True)
 class _Prepared:
-    visit: VisitRow
-    lines: list[FeeLineRow]
+    visit: VisitLike
+    lines: list[LineLike]
     person: InsuredPerson
     insurance: Insurance
     settlement: Settlement
@@ -366,7 +368,7 @@ def _prepare(
     )
 
 
-def _check_state(visit: VisitRow, req: SettleRequest, write: bool) -> None:
+def _check_state(visit: VisitLike, req: SettleRequest, write: bool) -> None:
     if visit.status == "cancelled":
         raise RefusedError(f"mdtrt_id {visit.mdtrt_id} was cancelled: nothing can be settled")
     if visit.kind == OUTPATIENT:
@@ -565,13 +567,13 @@ def settle(
     )
 
 
-def _stamp(visit: VisitRow, now: datetime) -> datetime:
+def _stamp(visit: VisitLike, now: datetime) -> datetime:
     """``now``, or just after the visit's last change when that is not earlier: the
     settlements of a visit are strictly ordered by ``setl_time`` (cancellation goes
     newest first). Every settlement and cancellation sets the visit's ``updated_at`` to
     its own ``setl_time``, so the visit row (already read, and locked) bounds them all
     without a query."""
-    latest = visit.updated_at
+    latest: datetime | None = visit.updated_at
     if latest is not None and latest >= now:
         return (latest + timedelta(microseconds=1)).astimezone(now.tzinfo)
     return now

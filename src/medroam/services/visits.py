@@ -28,11 +28,13 @@ from medroam.services.persons import (
 from medroam.services.ports import InstitutionRef, InsuredPlace
 from medroam.store.repositories import (
     FeeLineRepository,
+    LineLike,
     SettlementRepository,
+    VisitLike,
     VisitRepository,
     new_id,
 )
-from medroam.store.tables import DiagnosisRow, FeeLineRow, VisitRow
+from medroam.store.tables import DiagnosisRow, VisitRow
 
 OUTPATIENT = "outpatient"
 INPATIENT = "inpatient"
@@ -152,7 +154,7 @@ def own_visit_with_lines(
     batch: str | None,
     *,
     lock: bool,
-) -> tuple[VisitRow, list[FeeLineRow], bool]:
+) -> tuple[VisitLike, list[LineLike], bool]:
     """:func:`own_visit` with its unsettled lines (of ``batch``, or all) in one query;
     the third value says the person's insurance row was locked with the visit
     (``VisitRepository.with_unsettled_lines``)."""

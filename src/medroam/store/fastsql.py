@@ -9,7 +9,8 @@ per call, so that overhead was a large share of a call's CPU (docs/performance.m
 :class:`FastQuery` compiles a Core ``SELECT`` once per dialect with SQLAlchemy (so the
 SQL, the quoting and the type conversions are SQLAlchemy's, not a second hand-written
 copy), then runs it on the DBAPI connection of the session's current transaction: the
-same transaction, locks and isolation as any other statement of the unit of work. Bind
+same transaction, locks and isolation as any other statement of the unit of work, and,
+as ``Session.execute`` does, pending ORM changes are flushed first. Bind
 and result conversions of the statement's types are applied (SQLite stores dates as
 text; PostgreSQL needs none for the types read here). Errors come back as SQLAlchemy's
 exceptions (``OperationalError`` for a lock timeout, …), statements are counted by
@@ -78,6 +79,12 @@ class FastQuery:
     def all(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
         """Every row, as named tuples (``row.psn_no`` or ``row[0]``) in the select's
         column order."""
+        make = self._compiled(session.get_bind().dialect).row
+        return [make(r) for r in self.tuples(session, params)]
+
+    def tuples(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row as a plain tuple, converted, in the select's column order."""
+        session._autoflush()  # as Session.execute: pending ORM changes are seen
         connection = session.connection()
         dialect = connection.dialect
         c = self._compiled(dialect)
@@ -106,12 +113,12 @@ class FastQuery:
             ) from error
         finally:
             cursor.close()
-        procs, make = c.results, c.row
+        procs = c.results
         if raw and any(procs):
             return [
-                make(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw
+                tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw
             ]
-        return [make(r) for r in raw]
+        return raw
 
     def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(session, params)

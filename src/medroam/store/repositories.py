@@ -10,14 +10,14 @@ one.
 from __future__ import annotations
 
 import secrets
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from medroam.domain.catalogue import FeeLine, LineResult
 from medroam.domain.codes import BenefitStatus, ServiceKind
@@ -103,35 +103,39 @@ _INSERT_FEE_LINES = insert(_FEE_LINES)
 _LINES_OF_VISIT = select(FeeLineRow).where(FeeLineRow.mdtrt_id == bindparam("mdtrt_id"))
 
 # (one batch?, lock the visit?, lock the insurance?) → the query, built on first use.
-_VISIT_AND_LINES: dict[tuple[bool, bool, bool], Any] = {}
+_VISIT_AND_LINES: dict[tuple[bool, bool, bool], FastQuery] = {}
+# A visit and a fee line read as plain named tuples (attribute names = the ORM's).
+VisitRecord = namedtuple("VisitRecord", [c.key for c in _VISITS.columns])  # type: ignore[misc]
+LineRecord = namedtuple("LineRecord", [c.key for c in _FEE_LINES.columns])  # type: ignore[misc]
+_VISIT_WIDTH = len(_VISITS.columns)
+# A visit or fee line as read by the settlement: an ORM row or a record above, with the
+# same attribute names (read by attribute only; the namedtuples are untyped to mypy).
+VisitLike: TypeAlias = Any
+LineLike: TypeAlias = Any
 
 
-def _visit_and_lines_query(batch: bool, lock: bool, lock_insurance: bool) -> Any:
+def _visit_and_lines_query(batch: bool, lock: bool, lock_insurance: bool) -> FastQuery:
     key = (batch, lock, lock_insurance)
-    stmt = _VISIT_AND_LINES.get(key)
-    if stmt is not None:
-        return stmt
-    on_line = and_(FeeLineRow.mdtrt_id == VisitRow.mdtrt_id, FeeLineRow.status == "uploaded")
+    query = _VISIT_AND_LINES.get(key)
+    if query is not None:
+        return query
+    v, f = _VISITS, _FEE_LINES
+    on_line = and_(f.c.mdtrt_id == v.c.mdtrt_id, f.c.status == "uploaded")
     if batch:
-        on_line = and_(on_line, FeeLineRow.chrg_bchno == bindparam("batch"))
-    stmt = select(VisitRow, FeeLineRow).outerjoin(FeeLineRow, on_line)
+        on_line = and_(on_line, f.c.chrg_bchno == bindparam("batch"))
+    stmt = select(*v.columns, *f.columns).select_from(v.outerjoin(f, on_line))
     if lock_insurance:
-        ins = InsuranceRow
+        ins = table_of(InsuranceRow)
         stmt = stmt.join(
-            ins, and_(ins.psn_no == VisitRow.psn_no, ins.insutype == VisitRow.insutype)
-        ).with_for_update(of=[_VISITS, table_of(InsuranceRow)])
+            ins, and_(ins.c.psn_no == v.c.psn_no, ins.c.insutype == v.c.insutype)
+        ).with_for_update(of=[v, ins])
     elif lock:
-        stmt = stmt.with_for_update(of=_VISITS)
-    stmt = (
-        stmt.where(
-            VisitRow.mdtrt_id == bindparam("mdtrt_id"),
-            VisitRow.fixmedins_code == bindparam("code"),
-        )
-        .order_by(FeeLineRow.row_id)
-        .execution_options(populate_existing=True)
-    )
-    _VISIT_AND_LINES[key] = stmt
-    return stmt
+        stmt = stmt.with_for_update(of=v)
+    stmt = stmt.where(
+        v.c.mdtrt_id == bindparam("mdtrt_id"), v.c.fixmedins_code == bindparam("code")
+    ).order_by(f.c.row_id)
+    query = _VISIT_AND_LINES[key] = FastQuery(stmt)
+    return query
 
 
 class VisitRepository:
@@ -175,9 +179,11 @@ class VisitRepository:
         chrg_bchno: str | None = None,
         *,
         lock: bool = False,
-    ) -> tuple[VisitRow | None, list[FeeLineRow], bool]:
-        """The visit with its unsettled lines (of one batch, or all) in one query, and
-        whether its person's insurance row was locked with it.
+    ) -> tuple[Any | None, list[Any], bool]:
+        """The visit (a :data:`VisitRecord`) with its unsettled lines (
+        :data:`LineRecord`, of one batch or all) in one query, and whether its person's
+        insurance row was locked with it. Plain tuples, not ORM entities: a settlement
+        only reads them, and writes with Core statements (``store.settlement_write``).
 
         With ``lock`` the visit row is locked and, on PostgreSQL, the person's
         ``insurances`` row of the visit's insutype too (``FOR UPDATE OF`` both): the
@@ -192,7 +198,10 @@ class VisitRepository:
             both = False
         if not rows:
             return None, [], False
-        return rows[0][0], [line for _, line in rows if line is not None], both
+        w = _VISIT_WIDTH
+        visit = VisitRecord._make(rows[0][:w])
+        lines = [LineRecord._make(r[w:]) for r in rows if r[w] is not None]
+        return visit, lines, both
 
     def _visit_and_lines(
         self,
@@ -201,10 +210,17 @@ class VisitRepository:
         chrg_bchno: str | None,
         lock: bool,
         lock_insurance: bool,
-    ) -> list[Any]:
-        stmt = _visit_and_lines_query(chrg_bchno is not None, lock, lock_insurance)
+    ) -> list[tuple[Any, ...]]:
+        query = _visit_and_lines_query(chrg_bchno is not None, lock, lock_insurance)
         params = {"code": fixmedins_code, "mdtrt_id": mdtrt_id, "batch": chrg_bchno}
-        return list(self.session.execute(stmt, params).all())
+        return query.tuples(self.session, params)
+
+    def settled(self, mdtrt_id: str, values: Mapping[str, Any]) -> None:
+        """A settlement's change to its visit (``updated_at``, ``status``), one UPDATE."""
+        if values:
+            self.session.execute(
+                update(_VISITS).where(_VISITS.c.mdtrt_id == mdtrt_id).values(**values)
+            )
 
     def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
         return self.session.execute(
@@ -259,7 +275,7 @@ class VisitRepository:
 # --- fee lines ------------------------------------------------------------------------------
 
 
-def fee_line(row: FeeLineRow) -> FeeLine:
+def fee_line(row: LineLike) -> FeeLine:
     return FeeLine(
         line_id=row.feedetl_sn,
         list_code=row.med_list_codg,
@@ -330,19 +346,14 @@ class FeeLineRepository:
         if rows:
             self.session.execute(_INSERT_FEE_LINES, list(rows))
 
-    def mark_settled(self, rows: Sequence[FeeLineRow], setl_id: str) -> None:
-        """Settle lines in one statement; the loaded objects are updated in memory as if
-        they had been read so (nothing left for a flush to write)."""
-        if not rows:
-            return
-        self.session.execute(
-            update(_FEE_LINES)
-            .where(_FEE_LINES.c.row_id.in_([r.row_id for r in rows]))
-            .values(status="settled", setl_id=setl_id)
-        )
-        for r in rows:
-            set_committed_value(r, "status", "settled")
-            set_committed_value(r, "setl_id", setl_id)
+    def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> None:
+        """Settle lines in one statement."""
+        if row_ids:
+            self.session.execute(
+                update(_FEE_LINES)
+                .where(_FEE_LINES.c.row_id.in_(row_ids))
+                .values(status="settled", setl_id=setl_id)
+            )
 
     def unsettled(self, mdtrt_id: str, chrg_bchno: str | None = None) -> list[FeeLineRow]:
         stmt = select(FeeLineRow).where(

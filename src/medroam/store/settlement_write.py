@@ -13,8 +13,9 @@ the settlement row is there.
 Elsewhere (SQLite, where a statement costs no round trip and data-modifying CTEs do not
 exist) the same writes go one statement each, through the repositories.
 
-Both paths leave the loaded ORM objects (lines, visit) as if read after the write, so
-nothing is left for a flush.
+The visit and lines come in as plain records (``VisitRepository.with_unsettled_lines``);
+an ORM object of them already loaded in the session is left as if read after the
+write, so nothing stale is left for a flush.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import TextClause
 
 from medroam.domain.settlement import AccountState, FundDetail
@@ -37,6 +39,7 @@ from medroam.store.repositories import (
     FeeLineRepository,
     LedgerRepository,
     SettlementRepository,
+    VisitRepository,
     check_balanced,
 )
 from medroam.store.tables import FeeLineRow, VisitRow, naive_utc
@@ -58,10 +61,10 @@ class BenefitChange:
 class SettlementWrite:
     row: Mapping[str, Any]  # the settlements columns
     details: Sequence[FundDetail]
-    lines: Sequence[FeeLineRow]  # loaded, unsettled: become settled under row's setl_id
+    lines: Sequence[Any]  # read, unsettled (``row_id``): settled under row's setl_id
     benefit: BenefitChange
     legs: Sequence[tuple[str, int]]  # ledger legs of the "settle" posting (balanced)
-    visit: VisitRow  # loaded and locked
+    visit: Any  # read and locked (``mdtrt_id``, ``updated_at``)
     visit_status: str | None  # a new status for the visit, or None to keep it
     now: datetime
 
@@ -87,16 +90,38 @@ def _statement_each(
     session: Session, place: InsuredPlace, w: SettlementWrite, setl_id: str
 ) -> None:
     SettlementRepository(session).add_values(w.row, w.details)
-    FeeLineRepository(session).mark_settled(w.lines, setl_id)
+    FeeLineRepository(session).settle_lines([line.row_id for line in w.lines], setl_id)
     b = w.benefit
     place.apply_benefit_change(b.psn_no, b.insutype, b.year, b.delta, b.account, w.now)
     LedgerRepository(session).post(setl_id, "settle", w.legs, w.now)
-    # the visit through the ORM (one UPDATE at the caller's flush)
+    VisitRepository(session).settled(w.visit.mdtrt_id, _visit_values(w))
+    _sync_loaded(session, w, setl_id)
+
+
+def _visit_values(w: SettlementWrite) -> dict[str, Any]:
+    """The visit's new ``updated_at`` (never moved back: the row is locked, its value
+    read) and status."""
+    values: dict[str, Any] = {}
     if w.visit.updated_at is None or w.now > w.visit.updated_at:
-        w.visit.updated_at = w.now
+        values["updated_at"] = w.now
     if w.visit_status is not None:
-        w.visit.status = w.visit_status
-    session.flush()
+        values["status"] = w.visit_status
+    return values
+
+
+def _sync_loaded(session: Session, w: SettlementWrite, setl_id: str) -> None:
+    """ORM objects of this visit or its lines that the session already holds: as if
+    read after the write (a later flush must not write their old values back)."""
+    identity = session.identity_map
+    visit = identity.get(identity_key(VisitRow, w.visit.mdtrt_id))
+    if visit is not None:
+        for key, value in _visit_values(w).items():
+            set_committed_value(visit, key, value)
+    for line in w.lines:
+        loaded = identity.get(identity_key(FeeLineRow, line.row_id))
+        if loaded is not None:
+            set_committed_value(loaded, "status", "settled")
+            set_committed_value(loaded, "setl_id", setl_id)
 
 
 # --- PostgreSQL: one statement ------------------------------------------------------------
@@ -237,11 +262,4 @@ def _one_statement(
         # no account row, or it would go negative: the adapter's own path decides
         # (creates the row, or refuses; the caller's transaction is then rolled back)
         place.change_account(b.psn_no, b.account, w.now)
-    # the loaded objects as if read after the write: nothing left for a flush
-    for line in w.lines:
-        set_committed_value(line, "status", "settled")
-        set_committed_value(line, "setl_id", setl_id)
-    if w.visit.updated_at is None or w.now > w.visit.updated_at:
-        set_committed_value(w.visit, "updated_at", w.now)
-    if w.visit_status is not None:
-        set_committed_value(w.visit, "status", w.visit_status)
+    _sync_loaded(session, w, setl_id)
