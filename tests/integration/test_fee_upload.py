@@ -7,12 +7,16 @@ amount: 15.00 × 2 = 30.00 yuan (3,000 fen), 12.00 × 2 = 24.00 yuan (2,400 fen)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import Engine, select
 
+from medroam.domain.catalogue import classify_line
 from medroam.services import fees
 from medroam.services.errors import RefusedError
 from medroam.services.uow import unit_of_work
+from medroam.store.repositories import FeeLineRepository, classified_values
 from medroam.store.tables import FeeLineRow
 from tests.integration.test_settlement_service_support import (
     EMPLOYEE_HHHT,
@@ -81,3 +85,28 @@ def test_a_refund_of_a_line_sent_in_the_same_upload(world: Engine) -> None:
     with pytest.raises(RefusedError, match="more than the charge"):
         _upload(world, [too_much], inpatient=True)
     assert _stored(world, mdtrt_id) == [("R1", 3_000, "uploaded"), ("R2", -1_500, "uploaded")]
+
+
+def test_new_lines_are_stored_exactly_as_given(world: Engine) -> None:
+    """Every column of a new line reads back as given: on PostgreSQL the lines go as one
+    JSON document (``jsonb_populate_recordset``), on SQLite as an executemany. The line
+    carries Chinese text, a JSON ``extra``, a naive local charge time and an aware upload
+    time (stored as naive UTC, read back aware), NULLs and booleans."""
+    with unit_of_work(world) as s:
+        mdtrt_id = register(s, PSN)
+    given = line(mdtrt_id, PSN, CODE, "15.00", "2", sn="J1")
+    given = replace(given, bilg_dept_name="内科", extra={"备注": "值", "n": 1})
+    result = classify_line(given.domain(), None)
+    values = {
+        **fees._line_values(given, "M-FEE", NOW),
+        **classified_values(result),
+        "mdtrt_id": mdtrt_id,
+        "feedetl_sn": "J1",
+    }
+    with unit_of_work(world) as s:
+        FeeLineRepository(s).insert_new([values])
+    with unit_of_work(world) as s:
+        row = s.execute(select(FeeLineRow).where(FeeLineRow.feedetl_sn == "J1")).scalar_one()
+        stored = {key: getattr(row, key) for key in values}
+    assert stored == values
+    assert stored["uploaded_at"] == NOW and stored["extra"] == {"备注": "值", "n": 1}

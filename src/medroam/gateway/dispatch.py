@@ -78,14 +78,19 @@ from medroam.gateway.settings import GatewaySettings
 from medroam.netutil import multipart_parts
 from medroam.services.uow import unit_of_work
 from medroam.store import sqlstats
+from medroam.store.fastsql import FastQuery
 from medroam.store.tables import MessageLogRow, NonceRow, SignInRow
 from medroam.store.upsert import table_of
 
-_INSERT_LOG = insert(table_of(MessageLogRow))
 _LOG_COLUMNS = (
     "fixmedins_code", "msgid", "infno", "request_hash", "infcode", "inf_refmsgid", "response",
     "received_at", "reversed",
 )  # fmt: skip
+_INSERT_LOG = FastQuery(
+    insert(table_of(MessageLogRow)).values(
+        {c: bindparam(c, type_=table_of(MessageLogRow).c[c].type) for c in _LOG_COLUMNS}
+    )
+)
 
 
 def _log_with_nonce() -> Any:
@@ -107,7 +112,7 @@ def _log_with_nonce() -> Any:
     return insert(log).from_select(list(_LOG_COLUMNS), values).returning(log.c.log_id)
 
 
-_LOG_WITH_NONCE = _log_with_nonce()
+_LOG_WITH_NONCE = FastQuery(_log_with_nonce())
 SIGN_IN_INFNO = "9001"
 SIGN_OUT_INFNO = "9002"
 UPLOAD_INFNO = "9101"
@@ -404,10 +409,10 @@ class Gateway:
             "reversed": False,
         }
         if nonce_of is None:
-            session.execute(_INSERT_LOG, values)
+            _INSERT_LOG.execute(session, values)
             return
         values.update(n_key_id=nonce_of.key_id, n_nonce=nonce_of.nonce)
-        if session.execute(_LOG_WITH_NONCE, values).first() is None:
+        if not _LOG_WITH_NONCE.tuples(session, values):
             raise replay_error(nonce_of, self.settings)
 
     def _record_nonce_alone(self, creds: Credentials, now: datetime) -> None:

@@ -1,4 +1,4 @@
-"""Hot-path reads on the session's own driver connection, as plain tuples.
+"""Hot-path statements on the session's own driver connection; rows as plain tuples.
 
 SQLAlchemy's ``Session.execute`` costs about 0.09 ms of CPU per statement on top of
 psycopg's own work (result metadata, cursor description objects, row wrappers), measured
@@ -16,8 +16,9 @@ text; PostgreSQL needs none for the types read here). Errors come back as SQLAlc
 exceptions (``OperationalError`` for a lock timeout, …), statements are counted by
 :mod:`medroam.store.sqlstats` as any other.
 
-Only for reads whose rows the caller turns into plain values itself; writes and
-anything the ORM must track stay on the session.
+For the hot path's reads, whose rows the caller turns into plain values itself, and its
+few fixed-shape writes (the message log, a new visit, a settlement's one statement);
+anything the ORM must track stays on the session.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class _Compiled:
 
 
 class FastQuery:
-    """A Core select compiled once per dialect, run as tuples on the driver connection."""
+    """A Core statement compiled once per dialect, run on the driver connection; rows
+    come back as tuples."""
 
     __slots__ = ("_by_dialect", "statement")
 
@@ -104,7 +106,7 @@ class FastQuery:
                 cursor.execute(c.sql, args, prepare=True)
             else:
                 cursor.execute(c.sql, args)
-            raw: list[tuple[Any, ...]] = cursor.fetchall()
+            raw: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description else []
             if c.results is None:
                 c.results = _result_processors(c.types, dialect, cursor.description)
         except dialect.loaded_dbapi.Error as error:
@@ -120,6 +122,10 @@ class FastQuery:
             ]
         return raw
 
+    def execute(self, session: Session, params: Mapping[str, Any]) -> None:
+        """Run a statement whose rows (if any) are not wanted."""
+        self.tuples(session, params)
+
     def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(session, params)
         return rows[0] if rows else None
@@ -132,6 +138,9 @@ def _row_class(names: list[str]) -> Any:
 def _result_processors(
     types: list[Any], dialect: Dialect, description: Sequence[Any] | None
 ) -> list[Processor]:
-    # SQLAlchemy's own conversions; some (psycopg's Numeric) depend on the cursor's type
-    codes = [d[1] for d in description] if description else [None] * len(types)
+    # SQLAlchemy's own conversions; some (psycopg's Numeric) depend on the cursor's type.
+    # A text() statement has no typed columns: its values come as the driver gives them.
+    if not description or len(types) != len(description):
+        return [None] * len(description or ())
+    codes = [d[1] for d in description]
     return [t._cached_result_processor(dialect, code) for t, code in zip(types, codes, strict=True)]

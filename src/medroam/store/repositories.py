@@ -23,6 +23,7 @@ from medroam.domain.catalogue import FeeLine, LineResult
 from medroam.domain.codes import BenefitStatus, ServiceKind
 from medroam.domain.settlement import FundDetail, Settlement
 from medroam.store.fastsql import FastQuery
+from medroam.store.jsonparams import dumps
 from medroam.store.tables import (
     ClearingItemRow,
     ClearingRunRow,
@@ -100,6 +101,15 @@ _UPLOAD_HEAD = FastQuery(
     .with_for_update(of=_VISITS)
 )
 _INSERT_FEE_LINES = insert(_FEE_LINES)
+_FEE_LINE_COLUMNS = ", ".join(c.name for c in _FEE_LINES.columns if not c.primary_key)
+# PostgreSQL: a visit's new lines in one prepared statement, whatever their number (a
+# multi-row VALUES is a new statement text per row count; an executemany, one per row).
+_INSERT_FEE_LINES_JSON = FastQuery(
+    text(
+        f"INSERT INTO fee_lines ({_FEE_LINE_COLUMNS}) SELECT {_FEE_LINE_COLUMNS} "
+        "FROM jsonb_populate_recordset(NULL::fee_lines, CAST(:rows AS JSONB))"
+    )
+)
 _LINES_OF_VISIT = select(FeeLineRow).where(FeeLineRow.mdtrt_id == bindparam("mdtrt_id"))
 
 # (one batch?, lock the visit?, lock the insurance?) → the query, built on first use.
@@ -343,7 +353,13 @@ class FeeLineRepository:
     def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new lines, given as column values (every non-key column: nothing here
         has a default), in one executemany: no ORM objects, no keys read back."""
-        if rows:
+        if not rows:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            # fee_ocur_time is naive local time (its column is plain DateTime)
+            doc = [{**r, "fee_ocur_time": r["fee_ocur_time"].isoformat()} for r in rows]
+            _INSERT_FEE_LINES_JSON.execute(self.session, {"rows": dumps(doc)})
+        else:
             self.session.execute(_INSERT_FEE_LINES, list(rows))
 
     def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> None:

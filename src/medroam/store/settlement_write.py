@@ -20,21 +20,21 @@ write, so nothing stale is left for a flush.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql.elements import TextClause
 
 from medroam.domain.settlement import AccountState, FundDetail
 from medroam.services.ports import InsuredPlace
+from medroam.store.fastsql import FastQuery
 from medroam.store.insured_place import SqlInsuredPlace, is_local
+from medroam.store.jsonparams import dumps
 from medroam.store.repositories import (
     FeeLineRepository,
     LedgerRepository,
@@ -126,10 +126,10 @@ def _sync_loaded(session: Session, w: SettlementWrite, setl_id: str) -> None:
 
 # --- PostgreSQL: one statement ------------------------------------------------------------
 
-_built: dict[tuple[tuple[str, ...], bool], TextClause] = {}
+_built: dict[tuple[tuple[str, ...], bool], FastQuery] = {}
 
 
-def _statement(columns: tuple[str, ...], account: bool) -> TextClause:
+def _statement(columns: tuple[str, ...], account: bool) -> FastQuery:
     """The statement for settlement rows with ``columns``, with or without the account
     update (built once per shape)."""
     key = (columns, account)
@@ -187,20 +187,8 @@ def _statement(columns: tuple[str, ...], account: bool) -> TextClause:
   WHERE mdtrt_id = :mdtrt_id
 ){account_cte}
 SELECT (SELECT count(*) FROM f) AS lines, {account_select} AS account"""
-    stmt = _built[key] = text(sql)
+    stmt = _built[key] = FastQuery(text(sql))
     return stmt
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime):
-        return naive_utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in a settlement row")
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def _one_statement(
@@ -212,8 +200,8 @@ def _one_statement(
     account = bool(b.account.balance or b.account.mutual_aid_balance)
     columns = tuple(w.row)
     params: dict[str, Any] = {
-        "settlement": _dumps(dict(w.row)),
-        "details": _dumps(
+        "settlement": dumps(dict(w.row)),
+        "details": dumps(
             [
                 {
                     "setl_id": setl_id,
@@ -227,8 +215,8 @@ def _one_statement(
                 for seq, d in enumerate(w.details, start=1)
             ]
         ),
-        "lines": _dumps([line.row_id for line in w.lines]),
-        "accumulators": _dumps(
+        "lines": dumps([line.row_id for line in w.lines]),
+        "accumulators": dumps(
             [
                 {
                     "psn_no": b.psn_no,
@@ -242,7 +230,7 @@ def _one_statement(
                 if amount
             ]
         ),
-        "legs": _dumps([{"account": acc, "amount": amt} for acc, amt in w.legs if amt]),
+        "legs": dumps([{"account": acc, "amount": amt} for acc, amt in w.legs if amt]),
         "setl_id": setl_id,
         "now": now,
         "mdtrt_id": w.visit.mdtrt_id,
@@ -252,7 +240,7 @@ def _one_statement(
         params.update(
             balance=b.account.balance, mutual=b.account.mutual_aid_balance, psn_no=b.psn_no
         )
-    lines, account_done = session.execute(_statement(columns, account), params).one()
+    ((lines, account_done),) = _statement(columns, account).tuples(session, params)
     if lines != len(w.lines):
         raise RuntimeError(
             f"settlement {setl_id}: {lines} of {len(w.lines)} fee lines were settled "

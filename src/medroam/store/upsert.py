@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, TextClause
+
+from medroam.store.fastsql import FastQuery
 
 # Statements built once per (dialect, table, key, returned column, value names).
 _built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...], str], Any] = {}
@@ -49,15 +51,17 @@ def insert_new(
     driver.)"""
     dialect = session.get_bind().dialect.name
     key = (dialect, table.name, tuple(conflict), str(returning), tuple(values), str(where))
-    stmt = _built.get(key)
-    if stmt is None:
-        stmt = (
+    query = _built.get(key)
+    if query is None:
+        query = FastQuery(
             _insert(session, table)
+            .values({k: bindparam(k, type_=table.c[k].type) for k in values})
             .on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
             .returning(returning)
         )
-        _built[key] = stmt
-    return session.execute(stmt, dict(values)).scalar_one_or_none()
+        _built[key] = query
+    row = query.first(session, values)
+    return None if row is None else row[0]
 
 
 def insert_or_add(
