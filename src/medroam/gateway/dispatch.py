@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -146,28 +147,23 @@ class _Request:
 
 
 def request_hash(envelope: Envelope, inp: Mapping[str, Any]) -> str:
-    """What makes two requests under one msgid "the same": infno, regions, input."""
-    canonical = jsonfmt.dumps(
-        _sorted(
-            {
-                "infno": envelope.infno,
-                "insuplc_admdvs": envelope.insuplc_admdvs,
-                "mdtrtarea_admvs": envelope.mdtrtarea_admvs,
-                "input": inp,
-            }
-        )
+    """What makes two requests under one msgid "the same": infno, regions, input, as
+    canonical JSON (keys sorted, compact; a number and the same text as a string count
+    alike, as the field readers take both). The standard library's C encoder: this runs
+    on every state-changing call."""
+    canonical = json.dumps(
+        {
+            "infno": envelope.infno,
+            "insuplc_admdvs": envelope.insuplc_admdvs,
+            "mdtrtarea_admvs": envelope.mdtrtarea_admvs,
+            "input": inp,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,  # Decimal (the parser's numbers)
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _sorted(value[k]) for k in sorted(value, key=str)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    if isinstance(value, float):  # never produced by our parser; keep the hash total
-        return repr(value)
-    return value
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Gateway:

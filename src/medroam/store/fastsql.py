@@ -47,6 +47,7 @@ class _Compiled:
     types: list[Any]  # the result columns' SQLAlchemy types
     row: Callable[[Any], Any]  # a named tuple's _make: rows read by column name
     results: list[Processor] | None = None  # known after the first run (needs cursor types)
+    has_rows: bool = True  # after the first run: whether the statement returns rows
     prepare: bool = False
 
 
@@ -106,9 +107,10 @@ class FastQuery:
                 cursor.execute(c.sql, args, prepare=True)
             else:
                 cursor.execute(c.sql, args)
-            raw: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description else []
-            if c.results is None:
+            if c.results is None:  # first run (psycopg builds .description anew per call)
+                c.has_rows = cursor.description is not None
                 c.results = _result_processors(c.types, dialect, cursor.description)
+            raw: list[tuple[Any, ...]] = cursor.fetchall() if c.has_rows else []
         except dialect.loaded_dbapi.Error as error:
             raise exc.DBAPIError.instance(
                 c.sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
