@@ -31,5 +31,9 @@ def test_bench_quick_produces_every_required_key() -> None:
     assert [r["failures"] for r in pg["runs"]] == [0]
     assert pg["runs"][0]["visits"] == 100
     assert pg["runs"][0]["commits_per_visit"] == 3.0  # one commit per call
+    # then 2207 alone on as many visits opened beforehand
+    assert [r["failures"] for r in pg["settlement_runs"]] == [0]
+    assert pg["settlement_runs"][0]["visits"] == 100
+    assert pg["settlement_runs"][0]["2207_commits"] == 1.0
     assert details["gateway"]["settlements"] > 100
     assert details["clearing"]["clearing.lines"] > details["clearing"]["clearing.settlements"]

@@ -8,11 +8,19 @@ real process with ``--workers`` (default: one per core) and SQL counting on
 ``--n`` whole outpatient visits (2201 → 2204 → 2207) at once from its own process.
 Server CPU is read from ``/proc`` for the server and its workers, before and after.
 
-Keys (for the highest concurrency; every run is under ``runs``):
-``gateway.pg.per_second`` (settlements/s), ``gateway.pg.p99_ms`` (p99 of 2207),
-``gateway.pg.cpu_ms_per_visit`` (server CPU), ``gateway.pg.statements_per_visit``.
+Then, unless ``--no-settlements-only``, as many further visits are opened (2201 → 2204,
+not measured) and only their 2207s are played and measured: the settlements-only rate
+the issue's goal names (≥ 1,000 settlements/s), the whole-visit rate being the other.
+
+Keys (for the highest concurrency; every run is under ``runs`` and
+``settlement_runs``): ``gateway.pg.per_second`` (whole visits, i.e. settlements in the
+visit mix, per second), ``gateway.pg.p99_ms`` (p99 of 2207),
+``gateway.pg.cpu_ms_per_visit`` (server CPU), ``gateway.pg.statements_per_visit``,
+``gateway.pg.settlements_only_per_second``, ``gateway.pg.settlements_only_p99_ms``,
+``gateway.pg.cpu_ms_per_settlement``.
 
     python -m medroam.bench.gateway_pg [--n 2000] [--concurrency 4,16,64] [--workers 2]
+        [--no-settlements-only]
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -223,50 +232,82 @@ class Server:
             self.proc.wait()
 
 
+def _loadgen(
+    path: Path, url: str, concurrency: int, phase: str, opened: Path | None = None
+) -> dict[str, Any]:
+    args = [sys.executable, "-m", "medroam.bench.loadgen", str(path), url, "--concurrency",
+            str(concurrency), "--warmup", str(WARMUP), "--phase", phase]  # fmt: skip
+    if opened is not None:
+        args += ["--opened", str(opened)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr[-800:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    result.pop("started_at", None)
+    return result
+
+
+def _measured(
+    server: Server, sqlite: bool, calls: int, play: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``play`` with the server's and the database's CPU around it, per item and call."""
+    pg = None if sqlite else postmaster_pid()
+    db0 = _tree_cpu_seconds(pg) if pg else 0.0
+    cpu0 = server.cpu_seconds()
+    result = play()
+    cpu1 = server.cpu_seconds()
+    db1 = _tree_cpu_seconds(pg) if pg else 0.0
+    items = result["visits"] + WARMUP
+    unit = "visit" if calls == 3 else "settlement"
+    result[f"server_cpu_ms_per_{unit}"] = round((cpu1 - cpu0) * 1000 / items, 2)
+    result["server_cpu_ms_per_call"] = round((cpu1 - cpu0) * 1000 / items / calls, 2)
+    if pg:
+        result[f"database_cpu_ms_per_{unit}"] = round((db1 - db0) * 1000 / items, 2)
+    return result
+
+
 def run(
     n: int = 2_000,
     concurrencies: Sequence[int] = (4, 16, 64),
     workers: int | None = None,
     pool_size: int = 8,
     db: str | None = None,
+    settlements: bool = True,
 ) -> dict[str, Any]:
+    """Whole visits at each concurrency; with ``settlements``, then as many visits opened
+    (2201 + 2204, not measured) and only their 2207s played and measured."""
     base = db or os.environ.get(ENV_PG) or DEFAULT_PG
     sqlite = base.startswith("sqlite")
     workers = 1 if sqlite else (workers or os.cpu_count() or 1)
     runs: list[dict[str, Any]] = []
+    settle_runs: list[dict[str, Any]] = []
+    per_level = (n + WARMUP) * (2 if settlements else 1)
     with fresh_schema(base) as url, tempfile.TemporaryDirectory(prefix="medroam-lg-") as tmp:
-        jobs = make_jobs(url, (n + WARMUP) * len(concurrencies))
+        jobs = make_jobs(url, per_level * len(concurrencies))
         server = Server(url, workers, pool_size)
         try:
             for i, c in enumerate(concurrencies):
-                part = jobs[i * (n + WARMUP) : (i + 1) * (n + WARMUP)]
+                part = jobs[i * per_level : i * per_level + n + WARMUP]
                 path = Path(tmp) / f"jobs-{c}.json"
                 path.write_text(json.dumps(part), encoding="utf-8")
-                pg = None if sqlite else postmaster_pid()
-                db0 = _tree_cpu_seconds(pg) if pg else 0.0
-                cpu0 = server.cpu_seconds()
-                done = subprocess.run(
-                    [sys.executable, "-m", "medroam.bench.loadgen", str(path), server.url,
-                     "--concurrency", str(c), "--warmup", str(WARMUP)],
-                    capture_output=True, text=True, check=False,
-                )  # fmt: skip
-                cpu1 = server.cpu_seconds()
-                db1 = _tree_cpu_seconds(pg) if pg else 0.0
-                if done.returncode != 0:
-                    raise RuntimeError(f"load generator failed: {done.stderr[-800:]}")
-                result = json.loads(done.stdout)
-                result.pop("started_at", None)
-                visits = result["visits"] + WARMUP
-                result["server_cpu_ms_per_visit"] = round((cpu1 - cpu0) * 1000 / visits, 2)
-                result["server_cpu_ms_per_call"] = round((cpu1 - cpu0) * 1000 / visits / 3, 2)
-                if pg:
-                    result["database_cpu_ms_per_visit"] = round((db1 - db0) * 1000 / visits, 2)
-                runs.append(result)
+                runs.append(
+                    _measured(server, sqlite, 3, partial(_loadgen, path, server.url, c, "visit"))
+                )
+                if not settlements:
+                    continue
+                rest = jobs[i * per_level + n + WARMUP : (i + 1) * per_level]
+                to_open = Path(tmp) / f"open-{c}.json"
+                opened = Path(tmp) / f"opened-{c}.json"
+                to_open.write_text(json.dumps(rest), encoding="utf-8")
+                _loadgen(to_open, server.url, c, "open", opened)
+                settle_runs.append(
+                    _measured(server, sqlite, 1, partial(_loadgen, opened, server.url, c, "settle"))
+                )
         finally:
             server.stop()
     last = runs[-1]
     if sqlite:
-        return {
+        out: dict[str, Any] = {
             "benchmark": "gateway-sqlite",
             "workers": 1,
             "cores": os.cpu_count(),
@@ -274,20 +315,29 @@ def run(
             "gateway.sqlite.per_second": last["settlements_per_second"],
             "gateway.sqlite.p99_ms": last["2207_p99_ms"],
             "gateway.sqlite.cpu_ms_per_visit": last["server_cpu_ms_per_visit"],
-            "runs": runs,
         }
-    return {
-        "benchmark": "gateway-pg",
-        "workers": workers,
-        "pool_size": pool_size,
-        "cores": os.cpu_count(),
-        "load_1min": round(os.getloadavg()[0], 2),
-        "gateway.pg.per_second": last["settlements_per_second"],
-        "gateway.pg.p99_ms": last["2207_p99_ms"],
-        "gateway.pg.cpu_ms_per_visit": last["server_cpu_ms_per_visit"],
-        "gateway.pg.statements_per_visit": last.get("statements_per_visit"),
-        "runs": runs,
-    }
+        prefix = "gateway.sqlite"
+    else:
+        out = {
+            "benchmark": "gateway-pg",
+            "workers": workers,
+            "pool_size": pool_size,
+            "cores": os.cpu_count(),
+            "load_1min": round(os.getloadavg()[0], 2),
+            "gateway.pg.per_second": last["settlements_per_second"],
+            "gateway.pg.p99_ms": last["2207_p99_ms"],
+            "gateway.pg.cpu_ms_per_visit": last["server_cpu_ms_per_visit"],
+            "gateway.pg.statements_per_visit": last.get("statements_per_visit"),
+        }
+        prefix = "gateway.pg"
+    if settle_runs:
+        s = settle_runs[-1]
+        out[f"{prefix}.settlements_only_per_second"] = s["settlements_per_second"]
+        out[f"{prefix}.settlements_only_p99_ms"] = s["2207_p99_ms"]
+        out[f"{prefix}.cpu_ms_per_settlement"] = s["server_cpu_ms_per_settlement"]
+    out["runs"] = runs
+    out["settlement_runs"] = settle_runs
+    return out
 
 
 def main() -> None:
@@ -299,9 +349,17 @@ def main() -> None:
     ap.add_argument(
         "--db", default=None, help=f"PostgreSQL URL (default: ${ENV_PG} or {DEFAULT_PG})"
     )
+    ap.add_argument(
+        "--no-settlements-only",
+        action="store_true",
+        help="skip the settlements-only runs (2207 alone on visits opened beforehand)",
+    )
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
-    print(json.dumps(run(args.n, levels, args.workers, args.pool_size, args.db), indent=2))
+    result = run(
+        args.n, levels, args.workers, args.pool_size, args.db, not args.no_settlements_only
+    )
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

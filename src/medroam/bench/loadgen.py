@@ -11,6 +11,12 @@ CPU next to the server it measures.
 Prints one JSON object: visits done and failed, settlements per second, p50/p99 per
 transaction and per visit (ms), the generator's own CPU, and, when the server counts
 SQL (``MEDROAM_SQL_STATS=1``), statements and commits per transaction.
+
+``--phase open --opened FILE`` only registers the visits and uploads their lines
+(2201 → 2204, not measured) and writes the jobs with their ``mdtrt_id`` to FILE;
+``--phase settle`` then plays only the 2207 of each opened visit from that file: the
+settlements-only rate of the issue's goal (≥ 1,000 settlements/s), with the server's
+CPU for settlements alone.
 """
 
 from __future__ import annotations
@@ -81,7 +87,7 @@ class Connection:
 
 
 async def run(
-    jobs: list[dict[str, Any]], url: str, concurrency: int, warmup: int
+    jobs: list[dict[str, Any]], url: str, concurrency: int, warmup: int, phase: str = "visit"
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -118,28 +124,40 @@ async def run(
                 sql[infno].append((counts.statements, counts.commits))
         return answer
 
-    async def visit(conn: Connection, job: dict[str, Any]) -> None:
+    async def open_visit(conn: Connection, job: dict[str, Any]) -> str:
         client = clients[job["hospital"]["code"]]
         p = job["person"]
-        insuplc = p["insured_region"]
         now = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-        t0 = time.perf_counter()
         reg = await call(conn, client, "2201", {"data": {
             "psn_no": p["psn_no"], "insutype": p["insutype"], "begntime": now,
             "mdtrt_cert_type": "02", "mdtrt_cert_no": p["certno"], "ipt_otp_no": job["ipt_otp_no"],
-        }}, insuplc)  # fmt: skip
-        mdtrt_id = reg["output"]["data"]["mdtrt_id"]
+        }}, p["insured_region"])  # fmt: skip
+        mdtrt_id: str = reg["output"]["data"]["mdtrt_id"]
         rows = [
             {**line, "mdtrt_id": mdtrt_id, "psn_no": p["psn_no"], "fee_ocur_time": now}
             for line in job["bill"]
         ]
-        await call(conn, client, "2204", {"feedetail": rows}, insuplc)
+        await call(conn, client, "2204", {"feedetail": rows}, p["insured_region"])
+        return mdtrt_id
+
+    async def settle(conn: Connection, job: dict[str, Any], mdtrt_id: str) -> None:
+        client = clients[job["hospital"]["code"]]
+        p = job["person"]
         await call(conn, client, "2207", {"data": {
             "psn_no": p["psn_no"], "mdtrt_cert_type": "02", "mdtrt_cert_no": p["certno"],
             "med_type": "11", "medfee_sumamt": job["medfee_sumamt"], "psn_setlway": "01",
             "mdtrt_id": mdtrt_id, "chrg_bchno": "CB1", "insutype": p["insutype"],
             "acct_used_flag": "1",
-        }}, insuplc)  # fmt: skip
+        }}, p["insured_region"])  # fmt: skip
+
+    async def visit(conn: Connection, job: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        if phase == "settle":
+            await settle(conn, job, job["mdtrt_id"])
+        else:
+            job["mdtrt_id"] = await open_visit(conn, job)
+            if phase == "visit":
+                await settle(conn, job, job["mdtrt_id"])
         if measuring:
             visit_ms.append((time.perf_counter() - t0) * 1000)
 
@@ -176,6 +194,7 @@ async def run(
     done = len(visit_ms)
     cpu_s = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     out: dict[str, Any] = {
+        "phase": phase,
         "visits": done,
         "failures": len(failures),
         "failure_examples": sorted(set(failures))[:3],
@@ -187,7 +206,7 @@ async def run(
         "visit_p99_ms": round(percentile(visit_ms, 0.99), 1),
         "loadgen_cpu_ms_per_visit": round(cpu_s * 1000 / done, 2) if done else None,
     }
-    for infno in CALLS:
+    for infno in CALLS if phase == "visit" else ("2207",) if phase == "settle" else CALLS[:2]:
         out[f"{infno}_p50_ms"] = round(percentile(call_ms[infno], 0.5), 1)
         out[f"{infno}_p99_ms"] = round(percentile(call_ms[infno], 0.99), 1)
         if sql[infno]:
@@ -206,10 +225,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("url", help="server base URL")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--phase", choices=("visit", "open", "settle"), default="visit")
+    ap.add_argument("--opened", default=None, help="open: write the opened jobs here")
     args = ap.parse_args(argv)
     with open(args.jobs, encoding="utf-8") as f:
         jobs = json.load(f)
-    result = asyncio.run(run(jobs, args.url, args.concurrency, args.warmup))
+    result = asyncio.run(run(jobs, args.url, args.concurrency, args.warmup, args.phase))
+    if args.phase == "open" and args.opened:
+        with open(args.opened, "w", encoding="utf-8") as f:
+            json.dump([j for j in jobs if "mdtrt_id" in j], f)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

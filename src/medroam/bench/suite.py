@@ -29,6 +29,8 @@ REQUIRED_KEYS = (
     "gateway.pg.p99_ms",
     "gateway.pg.cpu_ms_per_visit",
     "gateway.pg.statements_per_visit",
+    "gateway.pg.settlements_only_per_second",
+    "gateway.pg.cpu_ms_per_settlement",
     "clearing.settlements",
     "clearing.seconds",
     "clearing.peak_mb",
