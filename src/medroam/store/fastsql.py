@@ -91,13 +91,7 @@ class FastQuery:
         connection = session.connection()
         dialect = connection.dialect
         c = self._compiled(dialect)
-        values = {**c.defaults, **params} if c.defaults else dict(params)
-        for name, process in c.binds.items():
-            if name in values:
-                values[name] = process(values[name])
-        args: Sequence[Any] | Mapping[str, Any] = (
-            [values[n] for n in c.order] if c.order is not None else values
-        )
+        args = _args(c, params)
         driver: Any = connection.connection.driver_connection
         if sqlstats.is_installed(connection.engine):
             sqlstats.count_statement()
@@ -124,6 +118,29 @@ class FastQuery:
             ]
         return raw
 
+    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a statement that returns nothing once per parameter set, as one
+        ``executemany`` (one statement for the counts, as SQLAlchemy counts it)."""
+        if not rows:
+            return
+        session._autoflush()
+        connection = session.connection()
+        dialect = connection.dialect
+        c = self._compiled(dialect)
+        batch = [_args(c, r) for r in rows]
+        driver: Any = connection.connection.driver_connection
+        if sqlstats.is_installed(connection.engine):
+            sqlstats.count_statement()
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(c.sql, batch)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                c.sql, batch, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
+        finally:
+            cursor.close()
+
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
         """Run a statement whose rows (if any) are not wanted."""
         self.tuples(session, params)
@@ -131,6 +148,16 @@ class FastQuery:
     def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(session, params)
         return rows[0] if rows else None
+
+
+def _args(c: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    """The driver's parameters: the statement's own literals, the caller's values, each
+    through its type's bind conversion; positional for a positional paramstyle."""
+    values = {**c.defaults, **params} if c.defaults else dict(params)
+    for name, process in c.binds.items():
+        if name in values:
+            values[name] = process(values[name])
+    return [values[n] for n in c.order] if c.order is not None else values
 
 
 def _row_class(names: list[str]) -> Any:

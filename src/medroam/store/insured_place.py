@@ -97,6 +97,25 @@ def _benefit_state_query() -> Any:
     )
 
 
+def _change_account_statement() -> FastQuery:
+    a = table_of(AccountRow)
+    balance = a.c.balance + bindparam("balance", type_=a.c.balance.type)
+    mutual = a.c.mutual_aid_balance + bindparam("mutual", type_=a.c.mutual_aid_balance.type)
+    return FastQuery(
+        update(a)
+        .where(a.c.psn_no == bindparam("psn_no"), balance >= 0, mutual >= 0)
+        .values(
+            balance=balance,
+            mutual_aid_balance=mutual,
+            updated_at=bindparam("now", type_=a.c.updated_at.type),
+        )
+        .returning(a.c.psn_no)
+    )
+
+
+# The account's guarded update (never below zero): one statement, built once.
+_CHANGE_ACCOUNT = _change_account_statement()
+
 # Built once: a settlement reads it under its lock (a statement built per call costs
 # more CPU than the database spends answering it).
 _BENEFIT_STATE = FastQuery(_benefit_state_query())
@@ -251,15 +270,13 @@ class SqlInsuredPlace:
         a balance that would go negative is refused (ValueError)."""
         accounts = table_of(AccountRow)
         c = accounts.c
-        balance = c.balance + change.balance
-        mutual = c.mutual_aid_balance + change.mutual_aid_balance
-        done = self.session.execute(
-            update(accounts)
-            .where(c.psn_no == psn_no, balance >= 0, mutual >= 0)
-            .values(balance=balance, mutual_aid_balance=mutual, updated_at=now)
-            .returning(c.psn_no)
-        ).scalar_one_or_none()
-        if done is not None:
+        params = {
+            "psn_no": psn_no,
+            "balance": change.balance,
+            "mutual": change.mutual_aid_balance,
+            "now": now,
+        }
+        if _CHANGE_ACCOUNT.tuples(self.session, params):
             return
         current = self.session.execute(
             select(c.balance, c.mutual_aid_balance).where(c.psn_no == psn_no)

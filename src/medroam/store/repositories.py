@@ -48,10 +48,29 @@ _FEE_LINES = table_of(FeeLineRow)
 _SETTLEMENTS = table_of(SettlementRow)
 _SETTLEMENT_DETAILS = table_of(SettlementDetailRow)
 # Statements built once: parameters go to execute(), so a call builds no SQL objects.
-_INSERT_SETTLEMENT = insert(_SETTLEMENTS)
-_INSERT_POSTING = insert(table_of(LedgerPostingRow)).returning(
-    table_of(LedgerPostingRow).c.posting_id
+_INSERTS: dict[tuple[str, tuple[str, ...]], FastQuery] = {}
+
+
+def _insert_values(table: Table, columns: tuple[str, ...]) -> FastQuery:
+    """``INSERT INTO table (columns) VALUES (…)``, typed by the table, built once."""
+    query = _INSERTS.get((table.name, columns))
+    if query is None:
+        values = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        query = _INSERTS[(table.name, columns)] = FastQuery(insert(table).values(values))
+    return query
+
+
+_INSERT_DETAILS = _insert_values(
+    _SETTLEMENT_DETAILS,
+    ("setl_id", "seq", "fund_pay_type", "inscp", "limit_amount", "paid", "note"),
 )
+_POSTINGS = table_of(LedgerPostingRow)
+_INSERT_POSTING = FastQuery(
+    insert(_POSTINGS)
+    .values(setl_id=bindparam("setl_id"), kind=bindparam("kind"), posted_at=bindparam("posted_at"))
+    .returning(_POSTINGS.c.posting_id)
+)
+_INSERT_LEGS = _insert_values(table_of(LedgerLegRow), ("posting_id", "account", "amount"))
 
 
 def values_of(row: Any, table: Table) -> dict[str, Any]:
@@ -82,6 +101,14 @@ _VISIT = (
     .execution_options(populate_existing=True)
 )
 _VISIT_LOCKED = _VISIT.with_for_update()
+_VISIT_SETTLED = FastQuery(
+    update(_VISITS)
+    .where(_VISITS.c.mdtrt_id == bindparam("mdtrt_id"))
+    .values(
+        updated_at=bindparam("updated_at", type_=_VISITS.c.updated_at.type),
+        status=func.coalesce(bindparam("status", type_=_VISITS.c.status.type), _VISITS.c.status),
+    )
+)
 # What a fee upload needs of its visit (locked) and whether it has lines yet: most
 # uploads are a visit's first, and then nothing else need be read.
 _UPLOAD_HEAD = FastQuery(
@@ -100,7 +127,11 @@ _UPLOAD_HEAD = FastQuery(
     )
     .with_for_update(of=_VISITS)
 )
-_INSERT_FEE_LINES = insert(_FEE_LINES)
+_SETTLE_LINE = FastQuery(
+    update(_FEE_LINES)
+    .where(_FEE_LINES.c.row_id == bindparam("row_id"))
+    .values(status="settled", setl_id=bindparam("setl_id"))
+)
 _FEE_LINE_COLUMNS = ", ".join(c.name for c in _FEE_LINES.columns if not c.primary_key)
 # PostgreSQL: a visit's new lines in one prepared statement, whatever their number (a
 # multi-row VALUES is a new statement text per row count; an executemany, one per row).
@@ -225,12 +256,12 @@ class VisitRepository:
         params = {"code": fixmedins_code, "mdtrt_id": mdtrt_id, "batch": chrg_bchno}
         return query.tuples(self.session, params)
 
-    def settled(self, mdtrt_id: str, values: Mapping[str, Any]) -> None:
-        """A settlement's change to its visit (``updated_at``, ``status``), one UPDATE."""
-        if values:
-            self.session.execute(
-                update(_VISITS).where(_VISITS.c.mdtrt_id == mdtrt_id).values(**values)
-            )
+    def settled(self, mdtrt_id: str, updated_at: datetime, status: str | None) -> None:
+        """A settlement's change to its visit: ``updated_at``, and ``status`` unless
+        None; one UPDATE."""
+        _VISIT_SETTLED.execute(
+            self.session, {"mdtrt_id": mdtrt_id, "updated_at": updated_at, "status": status}
+        )
 
     def by_msgid(self, fixmedins_code: str, msgid: str) -> VisitRow | None:
         return self.session.execute(
@@ -360,16 +391,13 @@ class FeeLineRepository:
             doc = [{**r, "fee_ocur_time": r["fee_ocur_time"].isoformat()} for r in rows]
             _INSERT_FEE_LINES_JSON.execute(self.session, {"rows": dumps(doc)})
         else:
-            self.session.execute(_INSERT_FEE_LINES, list(rows))
+            _insert_values(_FEE_LINES, tuple(rows[0])).execute_many(self.session, rows)
 
     def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> None:
-        """Settle lines in one statement."""
-        if row_ids:
-            self.session.execute(
-                update(_FEE_LINES)
-                .where(_FEE_LINES.c.row_id.in_(row_ids))
-                .values(status="settled", setl_id=setl_id)
-            )
+        """Settle lines (one executemany)."""
+        _SETTLE_LINE.execute_many(
+            self.session, [{"row_id": r, "setl_id": setl_id} for r in row_ids]
+        )
 
     def unsettled(self, mdtrt_id: str, chrg_bchno: str | None = None) -> list[FeeLineRow]:
         stmt = select(FeeLineRow).where(
@@ -477,17 +505,16 @@ class SettlementRepository:
         self.add_values(values_of(row, _SETTLEMENTS), details)
 
     def add_values(self, row: Mapping[str, Any], details: Sequence[FundDetail]) -> None:
-        """:meth:`add` from the row's column values."""
-        self.session.execute(_INSERT_SETTLEMENT, dict(row))
-        if details:
-            self.session.execute(
-                insert(_SETTLEMENT_DETAILS),
-                [
-                    {"setl_id": row["setl_id"], "seq": seq, "fund_pay_type": d.fund_pay_type,
-                     "inscp": d.inscp, "limit_amount": d.limit, "paid": d.paid, "note": d.note}
-                    for seq, d in enumerate(details, start=1)
-                ],
-            )  # fmt: skip
+        """:meth:`add` from the row's column values (two fast statements)."""
+        _insert_values(_SETTLEMENTS, tuple(row)).execute(self.session, row)
+        _INSERT_DETAILS.execute_many(
+            self.session,
+            [
+                {"setl_id": row["setl_id"], "seq": seq, "fund_pay_type": d.fund_pay_type,
+                 "inscp": d.inscp, "limit_amount": d.limit, "paid": d.paid, "note": d.note}
+                for seq, d in enumerate(details, start=1)
+            ],
+        )  # fmt: skip
 
     def get(self, fixmedins_code: str, setl_id: str, *, lock: bool = False) -> SettlementRow | None:
         stmt = select(SettlementRow).where(
@@ -564,17 +591,16 @@ class LedgerRepository:
     def post(self, setl_id: str, kind: str, legs: Sequence[tuple[str, int]], at: datetime) -> int:
         """Write one posting; refuses (as a bug) legs that do not sum to zero."""
         check_balanced(setl_id, kind, legs)
-        posting_id: int = self.session.execute(
-            _INSERT_POSTING, {"setl_id": setl_id, "kind": kind, "posted_at": at}
-        ).scalar_one()
+        (posting_id,) = _INSERT_POSTING.tuples(
+            self.session, {"setl_id": setl_id, "kind": kind, "posted_at": at}
+        )[0]
         rows = [
             {"posting_id": posting_id, "account": account, "amount": amount}
             for account, amount in legs
             if amount
         ]
-        if rows:
-            self.session.execute(insert(table_of(LedgerLegRow)), rows)
-        return posting_id
+        _INSERT_LEGS.execute_many(self.session, rows)
+        return int(posting_id)
 
     def legs(self, setl_id: str) -> list[tuple[str, str, int]]:
         """(kind, account, amount) of every leg posted for a settlement row."""

@@ -94,7 +94,10 @@ def _statement_each(
     b = w.benefit
     place.apply_benefit_change(b.psn_no, b.insutype, b.year, b.delta, b.account, w.now)
     LedgerRepository(session).post(setl_id, "settle", w.legs, w.now)
-    VisitRepository(session).settled(w.visit.mdtrt_id, _visit_values(w))
+    values = _visit_values(w)
+    VisitRepository(session).settled(
+        w.visit.mdtrt_id, values.get("updated_at", w.visit.updated_at), w.visit_status
+    )
     _sync_loaded(session, w, setl_id)
 
 

@@ -18,7 +18,9 @@ from medroam.store.fastsql import FastQuery
 _built: dict[tuple[str, str, tuple[str, ...], str, tuple[str, ...], str], Any] = {}
 
 
-_adding: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
+_adding: dict[
+    tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]], FastQuery
+] = {}
 
 
 def table_of(entity: Any) -> Table:
@@ -79,13 +81,16 @@ def insert_or_add(
     # One single-row statement executed for every row (psycopg pipelines them): a
     # multi-row VALUES would be a new, uncached statement text for every row count.
     dialect = session.get_bind().dialect.name
-    built_key = (dialect, table.name, tuple(key), tuple(add), tuple(replace))
-    stmt = _adding.get(built_key)
-    if stmt is None:
-        base = _insert(session, table)
+    columns = tuple(rows[0])
+    built_key = (dialect, table.name, tuple(key), tuple(add), tuple(replace), columns)
+    query = _adding.get(built_key)
+    if query is None:
+        base = _insert(session, table).values(
+            {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        )
         updates: dict[str, Any] = {c: table.c[c] + base.excluded[c] for c in add}
         updates.update({c: base.excluded[c] for c in replace})
-        stmt = _adding[built_key] = base.on_conflict_do_update(
-            index_elements=list(key), set_=updates
+        query = _adding[built_key] = FastQuery(
+            base.on_conflict_do_update(index_elements=list(key), set_=updates)
         )
-    session.execute(stmt, rows)
+    query.execute_many(session, rows)
