@@ -87,15 +87,8 @@ class FastQuery:
 
     def tuples(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row as a plain tuple, converted, in the select's column order."""
-        session._autoflush()  # as Session.execute: pending ORM changes are seen
-        connection = session.connection()
-        dialect = connection.dialect
-        c = self._compiled(dialect)
+        c, dialect, cursor = self._cursor(session)
         args = _args(c, params)
-        driver: Any = connection.connection.driver_connection
-        if sqlstats.is_installed(connection.engine):
-            sqlstats.count_statement()
-        cursor = driver.cursor()
         try:
             if c.prepare:
                 cursor.execute(c.sql, args, prepare=True)
@@ -106,9 +99,7 @@ class FastQuery:
                 c.results = _result_processors(c.types, dialect, cursor.description)
             raw: list[tuple[Any, ...]] = cursor.fetchall() if c.has_rows else []
         except dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                c.sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from error
+            raise _wrapped(c, args, error, dialect) from error
         finally:
             cursor.close()
         procs = c.results
@@ -123,23 +114,24 @@ class FastQuery:
         ``executemany`` (one statement for the counts, as SQLAlchemy counts it)."""
         if not rows:
             return
-        session._autoflush()
-        connection = session.connection()
-        dialect = connection.dialect
-        c = self._compiled(dialect)
+        c, dialect, cursor = self._cursor(session)
         batch = [_args(c, r) for r in rows]
-        driver: Any = connection.connection.driver_connection
-        if sqlstats.is_installed(connection.engine):
-            sqlstats.count_statement()
-        cursor = driver.cursor()
         try:
             cursor.executemany(c.sql, batch)
         except dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                c.sql, batch, error, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from error
+            raise _wrapped(c, batch, error, dialect) from error
         finally:
             cursor.close()
+
+    def _cursor(self, session: Session) -> tuple[_Compiled, Dialect, Any]:
+        """The compiled form and a driver cursor of the session's transaction (pending
+        ORM changes flushed first, as ``Session.execute`` does; the statement counted)."""
+        session._autoflush()
+        connection = session.connection()
+        if sqlstats.is_installed(connection.engine):
+            sqlstats.count_statement()
+        driver: Any = connection.connection.driver_connection
+        return self._compiled(connection.dialect), connection.dialect, driver.cursor()
 
     def execute(self, session: Session, params: Mapping[str, Any]) -> None:
         """Run a statement whose rows (if any) are not wanted."""
@@ -148,6 +140,11 @@ class FastQuery:
     def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(session, params)
         return rows[0] if rows else None
+
+
+def _wrapped(c: _Compiled, args: Any, error: Exception, dialect: Dialect) -> exc.StatementError:
+    """A driver error as SQLAlchemy's exception (IntegrityError, OperationalError, …)."""
+    return exc.DBAPIError.instance(c.sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
 def _args(c: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
