@@ -734,7 +734,9 @@ def plant(
 
     def upcoder(e: Encounter) -> Encounter | None:
         person = persons.get(e.psn_no)
-        if grouping is None or person is None:
+        # a person carrying a planted violation may be refused at 2304, and a stay
+        # without a settlement sends no list: the up-coding would not be in the data
+        if grouping is None or person is None or e.psn_no in touched:
             return None
         return upcode(e, person.gender, person.birth_date, grouping)
 
