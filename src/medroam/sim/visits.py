@@ -59,16 +59,19 @@ class Diagnosis:
     weight: int = 1
 
 
-# Common reasons for a stay (weights ≈ their share of cross-region admissions).
+# Common reasons for a stay (weights ≈ their share of cross-region admissions), as
+# ICD-10 医保版 codes a settlement list can carry as its principal diagnosis: the
+# CHS-DRG 1.1 tables know them and put them in an MDC (the bare C34.900, I61.900 are in
+# no 主诊表 and K80.200, K35.800 are not 医保版 codes: their lists would fail QC).
 INPATIENT_DIAGNOSES: tuple[Diagnosis, ...] = (
     Diagnosis("J18.900", "肺炎", "A03.02", "呼吸内科", weight=10),
     Diagnosis("I63.900", "脑梗死", "A03.05", "神经内科", weight=9),
     Diagnosis("I25.103", "冠状动脉粥样硬化性心脏病", "A03.03", "心血管内科", True, 9),
-    Diagnosis("C34.900", "支气管或肺恶性肿瘤", "A19", "肿瘤科", weight=8),
+    Diagnosis("C34.900x001", "肺恶性肿瘤", "A19", "肿瘤科", weight=8),
     Diagnosis("C16.900", "胃恶性肿瘤", "A04.01", "普通外科", True, 5),
     Diagnosis("C50.900", "乳房恶性肿瘤", "A04.01", "普通外科", True, 4),
-    Diagnosis("K80.200", "胆囊结石不伴有胆囊炎", "A04.01", "普通外科", True, 5),
-    Diagnosis("K35.800", "急性阑尾炎", "A04.01", "普通外科", True, 3),
+    Diagnosis("K80.200x003", "胆囊结石", "A04.01", "普通外科", True, 5),
+    Diagnosis("K35.800x001", "急性阑尾炎", "A04.01", "普通外科", True, 3),
     Diagnosis("S72.000", "股骨颈骨折", "A04.04", "骨科", True, 4),
     Diagnosis("M17.900", "膝关节病", "A04.04", "骨科", True, 3),
     Diagnosis("M51.202", "腰椎间盘突出", "A04.04", "骨科", True, 4),
@@ -78,7 +81,7 @@ INPATIENT_DIAGNOSES: tuple[Diagnosis, ...] = (
     Diagnosis("N18.500", "慢性肾脏病5期", "A03.06", "肾病学科", weight=2),
     Diagnosis("H25.900", "老年性白内障", "A10", "眼科", True, 4),
     Diagnosis("O80.000", "单胎顺产", "A05", "妇产科", weight=3),
-    Diagnosis("I61.900", "脑出血", "A04.02", "神经外科", True, 2),
+    Diagnosis("I61.900x002", "脑出血", "A04.02", "神经外科", True, 2),
     Diagnosis("S06.000", "脑震荡", "A04.02", "神经外科", weight=2),
     Diagnosis("C22.000", "肝细胞癌", "A04.01", "普通外科", True, 2),
 )
