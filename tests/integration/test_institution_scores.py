@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
+from medroam.sim import anomalies
+from medroam.store.tables import SettlementListRow
 
 
 @pytest.mark.db
@@ -40,6 +42,40 @@ def test_the_planted_fraudulent_hospital_ranks_in_the_top_5_percent(engine: Engi
     compute_scores(engine, "2026-10", months=3)
     assert len(stored_scores(engine, "2026-10", months=3)) == len(scored)  # only October
     assert len(stored_scores(engine, "2026-10", months=1)) == len(scored)
+
+
+@pytest.mark.db
+def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same four provinces (seed 9), the one fraudulent hospital made to up-code
+    (高套病组: an MCC/CC other diagnosis on every stay it moves). The stays' settlement
+    lists (4101) are grouped by the platform; clean lists land in CC/MCC DRGs too (the
+    simulator's comorbidities), yet the up-coding hospital ranks 1st of 27, explained by
+    its MCC/CC 病组占比 (z = +5.3). Other seeds of this small nation, measured while
+    writing the test: 8 → 2nd of 36, 10 → 1st of 29, 6 → 10th of 31 (two of its three
+    lists moved, z = +3.3): top 5 % here is one or two ranks."""
+    monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
+    config = SimConfig(
+        seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
+    )
+    run_simulation(engine, config)
+    scored = compute_scores(engine, "2026-10", months=1)
+    ranks = institution_ranks(engine, "2026-10", months=1)
+    (planted,) = ranks["institutions"]
+    assert planted["scheme"] == "upcoding"
+    assert planted["rank"] <= max(1, round(0.05 * ranks["scored"])) and len(scored) >= 20
+    assert "MCC/CC 病组占比" in planted["explanation"]
+    with engine.connect() as c:
+        lists = c.execute(
+            select(SettlementListRow.fixmedins_code, SettlementListRow.drg).where(
+                SettlementListRow.drg.is_not(None)
+            )
+        ).all()
+    theirs = [drg for code, drg in lists if code == planted["fixmedins_code"]]
+    clean = [drg for code, drg in lists if code != planted["fixmedins_code"]]
+    assert theirs and any(d[3] in "13" for d in theirs)
+    assert 0 < sum(d[3] in "13" for d in clean) < len(clean) / 4  # some, and a minority
 
 
 def test_cli_scores_on_an_empty_database_and_a_bad_span(tmp_path: Path) -> None:

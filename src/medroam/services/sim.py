@@ -44,6 +44,7 @@ from medroam.domain.clearing.periods import ClearingError, Cycle, Period, months
 from medroam.domain.money import RATIO_ONE, div_round
 from medroam.netutil import port_problem
 from medroam.refdata.audit_rules import load_rule_book
+from medroam.refdata.drg import load_scheme
 from medroam.refdata.regions import load_regions
 from medroam.services import clearing, prepayment, sim_truth
 from medroam.services.audit_eval import evaluate
@@ -480,6 +481,7 @@ def plant_anomalies(
         config.anomalies,
         config.seed,
         [Hospital(i.code, i.name, i.region, i.level) for i in institutions],
+        load_scheme(),
     )
 
 

@@ -8,7 +8,8 @@ breaks a history rule is dropped — and then plants, in a share ``RATE`` of the
 encounters, one violation each, round-robin over the rule families that can be planted.
 A planted encounter is kept only if the engine finds exactly its family on it, so the
 truth is exact. A few institutions are made fraudulent as a whole (duplicated charges,
-phantom admissions, split admissions); they are the institution-level truth.
+phantom admissions, split admissions, up-coded settlement lists); they are the
+institution-level truth.
 
 The truth (which encounter, which family, which institution) is returned to the caller,
 who stores it apart from everything the audit reads (``sim_anomaly_truth``).
@@ -16,10 +17,11 @@ who stores it apart from everything the audit reads (``sim_anomaly_truth``).
 Families planted (mechanism names of ``domain.audit.mechanisms``): every bill mechanism
 whose shipped knowledge names items the place of treatment's catalogue lists, plus
 ``split_admission``, ``frequent_visits`` and ``overlapping_settlement``.
-``drg_upcoding`` is not planted: the simulated hospitals send no settlement lists
-(no DRG groups). ``unbundled_charge`` and ``duplicate_charge`` are planted only if
-their items are listed; the shipped synthetic knowledge uses codes the catalogue lacks
-for some of them, and the summary says which families were not plantable.
+``drg_upcoding`` is not planted per visit (it is an institution signal): the fraud
+scheme ``upcoding`` plants it per institution. ``unbundled_charge`` and
+``duplicate_charge`` are planted only if their items are listed; the shipped synthetic
+knowledge uses codes the catalogue lacks for some of them, and the summary says which
+families were not plantable.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from medroam.domain.audit.mechanisms import (
     UnbundledCharge,
 )
 from medroam.domain.audit.model import AuditLine, AuditVisit, Bill, Rule, Scenario, Stage
+from medroam.domain.drg.scheme import Scheme
+from medroam.sim.lists import upcode
 from medroam.sim.visits import (
     INPATIENT,
     INPATIENT_DIAGNOSES,
@@ -64,7 +68,7 @@ from medroam.sim.visits import (
 QUANTITY_SCALE = 10_000  # AuditLine quantities are ten-thousandths
 NEUTRAL_DIAGNOSIS = INPATIENT_DIAGNOSES[0]  # 肺炎: no sex or age limit in the library
 FRAUD_SHARE = 0.02  # share of hospitals (at least one) made fraudulent
-FRAUD_SCHEMES = ("duplicate_charge", "phantom_admission", "split_admission")
+FRAUD_SCHEMES = ("duplicate_charge", "phantom_admission", "split_admission", "upcoding")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ def audit_visit(e: Encounter, person: PersonFacts) -> AuditVisit:
         insured_region=person.insured_region,
         begin=e.admit,
         end=e.day,
-        diagnoses=(e.diagnosis.code,) if inpatient else (),  # only stays send diagnoses
+        diagnoses=e.diagnosis_codes if inpatient else (),  # only stays send diagnoses
         total=e.medfee,
     )
 
@@ -576,11 +580,15 @@ def _visit_truth(
     return out
 
 
+Upcoder = Callable[[Encounter], Encounter | None]  # a stay up-coded, None if it cannot be
+
+
 def defraud(
     scheme: str,
     encounters: Sequence[Encounter],
     ruled: frozenset[str],
     window: tuple[date, date] | None = None,
+    upcoder: Upcoder | None = None,
 ) -> list[Encounter]:
     """The encounters an institution committing ``scheme`` changes or adds (empty when
     the scheme fits none of them); with ``window``, only changes whose settlements all
@@ -594,7 +602,10 @@ def defraud(
     * ``phantom_admission``: each outpatient visit billed as a three-day stay, its lines
       charged on each of the three days;
     * ``split_admission``: each stay of six days or more split in two, the second
-      admission two days after the first discharge.
+      admission two days after the first discharge;
+    * ``upcoding`` (高套病组): each stay whose settlement list would group without an
+      MCC or CC gets one more other diagnosis that moves it into the CC/MCC group of its
+      ADRG (``upcoder``, ``sim.lists.upcode``; without one nothing changes).
     """
     out: list[Encounter] = []
     for e in encounters:
@@ -648,6 +659,10 @@ def defraud(
                     cancel=False,
                 )
                 out += [first, second]
+        elif scheme == "upcoding" and e.kind == INPATIENT and upcoder is not None:
+            upcoded = upcoder(e)
+            if upcoded is not None:
+                out.append(upcoded)
     return out
 
 
@@ -659,9 +674,12 @@ def plant(
     rate: float,
     seed: int,
     hospitals: Sequence[Any] = (),
+    grouping: Scheme | None = None,
 ) -> Outcome:
     """Clean the month, then plant violations in a share ``rate`` of its encounters and
-    make a few hospitals fraudulent (module docstring)."""
+    make a few hospitals fraudulent (module docstring). ``grouping`` is the DRG scheme
+    the platform groups settlement lists with (the scheme ``upcoding`` needs it; without
+    it the scheme is not used)."""
     if not 0 < rate <= 0.5:
         raise ValueError(f"the anomaly rate must be in (0, 0.5], got {rate}")
     rng = random.Random(f"medroam-sim:anomalies:{seed}")
@@ -713,16 +731,27 @@ def plant(
     for key, e in by_key.items():
         own[e.hospital.code].append(key)
     frauds = 0
+
+    def upcoder(e: Encounter) -> Encounter | None:
+        person = persons.get(e.psn_no)
+        # a person carrying a planted violation may be refused at 2304, and a stay
+        # without a settlement sends no list: the up-coding would not be in the data
+        if grouping is None or person is None or e.psn_no in touched:
+            return None
+        return upcode(e, person.gender, person.birth_date, grouping)
+
     # hospitals in a seeded order; each takes the next scheme if the scheme changes at
     # least one of its bills (a clinic without stays cannot split one), else the next
     # hospital is tried: a fraudulent institution is one whose data shows its scheme
+    schemes = [s for s in FRAUD_SCHEMES if s != "upcoding" or grouping is not None]
     for code in rng.sample(codes, len(codes)):
         if frauds >= wanted_frauds:
             break
-        scheme = FRAUD_SCHEMES[frauds % len(FRAUD_SCHEMES)]
+        scheme = schemes[frauds % len(schemes)]
         changes = defraud(
-            scheme, [by_key[k] for k in sorted(own[code])], ruled, (plan.start, plan.end)
-        )
+            scheme, [by_key[k] for k in sorted(own[code])], ruled, (plan.start, plan.end),
+            upcoder,
+        )  # fmt: skip
         if not changes:
             continue
         frauds += 1

@@ -11,8 +11,9 @@
   concurrently, one person's in order (their accumulators and account decide their next
   settlement, so the totals do not depend on the interleaving). Each encounter is what
   a HIS does: 1101, then 2201 → 2204 → 2207 for a visit; 2401 on the admission day and
-  2301 → 2402 → 2304 on the discharge day for a stay; 2208 / 2305 when the hospital
-  cancels a settlement. What each answer said is kept in the HIS's own books
+  2301 → 2402 → 2304 → 4101 (the settlement list, which the platform groups) on the
+  discharge day for a stay; 2208 / 2305 when the hospital cancels a settlement (its stay
+  then sends no list). What each answer said is kept in the HIS's own books
   (:class:`Settled`), which reconciliation (3201) and the tests compare with the centre.
 """
 
@@ -35,6 +36,7 @@ from medroam.client import CallError, HisClient
 from medroam.domain.money import yuan_to_fen
 from medroam.netutil import free_port, port_problem
 from medroam.sim.behaviour import person_rng
+from medroam.sim.lists import years_on
 from medroam.sim.people import VOUCHER_CARD, VOUCHER_E, VOUCHER_ID
 from medroam.sim.seed import SeedInstitution, SeedPerson
 from medroam.sim.visits import INPATIENT, OUTPATIENT, Encounter
@@ -48,6 +50,21 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 def _no_progress(what: str, done: int, total: int) -> None:
     return None
+
+
+def _diagnosis_rows(e: Encounter) -> list[dict[str, str]]:
+    """``diseinfo`` rows of a stay: 西医诊断 (``diag_type`` 1), the principal first
+    (``maindiag_flag`` 1, ``diag_srt_no`` 1), then the other diagnoses."""
+    return [
+        {
+            "diag_type": "1",
+            "maindiag_flag": "1" if n == 1 else "0",
+            "diag_srt_no": str(n),
+            "diag_code": d.code,
+            "diag_name": d.name,
+        }
+        for n, d in enumerate((e.diagnosis, *e.secondary), start=1)
+    ]
 
 
 # --- the clock ------------------------------------------------------------------------------
@@ -259,6 +276,8 @@ class Who:
     e_voucher: str
     card_no: str
     card_sn: str
+    gender: str  # gend: 1 male, 2 female (the settlement list's)
+    birth_date: date
 
     @staticmethod
     def of(p: SeedPerson) -> Who:
@@ -271,6 +290,8 @@ class Who:
             who.e_voucher,
             who.card_no,
             who.card_sn,
+            who.gender,
+            who.birth_date,
         )
 
 
@@ -537,15 +558,8 @@ class Driver:
                     **({"exp_content": {"IPT_TYPE": "2"}} if e.emergency else {}),
                 },
                 "diseinfo": [
-                    {
-                        "psn_no": who.psn_no,
-                        "diag_type": "1",
-                        "maindiag_flag": "1",
-                        "diag_srt_no": "1",
-                        "diag_code": diag.code,
-                        "diag_name": diag.name,
-                        "diag_time": f"{at:%Y-%m-%d %H:%M:%S}",
-                    }
+                    {"psn_no": who.psn_no, **row, "diag_time": f"{at:%Y-%m-%d %H:%M:%S}"}
+                    for row in _diagnosis_rows(e)
                 ],
             },
             e.key,
@@ -591,15 +605,8 @@ class Driver:
                     "dscg_dept_name": diag.dept_name,
                 },
                 "diseinfo": [
-                    {
-                        "psn_no": who.psn_no,
-                        "mdtrt_id": mdtrt_id,
-                        "diag_type": "1",
-                        "maindiag_flag": "1",
-                        "diag_srt_no": "1",
-                        "diag_code": diag.code,
-                        "diag_name": diag.name,
-                    }
+                    {"psn_no": who.psn_no, "mdtrt_id": mdtrt_id, **row}
+                    for row in _diagnosis_rows(e)
                 ],
             },
             e.key,
@@ -622,6 +629,10 @@ class Driver:
         if out is None:
             return
         settled = self._book(e, who, out["setlinfo"], reverse=False)
+        if not e.cancel:
+            self.call(
+                client, "4101", self._settlement_list(e, who, mdtrt_id, settled), e.key, insuplc
+            )
         if e.cancel:
             back = self.call(
                 client,
@@ -632,6 +643,40 @@ class Driver:
             )
             if back is not None:
                 self._book(e, who, back["setlinfo"], reverse=True)
+
+    def _settlement_list(
+        self, e: Encounter, who: Who, mdtrt_id: str, settled: Settled
+    ) -> dict[str, Any]:
+        """The 4101 input of a settled stay (national-interface §4.11): who, the stay's
+        dates, the principal and other diagnoses (no procedures: the simulator has
+        none). The platform takes the total cost from the settlement (no ``iteminfo``)."""
+        inst = self._institutions[e.hospital.code]
+        age = years_on(who.birth_date, e.admit)
+        newborn = {"nwb_age": str((e.admit - who.birth_date).days)} if age == 0 else {}
+        return {
+            "setlinfo": {
+                "mdtrt_id": mdtrt_id,
+                "setl_id": settled.setl_id,
+                "fixmedins_code": inst.code,
+                "fixmedins_name": inst.name,
+                "gend": who.gender,
+                "brdy": f"{who.birth_date:%Y-%m-%d}",
+                "age": str(age),
+                **newborn,
+                "insuplc": who.insured_region,
+                "adm_time": f"{e.admit:%Y-%m-%d}",
+                "dscg_time": f"{e.day:%Y-%m-%d}",
+                "act_ipt_days": str((e.day - e.admit).days),
+                "dscg_way": "1",
+                "psn_ownpay": yuan_text(settled.fulamt_ownpay),
+                "hi_paymtd": "1",
+            },
+            "diseinfo": [
+                {k: row[k] for k in ("diag_type", "diag_code", "diag_name", "maindiag_flag")}
+                for row in _diagnosis_rows(e)
+            ],
+            "oprninfo": [],
+        }
 
     # --- the calendar ---------------------------------------------------------------
 

@@ -59,16 +59,19 @@ class Diagnosis:
     weight: int = 1
 
 
-# Common reasons for a stay (weights ≈ their share of cross-region admissions).
+# Common reasons for a stay (weights ≈ their share of cross-region admissions), as
+# ICD-10 医保版 codes a settlement list can carry as its principal diagnosis: the
+# CHS-DRG 1.1 tables know them and put them in an MDC (the bare C34.900, I61.900 are in
+# no 主诊表 and K80.200, K35.800 are not 医保版 codes: their lists would fail QC).
 INPATIENT_DIAGNOSES: tuple[Diagnosis, ...] = (
     Diagnosis("J18.900", "肺炎", "A03.02", "呼吸内科", weight=10),
     Diagnosis("I63.900", "脑梗死", "A03.05", "神经内科", weight=9),
     Diagnosis("I25.103", "冠状动脉粥样硬化性心脏病", "A03.03", "心血管内科", True, 9),
-    Diagnosis("C34.900", "支气管或肺恶性肿瘤", "A19", "肿瘤科", weight=8),
+    Diagnosis("C34.900x001", "肺恶性肿瘤", "A19", "肿瘤科", weight=8),
     Diagnosis("C16.900", "胃恶性肿瘤", "A04.01", "普通外科", True, 5),
     Diagnosis("C50.900", "乳房恶性肿瘤", "A04.01", "普通外科", True, 4),
-    Diagnosis("K80.200", "胆囊结石不伴有胆囊炎", "A04.01", "普通外科", True, 5),
-    Diagnosis("K35.800", "急性阑尾炎", "A04.01", "普通外科", True, 3),
+    Diagnosis("K80.200x003", "胆囊结石", "A04.01", "普通外科", True, 5),
+    Diagnosis("K35.800x001", "急性阑尾炎", "A04.01", "普通外科", True, 3),
     Diagnosis("S72.000", "股骨颈骨折", "A04.04", "骨科", True, 4),
     Diagnosis("M17.900", "膝关节病", "A04.04", "骨科", True, 3),
     Diagnosis("M51.202", "腰椎间盘突出", "A04.04", "骨科", True, 4),
@@ -78,7 +81,7 @@ INPATIENT_DIAGNOSES: tuple[Diagnosis, ...] = (
     Diagnosis("N18.500", "慢性肾脏病5期", "A03.06", "肾病学科", weight=2),
     Diagnosis("H25.900", "老年性白内障", "A10", "眼科", True, 4),
     Diagnosis("O80.000", "单胎顺产", "A05", "妇产科", weight=3),
-    Diagnosis("I61.900", "脑出血", "A04.02", "神经外科", True, 2),
+    Diagnosis("I61.900x002", "脑出血", "A04.02", "神经外科", True, 2),
     Diagnosis("S06.000", "脑震荡", "A04.02", "神经外科", weight=2),
     Diagnosis("C22.000", "肝细胞癌", "A04.01", "普通外科", True, 2),
 )
@@ -94,6 +97,32 @@ OUTPATIENT_DIAGNOSES: tuple[Diagnosis, ...] = (
     Diagnosis("I25.103", "冠状动脉粥样硬化性心脏病", "A03.03", "心血管内科", weight=4),
     Diagnosis("S93.400", "踝扭伤", "A04.04", "骨科", weight=2),
 )
+# Comorbidities and complications recorded as a stay's other diagnoses (其他诊断), ICD-10
+# 医保版 codes the shipped CHS-DRG 1.1 tables know. Most are not a CC (hypertension,
+# diabetes …); the CC (表 6) and MCC (表 5) ones let some clean stays group into a CHS-DRG
+# ending in 3 or 1, as real lists do. None is named by a shipped audit rule (a sex, age
+# or indication rule reading diagnoses), so they change no finding.
+SECONDARY_DIAGNOSES: tuple[Diagnosis, ...] = (
+    Diagnosis("I10.x00x002", "高血压", "", "", weight=12),
+    Diagnosis("E11.900", "2型糖尿病", "", "", weight=8),
+    Diagnosis("E78.500", "高脂血症", "", "", weight=6),
+    Diagnosis("D64.900", "贫血", "", "", weight=3),
+    Diagnosis("N39.000", "泌尿道感染", "", "", weight=3),
+    Diagnosis("K76.000", "脂肪肝", "", "", weight=3),
+    Diagnosis("M81.000", "绝经后骨质疏松", "", "", weight=3),
+    Diagnosis("E87.600", "低钾血症", "", "", weight=3),  # CC
+    Diagnosis("J44.900", "慢性阻塞性肺病", "", "", weight=3),  # CC
+    Diagnosis("N18.300", "慢性肾脏病3期", "", "", weight=2),  # CC
+    Diagnosis("J18.900", "肺炎", "", "", weight=2),  # CC
+    Diagnosis("K92.200", "胃肠道出血", "", "", weight=1),  # CC
+    Diagnosis("I50.900", "心力衰竭", "", "", weight=2),  # MCC
+    Diagnosis("J96.000", "急性呼吸衰竭", "", "", weight=1),  # MCC
+    Diagnosis("N17.900", "急性肾衰竭", "", "", weight=1),  # MCC
+)
+# how many other diagnoses a stay records (weights): with the pool above about 18 % of
+# the stays carry a CC or MCC, and about 11 % of the grouped lists land in a CC/MCC DRG
+# (the exclusion tables and the ADRGs not split by severity take the rest)
+SECONDARY_COUNTS: tuple[tuple[int, int], ...] = ((0, 50), (1, 30), (2, 20))
 
 _SURGICAL_SHARE = sum(d.weight for d in INPATIENT_DIAGNOSES if d.surgical) / sum(
     d.weight for d in INPATIENT_DIAGNOSES
@@ -138,6 +167,12 @@ class Encounter:
     diagnosis: Diagnosis
     lines: tuple[FeeItem, ...]
     cancel: bool = False  # the settlement is cancelled the same day (2208 / 2305)
+    secondary: tuple[Diagnosis, ...] = ()  # other diagnoses of a stay (其他诊断)
+
+    @property
+    def diagnosis_codes(self) -> tuple[str, ...]:
+        """The principal diagnosis, then the others (what a stay's lists and 2402 send)."""
+        return (self.diagnosis.code, *(d.code for d in self.secondary))
 
     @property
     def medfee(self) -> int:
@@ -445,6 +480,19 @@ def _diagnosis(rng: random.Random, options: Sequence[Diagnosis]) -> Diagnosis:
     return options[-1]  # pragma: no cover
 
 
+def secondary_diagnoses(rng: random.Random, principal: Diagnosis) -> tuple[Diagnosis, ...]:
+    """The other diagnoses of a stay: none, one or two distinct comorbidities of
+    ``SECONDARY_DIAGNOSES``, never the principal diagnosis again."""
+    count = int(_weighted(rng, [(str(n), w) for n, w in SECONDARY_COUNTS]))
+    options = [d for d in SECONDARY_DIAGNOSES if d.code != principal.code]
+    out: list[Diagnosis] = []
+    for _ in range(count):
+        d = _diagnosis(rng, options)
+        options.remove(d)
+        out.append(d)
+    return tuple(out)
+
+
 def _hospital(
     rng: random.Random, hospitals: Sequence[Hospital], levels: Sequence[tuple[str, int]]
 ) -> Hospital | None:
@@ -534,9 +582,12 @@ def plan_encounters(
                         hospital = _hospital(sub, where, care.inpatient_levels)
                         if hospital is not None:
                             diag = _diagnosis(sub, INPATIENT_DIAGNOSES)
+                            key = f"{psn_no}-{day:%Y%m%d}-I{n_care}"
+                            # a stream of their own: the bills stay what they were
+                            other = person_rng(seed, psn_no, "secondary", key)
                             stays.append(
                                 Encounter(
-                                    key=f"{psn_no}-{day:%Y%m%d}-I{n_care}",
+                                    key=key,
                                     psn_no=psn_no,
                                     reason=care.reason,
                                     kind=INPATIENT,
@@ -549,6 +600,7 @@ def plan_encounters(
                                         sub, hospital.region, hospital.level, diag, los
                                     ),
                                     cancel=sub.random() < CANCEL_RATE,
+                                    secondary=secondary_diagnoses(other, diag),
                                 )
                             )
                     busy_until = discharge

@@ -248,6 +248,23 @@ def test_overlapping_settlement() -> None:
     assert [(x.visit_id, x.evidence["other_visit"]) for x in f] == [("B", "V1")]
 
 
+def test_overlapping_settlement_on_the_admission_day_names_the_visit() -> None:
+    """A stay at H1 admitted 03-01 (id "V1") and an outpatient visit at H2 the same day
+    whose id sorts first ("A0"): the finding is on the visit, settled during the stay —
+    whichever way the ids sort (the gateway's ids are random)."""
+    stay = visit()
+    for visit_id in ("A0", "Z9"):
+        same_day = visit(
+            visit_id=visit_id,
+            institution_code="H2",
+            scenario=Scenario.OUTPATIENT,
+            begin=date(2025, 3, 1),
+            end=date(2025, 3, 1),
+        )
+        f = m.check_overlap(META, m.NoParams(), [same_day, stay])
+        assert [(x.visit_id, x.evidence["other_visit"]) for x in f] == [(visit_id, "V1")]
+
+
 def test_upcoding_signal() -> None:
     """Group G: A 60/100 CC-MCC, B 20/100, C 20/100. Peers of A: 40/200 = 20 %; A's 60 %
     > 1.5 × 20 % = 30 % → A flagged. B: 20 % vs peers 80/200 = 40 % → not. D (other group,

@@ -690,7 +690,12 @@ def check_overlap(meta: RuleMeta, p: NoParams, visits: Iterable[AuditVisit]) -> 
         per_person[v.psn_no].append(v)
     out: list[Finding] = []
     for psn in sorted(per_person):
-        seq = sorted(per_person[psn], key=lambda v: (v.begin, v.visit_id))
+        # on the same first day a stay comes first, so that the finding names the visit
+        # settled during the stay (not whichever id sorts first: ids are random)
+        seq = sorted(
+            per_person[psn],
+            key=lambda v: (v.begin, v.scenario is not Scenario.INPATIENT, v.visit_id),
+        )
         for i, a in enumerate(seq):
             a_begin, a_end = _interval(a)
             for b in seq[i + 1 :]:
