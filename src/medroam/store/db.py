@@ -7,6 +7,8 @@ the production database. The same Alembic migrations, packaged with medroam, ser
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +46,27 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     engine = create_engine(database_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
+        gate = _WriterGate()
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
+        event.listen(engine.pool, "checkin", gate.checkin)
+        _gates[engine] = gate
     return engine
 
 
+def writer_gate_held(engine: Engine) -> bool:
+    """Whether a transaction of this process holds the SQLite engine's writer gate."""
+    gate = _gates.get(engine)
+    return gate is not None and gate.held()
+
+
+_gates: weakref.WeakKeyDictionary[Engine, _WriterGate] = weakref.WeakKeyDictionary()
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_on_begin)
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (_WriterGate.begin)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -61,8 +77,42 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _sqlite_on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterGate:
+    """One SQLite transaction at a time per engine in this process, queued on a lock.
+
+    SQLite lets one writer in; the others wait in its busy handler, which polls with
+    sleeps of up to 100 ms, so under concurrency a waiting request sleeps on after the
+    lock is free (p99 of hundreds of ms at 4 HIS connections). Here the threads of one
+    process queue on a lock and the next one starts as soon as the previous commits.
+    Other processes (a CLI beside the server) still meet SQLite's own busy timeout; a
+    thread that cannot get the gate within that timeout goes on to SQLite and its
+    timeout, so the gate never waits forever."""
+
+    _KEY = "medroam_sqlite_gate"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, connection: Connection) -> None:
+        if self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            connection.info[self._KEY] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(connection)
+            raise
+
+    def held(self) -> bool:
+        return self._lock.locked()
+
+    def end(self, connection: Connection) -> None:
+        if connection.info.pop(self._KEY, False):
+            self._lock.release()
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        # a connection returned without commit or rollback events (pool reset)
+        if record is not None and record.info.pop(self._KEY, False):
+            self._lock.release()
 
 
 def alembic_config(url: str | None = None) -> Config:
