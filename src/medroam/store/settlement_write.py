@@ -94,22 +94,15 @@ def _statement_each(
     b = w.benefit
     place.apply_benefit_change(b.psn_no, b.insutype, b.year, b.delta, b.account, w.now)
     LedgerRepository(session).post(setl_id, "settle", w.legs, w.now)
-    values = _visit_values(w)
-    VisitRepository(session).settled(
-        w.visit.mdtrt_id, values.get("updated_at", w.visit.updated_at), w.visit_status
-    )
+    VisitRepository(session).settled(w.visit.mdtrt_id, _updated_at(w), w.visit_status)
     _sync_loaded(session, w, setl_id)
 
 
-def _visit_values(w: SettlementWrite) -> dict[str, Any]:
-    """The visit's new ``updated_at`` (never moved back: the row is locked, its value
-    read) and status."""
-    values: dict[str, Any] = {}
-    if w.visit.updated_at is None or w.now > w.visit.updated_at:
-        values["updated_at"] = w.now
-    if w.visit_status is not None:
-        values["status"] = w.visit_status
-    return values
+def _updated_at(w: SettlementWrite) -> datetime:
+    """The visit's new ``updated_at``: never moved back (the row is locked, its value
+    read), as the one statement's ``GREATEST``."""
+    before: datetime | None = w.visit.updated_at
+    return w.now if before is None or w.now > before else before
 
 
 def _sync_loaded(session: Session, w: SettlementWrite, setl_id: str) -> None:
@@ -118,8 +111,9 @@ def _sync_loaded(session: Session, w: SettlementWrite, setl_id: str) -> None:
     identity = session.identity_map
     visit = identity.get(identity_key(VisitRow, w.visit.mdtrt_id))
     if visit is not None:
-        for key, value in _visit_values(w).items():
-            set_committed_value(visit, key, value)
+        set_committed_value(visit, "updated_at", _updated_at(w))
+        if w.visit_status is not None:
+            set_committed_value(visit, "status", w.visit_status)
     for line in w.lines:
         loaded = identity.get(identity_key(FeeLineRow, line.row_id))
         if loaded is not None:
