@@ -18,11 +18,9 @@ scores can weigh an institution's mean by how many cases it rests on
   09/10/11 and 03/04;
 * ``repeat_lines``: the share of the bill's fee lines that repeat an item already
   charged on the same day (同日重复收费: lines − distinct (item, day));
-* ``out_of_region``: 1 for a patient insured elsewhere;
-* ``mcc_cc_share``: 1 if its settlement list was grouped into a CHS-DRG ending in 1 or 3
-  (MCC/CC), 0 in another group, NULL without a grouped list.
+* ``out_of_region``: 1 for a patient insured elsewhere.
 
-And one feature that is not a mean of cases, ``mcc_cc_oe`` (MCC/CC 病组占比，按病组标化:
+And one feature that is not a mean of cases, ``mcc_cc_oe`` (MCC/CC 病组占比（按病组标化）,
 ``domain/audit/scores.py``): over the institution's lists in ADRGs split by severity
 (the DRG ends in 1, 3 or 5), the count ``mcc_cc_oe_n``, the observed MCC/CC lists
 ``mcc_cc_oe_observed`` and the expected ``mcc_cc_oe_expected`` and variance
@@ -113,16 +111,7 @@ def _per_case(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
         .select(setl_id=stays.setl_id, readmitted=ibis.literal(1))
         .distinct()
     )
-    sl = t["settlement_lists"]
-    sl = sl.filter(sl.drg.notnull()).semi_join(visits, sl.setl_id == visits.setl_id)
-    lists = sl.select(
-        "setl_id", mcc_cc=ibis.ifelse(sl.drg.substr(3, 1).isin(["1", "3"]), 1, 0)
-    ).distinct()
-    c = (
-        visits.left_join(per_bill, "setl_id")
-        .left_join(again, "setl_id")
-        .left_join(lists, "setl_id")
-    )
+    c = visits.left_join(per_bill, "setl_id").left_join(again, "setl_id")
     stay = visits.kind == "inpatient"
     length = visits.end_day - visits.begin_day
     n_lines = per_bill.lines.fill_null(0)
@@ -141,7 +130,6 @@ def _per_case(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
         stay_share=ibis.ifelse(stay, 1, 0),
         repeat_lines=_or_null(per_bill.repeated, n_lines),
         out_of_region=ibis.ifelse(visits.insured_region != visits.treatment_region, 1, 0),
-        mcc_cc_share=lists.mcc_cc,
     )
 
 

@@ -12,12 +12,17 @@ import pytest
 
 from medroam.batch.institution_features import standardised_lists
 from medroam.domain.audit.scores import (
+    OUTLIER_Z,
+    ZERO,
     Explanation,
     Standardised,
+    Sums,
     adrg_rate,
     explain,
+    funnel_z,
     pooled_rate,
 )
+from medroam.services.audit_scores import score_rows
 
 
 def test_the_worked_example_of_the_module_docstring() -> None:
@@ -100,3 +105,47 @@ def test_the_batch_computes_the_worked_example() -> None:
     p_br2 = (1 + 10 * 7 / 64) / 11
     assert (a["mcc_cc_oe_n"], a["mcc_cc_oe_observed"]) == (40, 8)
     assert a["mcc_cc_oe_expected"] == pytest.approx(40 * p_br2)
+
+
+def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
+    """A nation of 40 hospitals alike, each with 6 lists in BR2 (脑缺血性疾患; half of the
+    hospitals have one BR23, so 20 of 240 carry a CC) and 4 in CW1 (not split); 20 of them
+    also with 4 lists in ZZ1, a stand-in ADRG that mostly carries an MCC/CC (60 of 80).
+
+    SICK treats only ZZ1 patients: 5 lists, all ZZ13. Without it, p̄ = (20 + 60 + 8 + 1)
+    / (328 + 2) = 0.269697 and p_ZZ1 = (60 + 10 p̄) / 90 = 0.696633, so E = 3.483,
+    V = 5 × 0.696633 × 0.303367 = 1.0567, O/E = 1.44 and z = 1.517 / 1.028 = 1.48: as
+    expected, not flagged (z < 3). Its raw share of 100 % against its peers' 88 of 492 lists
+    (17.9 %) is z = 0.821 / √(0.179 × 0.821 / 5) = 4.79: what ``mcc_cc_share`` said.
+
+    UP moved its 8 BR2 lists into BR23: p̄ = 86 / 327 = 0.262997, p_BR2 = (20 + 10 p̄)
+    / 250 = 0.090520, E = 0.7242, V = 0.65861, z = 7.2758 / 0.81155 = 8.97: ranked
+    first, explained by its observed and expected lists."""
+    rows: list[tuple[str, str]] = []
+    for h in range(40):
+        code = f"H{h:02d}"
+        rows += [(code, "BR23" if h % 2 == 0 and n == 0 else "BR25") for n in range(6)]
+        rows += [(code, "CW19")] * 4
+        if h < 20:
+            rows += [(code, "ZZ15" if n == 0 else "ZZ13") for n in range(4)]
+    rows += [("SICK", "ZZ13")] * 5
+    rows += [("UP", "BR23")] * 8 + [("UP", "CW19")] * 4
+    sl, visits = _lists(rows)
+    table = standardised_lists({"settlement_lists": sl}, visits).to_pyarrow().to_pylist()
+    features = [
+        {"fixmedins_code": r["fixmedins_code"], "level": "3", "kind": "hospital",
+         "province": "11", "cases": 10} | r
+        for r in table
+    ]  # fmt: skip
+    scored = {s.fixmedins_code: s for s in score_rows(features)}
+    sick, up = scored["SICK"], scored["UP"]
+    assert sick.features["mcc_cc_oe"] == pytest.approx(5 / 3.483, abs=1e-3)
+    assert sick.z["mcc_cc_oe"] == pytest.approx(1.48, abs=0.01)
+    assert up.z["mcc_cc_oe"] == pytest.approx(8.97, abs=0.01) and up.rank == 1
+    assert "8 份结算清单中 8 份入 MCC/CC 组" in up.explanation
+    # not flagged: below the outliers' 3 (the top 5 % of the simulated nation start at
+    # scores of 4–5); among 40 identical hospitals any z of 1.5 is second, so no rank
+    assert sick.z["mcc_cc_oe"] < OUTLIER_Z
+    # what the raw share against its peers would have said (no national prior here)
+    raw = funnel_z(Sums(5, 5, 5), Sums(492, 88, 88), ZERO, bounded=False)
+    assert raw == pytest.approx(4.79, abs=0.01)

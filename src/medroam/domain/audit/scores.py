@@ -94,9 +94,10 @@ them BR21/BR23; GR1 4 lists, none GR11:
     O = 2    E = 0.276527    V = 0.151084 + 0.082749 = 0.233832
     O/E = 7.23    z = (2 − 0.276526) / √0.233831 = 3.564
 
-Its share of MCC/CC lists against its peers' share over all their lists (``mcc_cc_share``)
-does not see that its lists' ADRGs rarely carry an MCC or CC, and lists that cannot move
-dilute the share of an institution that moved all it could.
+It replaced the first measure, the share of all the institution's lists in an MCC/CC DRG
+against its peers' share (``mcc_cc_share``): that share is high for a hospital treating
+patients whose ADRGs often carry an MCC or CC, and its lists that cannot move dilute the
+share of one that moved all it could (measured in ``docs/audit.md``, "Up-coding").
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ FEATURE_NAMES: Mapping[str, str] = {
     "stay_share": "住院病例占比",
     "repeat_lines": "同日重复收费明细占比",
     "out_of_region": "异地就医占比",
-    "mcc_cc_share": "MCC/CC 病组占比",
     "mcc_cc_oe": "MCC/CC 病组占比（按病组标化）",
 }
 # +1: only a high value is suspicious; 0: either way
@@ -134,7 +134,6 @@ DIRECTION: Mapping[str, int] = {
     "stay_share": 1,
     "repeat_lines": 1,
     "out_of_region": 0,
-    "mcc_cc_share": 1,
     "mcc_cc_oe": 1,
 }
 BOUNDED = frozenset(
@@ -146,7 +145,6 @@ BOUNDED = frozenset(
         "stay_share",
         "repeat_lines",
         "out_of_region",
-        "mcc_cc_share",
     }
 )
 LOG_FEATURES = frozenset({"cost_outpatient", "cost_inpatient"})  # means of ln(yuan)
