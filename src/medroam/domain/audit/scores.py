@@ -71,7 +71,7 @@ into an ADRG split by severity can be up-coded: its DRG ends in 1 (MCC), 3 (CC) 
 (neither); lists in an ADRG without the split (ending in 9), 0000 and the QY groups count
 neither as observed nor as expected. Each movable list of the institution is expected to
 land in its ADRG's MCC/CC DRG with that ADRG's national rate p (every institution of the
-period, **without** the institution), shrunk towards the national rate over all ADRGs
+span scored, **without** the institution), shrunk towards the national rate over all ADRGs
 (itself with a Beta(1, 1) prior) by ``ADRG_PRIOR_LISTS`` = 10 lists, so that an ADRG
 with few lists does not carry a chance rate:
 
@@ -92,7 +92,7 @@ them BR21/BR23; GR1 4 lists, none GR11:
     p_BR2 = (8 + 10 × 0.127451) / (40 + 10)    = 0.185490
     p_GR1 = (0 + 10 × 0.127451) / (4 + 10)     = 0.091036
     O = 2    E = 0.276527    V = 0.151084 + 0.082749 = 0.233832
-    O/E = 7.23    z = (2 − 0.276526) / √0.233831 = 3.564
+    O/E = 7.23    z = (2 − 0.276527) / √0.233832 = 3.564
 
 It replaced the first measure, the share of all the institution's lists in an MCC/CC DRG
 against its peers' share (``mcc_cc_share``): that share is high for a hospital treating
