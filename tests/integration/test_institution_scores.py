@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
+from medroam.domain.audit.scores import adrg_rate, pooled_rate
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
 from medroam.sim import anomalies
@@ -51,10 +52,12 @@ def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
     """The same four provinces (seed 9), the one fraudulent hospital made to up-code
     (高套病组: an MCC/CC other diagnosis on every stay it moves). The stays' settlement
     lists (4101) are grouped by the platform; clean lists land in CC/MCC DRGs too (the
-    simulator's comorbidities), yet the up-coding hospital ranks 1st of 27, explained by
-    its MCC/CC 病组占比 (z = +5.3). Other seeds of this small nation, measured while
-    writing the test: 8 → 2nd of 36, 10 → 1st of 29, 6 → 10th of 31 (two of its three
-    lists moved, z = +3.3): top 5 % here is one or two ranks."""
+    simulator's comorbidities), yet the up-coding hospital ranks 2nd of 27, explained by
+    its MCC/CC 病组占比（按病组标化）: both its movable lists in an MCC/CC DRG where the
+    other institutions' rates of their ADRGs expect 0.21 (z = +4.2). The raw share it
+    replaced ranked it 1st (z = +5.3 against its peers' 6.6 % over all their lists, which
+    counts lists that cannot move); top 5 % here is one rank. The ratio O/E the database
+    computed (SQLite, PostgreSQL) is the one the domain's formulas give on the lists."""
     monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
     config = SimConfig(
         seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
@@ -63,19 +66,30 @@ def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
     scored = compute_scores(engine, "2026-10", months=1)
     ranks = institution_ranks(engine, "2026-10", months=1)
     (planted,) = ranks["institutions"]
+    code = planted["fixmedins_code"]
     assert planted["scheme"] == "upcoding"
-    assert planted["rank"] <= max(1, round(0.05 * ranks["scored"])) and len(scored) >= 20
-    assert "MCC/CC 病组占比" in planted["explanation"]
+    assert planted["rank"] <= 2 and len(scored) >= 20
+    assert planted["explanation"].startswith("MCC/CC 病组占比（按病组标化）")
+    (theirs,) = [s for s in scored if s.fixmedins_code == code]
+    assert theirs.z["mcc_cc_oe"] >= 4.0
     with engine.connect() as c:
         lists = c.execute(
             select(SettlementListRow.fixmedins_code, SettlementListRow.drg).where(
                 SettlementListRow.drg.is_not(None)
             )
         ).all()
-    theirs = [drg for code, drg in lists if code == planted["fixmedins_code"]]
-    clean = [drg for code, drg in lists if code != planted["fixmedins_code"]]
-    assert theirs and any(d[3] in "13" for d in theirs)
+    movable = [(c, d) for c, d in lists if d[3:] in ("1", "3", "5")]
+    own = [d for c, d in movable if c == code]
+    others = [d for c, d in movable if c != code]
+    clean = [d for c, d in lists if c != code]
+    assert own and all(d[3] in "13" for d in own)
     assert 0 < sum(d[3] in "13" for d in clean) < len(clean) / 4  # some, and a minority
+    pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
+    expected = 0.0
+    for d in own:
+        same = [o for o in others if o[:3] == d[:3]]
+        expected += adrg_rate(sum(o[3] in "13" for o in same), len(same), pooled)
+    assert theirs.features["mcc_cc_oe"] == pytest.approx(len(own) / expected, rel=1e-5)
 
 
 def test_cli_scores_on_an_empty_database_and_a_bad_span(tmp_path: Path) -> None:

@@ -18,9 +18,13 @@ scores can weigh an institution's mean by how many cases it rests on
   09/10/11 and 03/04;
 * ``repeat_lines``: the share of the bill's fee lines that repeat an item already
   charged on the same day (同日重复收费: lines − distinct (item, day));
-* ``out_of_region``: 1 for a patient insured elsewhere;
-* ``mcc_cc_share``: 1 if its settlement list was grouped into a CHS-DRG ending in 1 or 3
-  (MCC/CC), 0 in another group, NULL without a grouped list.
+* ``out_of_region``: 1 for a patient insured elsewhere.
+
+And one feature that is not a mean of cases, ``mcc_cc_oe`` (MCC/CC 病组占比（按病组标化）,
+``domain/audit/scores.py``): over the institution's lists in ADRGs split by severity
+(the DRG ends in 1, 3 or 5), the count ``mcc_cc_oe_n``, the observed MCC/CC lists
+``mcc_cc_oe_observed`` and the expected ``mcc_cc_oe_expected`` and variance
+``mcc_cc_oe_variance`` under every other institution's rate of the same ADRGs.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ import ibis  # type: ignore[import-untyped]
 import ibis.expr.types as ir  # type: ignore[import-untyped]
 
 from medroam.batch.audit import in_force, naive_day
-from medroam.domain.audit.scores import FEATURE_NAMES
+from medroam.domain.audit.scores import FEATURE_NAMES, STANDARDISED, adrg_rate, pooled_rate
 
 DRUG_TYPES = ("09", "10", "11")  # 西药费, 中药饮片费, 中成药费
 EXAM_TYPES = ("03", "04")  # 检查费, 化验费
 READMISSION_DAYS = 31
 SHORT_STAY_DAYS = 3
-FEATURES = tuple(FEATURE_NAMES)  # the per-case values of ``_per_case``
+FEATURES = tuple(f for f in FEATURE_NAMES if f not in STANDARDISED)  # of ``_per_case``
+# the 4th character of a CHS-DRG whose ADRG is split by severity: MCC, CC, neither
+SPLIT_DIGITS = ("1", "3", "5")
+MCC_CC_DIGITS = ("1", "3")
 
 FEE_LINES = ibis.schema(
     {
@@ -61,11 +68,10 @@ def feature_tables() -> dict[str, ir.Table]:
     }
 
 
-def _per_case(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table:
-    """One row per settlement in force: its institution and the value every feature
-    takes on it (NULL where the feature does not apply, e.g. a stay's length on an
-    outpatient visit)."""
-    visits = in_force(t, first_day, last_day)
+def _per_case(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
+    """One row per settlement in force (``visits``): its institution and the value every
+    feature takes on it (NULL where the feature does not apply, e.g. a stay's length on
+    an outpatient visit)."""
     f = t["fee_lines_amounts"]
     f = f.filter(f.status == "settled")
     lines = f.join(visits, f.setl_id == visits.setl_id).select(
@@ -105,16 +111,7 @@ def _per_case(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table
         .select(setl_id=stays.setl_id, readmitted=ibis.literal(1))
         .distinct()
     )
-    sl = t["settlement_lists"]
-    sl = sl.filter(sl.drg.notnull()).semi_join(visits, sl.setl_id == visits.setl_id)
-    lists = sl.select(
-        "setl_id", mcc_cc=ibis.ifelse(sl.drg.substr(3, 1).isin(["1", "3"]), 1, 0)
-    ).distinct()
-    c = (
-        visits.left_join(per_bill, "setl_id")
-        .left_join(again, "setl_id")
-        .left_join(lists, "setl_id")
-    )
+    c = visits.left_join(per_bill, "setl_id").left_join(again, "setl_id")
     stay = visits.kind == "inpatient"
     length = visits.end_day - visits.begin_day
     n_lines = per_bill.lines.fill_null(0)
@@ -133,7 +130,42 @@ def _per_case(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table
         stay_share=ibis.ifelse(stay, 1, 0),
         repeat_lines=_or_null(per_bill.repeated, n_lines),
         out_of_region=ibis.ifelse(visits.insured_region != visits.treatment_region, 1, 0),
-        mcc_cc_share=lists.mcc_cc,
+    )
+
+
+def standardised_lists(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
+    """Per institution with a list in an ADRG split by severity: ``mcc_cc_oe_n`` such
+    lists, ``_observed`` of them in the MCC/CC DRG, ``_expected`` and ``_variance`` under
+    the other institutions' rates of their ADRGs (``domain.audit.scores``: p̄, p_a)."""
+    sl = t["settlement_lists"]
+    sl = sl.filter(sl.drg.notnull())
+    grouped = (
+        sl.join(visits, sl.setl_id == visits.setl_id)
+        .select(
+            visits.setl_id,
+            visits.fixmedins_code,
+            adrg=sl.drg.substr(0, 3),
+            severity=sl.drg.substr(3, 1),
+        )
+        .distinct()
+    )
+    movable = grouped.filter(grouped.severity.isin(SPLIT_DIGITS))
+    cells = movable.group_by(["fixmedins_code", "adrg"]).agg(
+        n=movable.count().cast("float64"),
+        m=ibis.ifelse(movable.severity.isin(MCC_CC_DIGITS), 1, 0).sum().cast("float64"),
+    )
+    per_adrg = cells.group_by("adrg").agg(n_adrg=cells.n.sum(), m_adrg=cells.m.sum())
+    own = cells.group_by("fixmedins_code").agg(n_own=cells.n.sum(), m_own=cells.m.sum())
+    nation = cells.aggregate(n_all=cells.n.sum(), m_all=cells.m.sum())
+    j = cells.join(per_adrg, "adrg").join(own, "fixmedins_code").cross_join(nation)
+    pooled = pooled_rate(j.m_all - j.m_own, j.n_all - j.n_own)
+    p = adrg_rate(j.m_adrg - j.m, j.n_adrg - j.n, pooled)
+    e = j.select("fixmedins_code", "n", "m", expected=j.n * p, variance=j.n * p * (1.0 - p))
+    return e.group_by("fixmedins_code").agg(
+        mcc_cc_oe_n=e.n.sum(),
+        mcc_cc_oe_observed=e.m.sum(),
+        mcc_cc_oe_expected=e.expected.sum(),
+        mcc_cc_oe_variance=e.variance.sum(),
     )
 
 
@@ -144,8 +176,11 @@ def _or_null(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 def features(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table:
     """The features of the institutions that settled on days ``first_day``..``last_day``
     (module docstring): per feature its count of cases ``<f>_n``, sum ``<f>_sum`` and
-    sum of squares ``<f>_sq`` over the cases it applies to."""
-    c = _per_case(t, first_day, last_day)
+    sum of squares ``<f>_sq`` over the cases it applies to; and the observed and expected
+    counts of ``mcc_cc_oe``."""
+    visits = in_force(t, first_day, last_day)
+    c = _per_case(t, visits)
+    std = standardised_lists(t, visits)
     aggs: dict[str, ir.Value] = {"cases": c.count()}
     for name in FEATURES:
         x = c[name].cast("float64")
@@ -154,13 +189,17 @@ def features(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table:
         aggs[f"{name}_sq"] = (x * x).sum()
     per = c.group_by("fixmedins_code").agg(**aggs)
     inst = t["institutions"]
-    out = per.left_join(inst, "fixmedins_code")
+    out = per.left_join(inst, "fixmedins_code").left_join(std, "fixmedins_code")
     return out.select(
         fixmedins_code=per.fixmedins_code,
         level=inst.level.fill_null("9"),
         kind=inst.kind.fill_null("hospital"),
         province=inst.region.substr(0, 2).fill_null("00"),
         cases=per.cases.cast("int64"),
+        mcc_cc_oe_n=std.mcc_cc_oe_n.fill_null(0).cast("int64"),
+        mcc_cc_oe_observed=std.mcc_cc_oe_observed.fill_null(0).cast("int64"),
+        mcc_cc_oe_expected=std.mcc_cc_oe_expected.fill_null(0.0),
+        mcc_cc_oe_variance=std.mcc_cc_oe_variance.fill_null(0.0),
         **{
             f"{name}_{part}": (
                 per[f"{name}_{part}"].cast("int64")

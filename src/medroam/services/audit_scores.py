@@ -8,7 +8,10 @@
    level + kind across the nation, then to every institution of the period.
 3. z of every feature's mean against the case-level spread of the peers, shrunk towards
    the same level and kind nationally (``domain.audit.scores``: worked example there);
-   twice, the second time without the first pass's outliers in the yardsticks.
+   twice, the second time without the first pass's outliers in the yardsticks. The
+   case-mix-standardised MCC/CC share instead: the funnel z of its observed ÷ expected
+   lists, the expectation from the nation's rates of the same ADRGs (computed by the
+   batch, without the institution; its value is O/E).
 4. An unsupervised detector over the z-scores: scikit-learn's ``IsolationForest``
    (deterministic: ``random_state`` 0, 200 trees); its anomaly score as a robust z.
 5. Score = the strongest evidence of a feature + 0.25 × the forest's z; ranked
@@ -32,7 +35,9 @@ from medroam.batch.institution_features import FEATURES, feature_tables, feature
 from medroam.batch.lines import epoch_day
 from medroam.domain.audit.scores import (
     BOUNDED,
+    STANDARDISED,
     ZERO,
+    Standardised,
     Sums,
     baseline,
     combined_score,
@@ -97,6 +102,15 @@ def _sums(row: dict[str, Any], feature: str) -> Sums:
     )
 
 
+def _standardised(row: dict[str, Any], feature: str) -> Standardised:
+    return Standardised(
+        int(row.get(f"{feature}_n") or 0),
+        int(row.get(f"{feature}_observed") or 0),
+        float(row.get(f"{feature}_expected") or 0.0),
+        float(row.get(f"{feature}_variance") or 0.0),
+    )
+
+
 def _forest_z(matrix: list[list[float]]) -> list[float]:
     """The robust z of the isolation forest's anomaly score of every row."""
     from sklearn.ensemble import IsolationForest  # type: ignore[import-untyped]
@@ -154,6 +168,13 @@ def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
     z_rows, peer_means = _yardsticks(
         rows, sums, groups, present, lambda i, f: outlier(f, first[i][f])
     )
+    # observed ÷ expected against the nation's rates (already without the institution)
+    standard = [f for f in sorted(STANDARDISED) if any(r.get(f"{f}_n") for r in rows)]
+    std = [{f: _standardised(r, f) for f in standard} for r in rows]
+    for i in range(len(rows)):
+        for f in standard:
+            z_rows[i][f] = std[i][f].z
+    present = present + standard
     group_of = [""] * len(rows)
     for label, members in groups.items():
         for i in members:
@@ -164,9 +185,10 @@ def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
     rank = {i: n for n, i in enumerate(order, start=1)}
     out = []
     for i, r in enumerate(rows):
-        means = {f: m for f in present if (m := sums[i][f].mean) is not None}
-        shown = {f: means.get(f, peer_means[i][f]) for f in present}
-        why = explain(shown, z_rows[i], peer_means[i])
+        means = {f: m for f in present if f in sums[i] and (m := sums[i][f].mean) is not None}
+        means |= {f: o_e for f, m in std[i].items() if (o_e := m.ratio) is not None}
+        shown = {f: means.get(f, peer_means[i].get(f, 1.0)) for f in present}
+        why = explain(shown, z_rows[i], peer_means[i] | dict.fromkeys(standard, 1.0), 3, std[i])
         out.append(
             Scored(
                 r["fixmedins_code"],

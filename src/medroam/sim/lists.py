@@ -82,7 +82,7 @@ def stay_group(e: Encounter, gender: str, birth_date: date, scheme: Scheme) -> s
 
 
 def is_mcc_cc(drg: str | None) -> bool:
-    """A CHS-DRG with an MCC or a CC (what ``mcc_cc_share`` counts)."""
+    """A CHS-DRG with an MCC or a CC (what the scores' ``mcc_cc_oe`` observes)."""
     return drg is not None and len(drg) == 4 and drg[3] in MCC_CC_DIGITS
 
 

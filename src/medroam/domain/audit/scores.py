@@ -64,6 +64,40 @@ Robust z of a value among others (used for the forest's scores):
 MAD is the median absolute deviation (1.4826 × MAD estimates σ for normal data and is not
 moved by the outliers being looked for). When MAD is 0 (over half the values share the
 median) the mean absolute deviation × 1.2533 is used instead; when that is 0 too, z is 0.
+
+**Case-mix-standardised MCC/CC share** (``mcc_cc_oe``, 高套病组). Not a mean against
+peers but observed ÷ expected, as a standardised mortality ratio. Only a list grouped
+into an ADRG split by severity can be up-coded: its DRG ends in 1 (MCC), 3 (CC) or 5
+(neither); lists in an ADRG without the split (ending in 9), 0000 and the QY groups count
+neither as observed nor as expected. Each movable list of the institution is expected to
+land in its ADRG's MCC/CC DRG with that ADRG's national rate p (every institution of the
+span scored, **without** the institution), shrunk towards the national rate over all ADRGs
+(itself with a Beta(1, 1) prior) by ``ADRG_PRIOR_LISTS`` = 10 lists, so that an ADRG
+with few lists does not carry a chance rate:
+
+    p̄      = (M − m + 1) / (N − n + 2)                    all movable lists
+    p_a    = (M_a − m_a + 10 · p̄) / (N_a − n_a + 10)      ADRG a
+    O = Σ m_a     E = Σ n_a · p_a     V = Σ n_a · p_a (1 − p_a)
+    z = (O − E) / √V                                      (binomial funnel z)
+
+with n_a, m_a the institution's movable lists in ADRG a and those in its MCC/CC DRG, N_a
+and M_a the same over all institutions, n, m, N, M over all ADRGs. The batch computes O,
+E and V on the database with these very functions (:func:`pooled_rate`,
+:func:`adrg_rate`: plain arithmetic, applied there to columns). Worked example: the
+institution has 2 movable lists, both up-coded — BR2 (脑缺血性疾患) BR23 and GR1 GR11;
+the nation (without it) 100 movable lists with 12 in an MCC/CC DRG: BR2 40 lists, 8 of
+them BR21/BR23; GR1 4 lists, none GR11:
+
+    p̄    = (12 + 1) / (100 + 2)                = 0.127451
+    p_BR2 = (8 + 10 × 0.127451) / (40 + 10)    = 0.185490
+    p_GR1 = (0 + 10 × 0.127451) / (4 + 10)     = 0.091036
+    O = 2    E = 0.276527    V = 0.151084 + 0.082749 = 0.233832
+    O/E = 7.23    z = (2 − 0.276527) / √0.233832 = 3.564
+
+It replaced the first measure, the share of all the institution's lists in an MCC/CC DRG
+against its peers' share (``mcc_cc_share``): that share is high for a hospital treating
+patients whose ADRGs often carry an MCC or CC, and its lists that cannot move dilute the
+share of one that moved all it could (measured in ``docs/audit.md``, "Up-coding").
 """
 
 from __future__ import annotations
@@ -85,7 +119,7 @@ FEATURE_NAMES: Mapping[str, str] = {
     "stay_share": "住院病例占比",
     "repeat_lines": "同日重复收费明细占比",
     "out_of_region": "异地就医占比",
-    "mcc_cc_share": "MCC/CC 病组占比",
+    "mcc_cc_oe": "MCC/CC 病组占比（按病组标化）",
 }
 # +1: only a high value is suspicious; 0: either way
 DIRECTION: Mapping[str, int] = {
@@ -100,7 +134,7 @@ DIRECTION: Mapping[str, int] = {
     "stay_share": 1,
     "repeat_lines": 1,
     "out_of_region": 0,
-    "mcc_cc_share": 1,
+    "mcc_cc_oe": 1,
 }
 BOUNDED = frozenset(
     {
@@ -111,10 +145,12 @@ BOUNDED = frozenset(
         "stay_share",
         "repeat_lines",
         "out_of_region",
-        "mcc_cc_share",
     }
 )
 LOG_FEATURES = frozenset({"cost_outpatient", "cost_inpatient"})  # means of ln(yuan)
+# observed ÷ expected against national rates (module docstring), not means against peers
+STANDARDISED = frozenset({"mcc_cc_oe"})
+ADRG_PRIOR_LISTS = 10.0
 PEER_GROUP = "level + kind + province"
 PRIOR_CASES = 30.0
 OUTLIER_Z = 3.0
@@ -179,6 +215,59 @@ def funnel_z(
     return (own.total / own.n - theta) / sqrt(var / own.n)
 
 
+def pooled_rate(events_elsewhere: float, lists_elsewhere: float) -> float:
+    """p̄: the MCC/CC rate of the movable lists of every other institution, with a
+    Beta(1, 1) prior (module docstring). Plain arithmetic: the batch applies it to
+    columns."""
+    return (events_elsewhere + 1.0) / (lists_elsewhere + 2.0)
+
+
+def adrg_rate(
+    events_elsewhere: float,
+    lists_elsewhere: float,
+    pooled: float,
+    prior_lists: float = ADRG_PRIOR_LISTS,
+) -> float:
+    """p_a: an ADRG's MCC/CC rate over the other institutions' lists, shrunk towards
+    ``pooled`` (p̄) as if ``prior_lists`` more lists had it (module docstring). Plain
+    arithmetic: the batch applies it to columns."""
+    return (events_elsewhere + prior_lists * pooled) / (lists_elsewhere + prior_lists)
+
+
+@dataclass(frozen=True, slots=True)
+class Standardised:
+    """An institution's movable lists (``lists``), those in an MCC/CC DRG (O,
+    ``observed``), the expected number E and its variance V under the national rates of
+    their ADRGs (module docstring)."""
+
+    lists: int
+    observed: int
+    expected: float
+    variance: float
+
+    @property
+    def ratio(self) -> float | None:
+        """O/E (1 = as the nation codes the same ADRGs); None without expectation."""
+        return self.observed / self.expected if self.expected > 0 else None
+
+    @property
+    def z(self) -> float:
+        """(O − E) / √V; 0 without movable lists or spread."""
+        if self.lists <= 0 or self.variance <= 0:
+            return 0.0
+        return (self.observed - self.expected) / sqrt(self.variance)
+
+    def text(self, feature: str) -> str:
+        name = FEATURE_NAMES.get(feature, feature)
+        ratio = "—" if self.ratio is None else f"{self.ratio:.1f}"
+        direction = "高于" if self.z > 0 else "低于"
+        return (
+            f"{name}：可分级病组的 {self.lists} 份结算清单中 {self.observed} 份入 MCC/CC 组，"
+            f"{direction}按全国同病组比例的预期 {self.expected:.2f} 份"
+            f"（实际/预期 = {ratio}，z = {self.z:+.1f}）"
+        )
+
+
 def outlier(feature: str, z: float) -> bool:
     """Left out of the yardsticks in the second pass: evidence above ``OUTLIER_Z``."""
     return evidence(feature, z) > OUTLIER_Z
@@ -215,8 +304,11 @@ class Explanation:
     value: float
     peer_mean: float
     z: float
+    standardised: Standardised | None = None  # a feature of ``STANDARDISED``
 
     def text(self) -> str:
+        if self.standardised is not None:
+            return self.standardised.text(self.feature)
         name = FEATURE_NAMES.get(self.feature, self.feature)
         direction = "高于" if self.z > 0 else "低于"
         return (
@@ -241,12 +333,15 @@ def explain(
     z: Mapping[str, float],
     peer_means: Mapping[str, float],
     top: int = 3,
+    standardised: Mapping[str, Standardised] | None = None,
 ) -> list[Explanation]:
     """The features that drive a score: the largest evidence first (ties by name); a
-    feature without evidence (z 0, or pointing the harmless way) is left out."""
+    feature without evidence (z 0, or pointing the harmless way) is left out. A feature
+    in ``standardised`` is told by its observed and expected lists."""
     ranked = sorted(z, key=lambda f: (-evidence(f, z[f]), f))
+    std = standardised or {}
     return [
-        Explanation(f, features[f], peer_means[f], z[f])
+        Explanation(f, features[f], peer_means[f], z[f], std.get(f))
         for f in ranked[:top]
         if evidence(f, z[f]) > 0
     ]
