@@ -1,6 +1,7 @@
 # medroam: the two commands of the README quick start, and a few more.
 #   make demo   install, then settle the shipped example cases on the embedded default
-#   make test   install, then run the whole test suite (SQLite and PostgreSQL)
+#   make test   install, then run the whole test suite (SQLite and PostgreSQL), one
+#               process per core (pytest-xdist)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/medroam demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
