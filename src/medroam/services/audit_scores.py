@@ -13,7 +13,8 @@
    lists, the expectation from the nation's rates of the same ADRGs (computed by the
    batch, without the institution; its value is O/E).
 4. An unsupervised detector over the z-scores: scikit-learn's ``IsolationForest``
-   (deterministic: ``random_state`` 0, 200 trees); its anomaly score as a robust z.
+   (deterministic: ``random_state`` 0, 200 trees, rows in the order of the institution
+   codes); its anomaly score as a robust z.
 5. Score = the strongest evidence of a feature + 0.25 × the forest's z; ranked
    1 = most unusual, explained by the features of largest evidence (zh-CN text).
 """
@@ -161,6 +162,9 @@ def score_rows(rows: Sequence[dict[str, Any]]) -> list[Scored]:
     docstring)."""
     if not rows:
         return []
+    # One fixed order: the forest draws its samples by position, and a GROUP BY returns
+    # its rows in any order (SQLite and PostgreSQL differ, so do two runs of one seed).
+    rows = sorted(rows, key=lambda r: str(r["fixmedins_code"]))
     present = [f for f in FEATURES if any((r.get(f"{f}_n") or 0) > 0 for r in rows)]
     sums = [{f: _sums(r, f) for f in present} for r in rows]
     groups = _groups(rows)

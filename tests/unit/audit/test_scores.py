@@ -4,6 +4,7 @@ they have one case, and not a large hospital for a few dear bills."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -152,3 +153,24 @@ def test_a_one_case_phantom_stay_and_a_duplicating_hospital_rank_first() -> None
     assert "同日重复收费明细占比 25.0%" in by_code["HD"].explanation
     assert by_code["HBIG"].rank > 2
     assert all(s.peer_group == "3级/hospital/11" for s in scored)
+
+
+def test_the_order_of_the_rows_does_not_change_the_scores() -> None:
+    """The feature rows come from a GROUP BY, in whatever order the database returns
+    them (SQLite and PostgreSQL differ; so do two runs of one simulation, whose ids are
+    drawn at random). The isolation forest draws 256 rows by position for each tree once
+    there are more, so the scores must be computed from the rows in one fixed order (by
+    institution code): 300 institutions reversed or shuffled give the same score and
+    rank to every one."""
+    rows = [_row(f"H{h:03d}", [_stay(h + n) for n in range(5 + h % 25)]) for h in range(300)]
+    rows.append(_row("HP", [_stay(0, los=3.0, short_stay=1.0)]))
+    rows.append(_row("HD", [_stay(n, repeat_lines=0.25) for n in range(20)]))
+
+    def outcome(given: list[dict[str, Any]]) -> dict[str, tuple[int, float]]:
+        return {s.fixmedins_code: (s.rank, s.score) for s in score_rows(given)}
+
+    reference = outcome(rows)
+    assert outcome(list(reversed(rows))) == reference
+    shuffled = rows[:]
+    random.Random(3).shuffle(shuffled)
+    assert outcome(shuffled) == reference
