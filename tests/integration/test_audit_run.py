@@ -5,6 +5,8 @@ three engines agree finding for finding."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
+from medroam.domain.audit.engine import RuleBook
+from medroam.domain.audit.mechanisms import UpcodingSignal
+from medroam.refdata.audit_rules import load_rule_book
 from medroam.services.audit_run import (
     AuditRunError,
     export_tables,
@@ -25,7 +30,9 @@ from medroam.services.audit_run import (
 from medroam.services.sim import SimConfig, run_simulation
 from medroam.services.sim_truth import truth_for_period
 from medroam.services.uow import unit_of_work
+from medroam.sim import anomalies
 from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
+from medroam.store.tables import InstitutionRow, SettlementListRow, SettlementRow
 
 pytestmark = pytest.mark.db
 PERIOD = "2026-10"
@@ -87,3 +94,78 @@ def test_cli_run_and_findings(tmp_path: Path) -> None:
     assert empty.exit_code == 0 and "no findings" in empty.output
     bad = runner.invoke(app, ["audit", "run", "--period", "2026-13", "--db", db])
     assert bad.exit_code == 2 and "month must be 1..12" in bad.output
+
+
+def test_the_institution_rule_flags_a_high_mcc_cc_share_against_peers(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The institution rule ``drg_upcoding`` (DRG 高套病组信号) runs in the month's
+    audit. The four provinces of seed 9, whose one fraudulent hospital up-codes its
+    stays; the rule's minimum of 30 cases lowered to 1 so that the small simulated
+    hospitals qualify. Recomputed here from the raw rows: an institution's DRG cases are
+    its settlement lists in force grouped into a DRG (not 0000, not QY); its peers, the
+    other institutions of its level, kind and province; it is flagged when its MCC/CC
+    share is more than 1.5 × its peers' (cases × peer MCC/CC × 1.5 < MCC/CC × peer
+    cases). The flagged set equals what the audit stored, the up-coding hospital among
+    them; each finding is on the institution (no settlement, visit, person or amount),
+    in its region; evaluation per settlement ignores them; DuckDB over Parquet agrees."""
+    monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
+    config = SimConfig(
+        seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
+    )
+    run_simulation(engine, config)
+    book = load_rule_book()
+    book = RuleBook(
+        tuple(
+            replace(r, params=UpcodingSignal(max_ratio=15000, min_cases=1))
+            if r.mechanism == "drg_upcoding"
+            else r
+            for r in book.rules
+        )
+    )
+    run_audit(engine, PERIOD, book=book)
+    stored = [f for f in findings_for_period(engine, PERIOD) if f["mechanism"] == "drg_upcoding"]
+
+    with engine.connect() as c:
+        rows = c.execute(
+            select(SettlementListRow.fixmedins_code, SettlementListRow.drg)
+            .join(SettlementRow, SettlementRow.setl_id == SettlementListRow.setl_id)
+            .where(
+                SettlementListRow.drg.is_not(None),
+                SettlementRow.status == "valid",
+                SettlementRow.refd_setl_flag.is_(False),
+            )
+        ).all()
+        institutions = {
+            i.fixmedins_code: (i.level, i.kind, i.region)
+            for i in c.execute(select(InstitutionRow)).all()
+        }
+    cases: dict[str, list[str]] = defaultdict(list)
+    for code, drg in rows:
+        if drg != "0000" and not drg.startswith("QY"):
+            cases[code].append(drg)
+    group = {code: (lv, kind, region[:2]) for code, (lv, kind, region) in institutions.items()}
+    expected = set()
+    for code, drgs in cases.items():
+        peers = [d for other, ds in cases.items() if other != code and group[other] ==
+                 group[code] for d in ds]  # fmt: skip
+        cc = sum(d[3] in "13" for d in drgs)
+        peer_cc = sum(d[3] in "13" for d in peers)
+        if peers and cc * len(peers) * 2 > peer_cc * len(drgs) * 3:
+            expected.add(code)
+    assert expected, "no institution above its peers"
+    assert {f["fixmedins_code"] for f in stored} == expected
+    (planted,) = [t for t in truth_for_period(engine, PERIOD) if t.level == "institution"]
+    assert planted.fixmedins_code in expected
+    for f in stored:
+        assert (f["setl_id"], f["mdtrt_id"], f["psn_no"], f["amount"]) == ("", "", "", 0)
+        assert f["treatment_region"] == institutions[f["fixmedins_code"]][2]
+        assert f["content"].startswith(f"机构 {f['fixmedins_code']} MCC/CC 病例占比")
+    assert all(m != "drg_upcoding" for m, _s in found_pairs(findings_for_period(engine, PERIOD)))
+
+    export_tables(engine, tmp_path / "audit")
+    found_duck, _rules, _settlements, _c = run_audit_parquet(tmp_path / "audit", PERIOD, book=book)
+    duck = [f for f in finding_rows(found_duck, PERIOD, "x") if f["mechanism"] == "drg_upcoding"]
+    assert {(f["fixmedins_code"], f["content"]) for f in duck} == {
+        (f["fixmedins_code"], f["content"]) for f in stored
+    }

@@ -83,17 +83,54 @@ DIAGNOSES = ibis.schema(
     {"mdtrt_id": "string", "diag_code": "string", "valid": "boolean", "stage": "string"}
 )
 PERSONS = ibis.schema({"psn_no": "string", "gender": "string", "birth_date": "date"})
+INSTITUTIONS = ibis.schema(
+    {"fixmedins_code": "string", "level": "string", "kind": "string", "region": "string"}
+)
+SETTLEMENT_LISTS = ibis.schema({"setl_id": "string", "fixmedins_code": "string", "drg": "string"})
+SCHEMAS = {
+    "settlements": SETTLEMENTS,
+    "visits": VISITS,
+    "fee_lines": FEE_LINES,
+    "diagnoses": DIAGNOSES,
+    "persons": PERSONS,
+    "institutions": INSTITUTIONS,
+    "settlement_lists": SETTLEMENT_LISTS,
+}
+# the 4th character of a CHS-DRG with an MCC (1) or a CC (3)
+MCC_CC_DIGITS = ("1", "3")
 
 
 def tables() -> dict[str, ir.Table]:
     """Unbound tables over the operational schema (the names of ``store/tables.py``)."""
-    return {
-        "settlements": ibis.table(SETTLEMENTS, name="settlements"),
-        "visits": ibis.table(VISITS, name="visits"),
-        "fee_lines": ibis.table(FEE_LINES, name="fee_lines"),
-        "diagnoses": ibis.table(DIAGNOSES, name="diagnoses"),
-        "persons": ibis.table(PERSONS, name="persons"),
-    }
+    return {name: ibis.table(schema, name=name) for name, schema in SCHEMAS.items()}
+
+
+def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
+    """Per institution with a settlement of ``base`` (``in_force``) whose settlement list
+    (4101) was grouped into a DRG — not 0000 (ungroupable) nor a QY (歧义) group — its
+    level, kind and region, its DRG cases and those in an MCC/CC DRG (the institution
+    rule ``drg_upcoding``'s ``CaseMix``)."""
+    sl = t["settlement_lists"]
+    sl = sl.filter(sl.drg.notnull() & (sl.drg != "0000") & (sl.drg.substr(0, 2) != "QY"))
+    lists = (
+        sl.join(base, sl.setl_id == base.setl_id)
+        .select(base.setl_id, base.fixmedins_code, drg=sl.drg)
+        .distinct()
+    )
+    per = lists.group_by("fixmedins_code").aggregate(
+        cases=lists.count(),
+        cc_mcc=ibis.ifelse(lists.drg.substr(3, 1).isin(MCC_CC_DIGITS), 1, 0).sum(),
+    )
+    inst = t["institutions"]
+    j = per.left_join(inst, per.fixmedins_code == inst.fixmedins_code)
+    return j.select(
+        fixmedins_code=per.fixmedins_code,
+        level=inst.level.fill_null("9"),
+        kind=inst.kind.fill_null("hospital"),
+        region=inst.region.fill_null(""),
+        cases=per.cases.cast("int64"),
+        cc_mcc=per.cc_mcc.cast("int64"),
+    ).order_by("fixmedins_code")
 
 
 def naive_day(ts: ir.TimestampValue) -> ir.IntegerValue:

@@ -32,7 +32,13 @@ from __future__ import annotations
 import ibis  # type: ignore[import-untyped]
 import ibis.expr.types as ir  # type: ignore[import-untyped]
 
-from medroam.batch.audit import in_force, naive_day
+from medroam.batch.audit import (
+    INSTITUTIONS,
+    MCC_CC_DIGITS,
+    SETTLEMENT_LISTS,
+    in_force,
+    naive_day,
+)
 from medroam.domain.audit.scores import FEATURE_NAMES, STANDARDISED, adrg_rate, pooled_rate
 
 DRUG_TYPES = ("09", "10", "11")  # 西药费, 中药饮片费, 中成药费
@@ -42,7 +48,6 @@ SHORT_STAY_DAYS = 3
 FEATURES = tuple(f for f in FEATURE_NAMES if f not in STANDARDISED)  # of ``_per_case``
 # the 4th character of a CHS-DRG whose ADRG is split by severity: MCC, CC, neither
 SPLIT_DIGITS = ("1", "3", "5")
-MCC_CC_DIGITS = ("1", "3")
 
 FEE_LINES = ibis.schema(
     {
@@ -54,10 +59,6 @@ FEE_LINES = ibis.schema(
         "status": "string",
     }
 )
-INSTITUTIONS = ibis.schema(
-    {"fixmedins_code": "string", "level": "string", "kind": "string", "region": "string"}
-)
-SETTLEMENT_LISTS = ibis.schema({"setl_id": "string", "fixmedins_code": "string", "drg": "string"})
 
 
 def feature_tables() -> dict[str, ir.Table]:

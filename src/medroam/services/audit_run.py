@@ -32,7 +32,7 @@ from medroam.batch import audit as batch
 from medroam.batch.engine import fetch
 from medroam.batch.lines import day_date, epoch_day
 from medroam.domain.audit.engine import RuleBook, audit_bill
-from medroam.domain.audit.mechanisms import MECHANISMS, Kind
+from medroam.domain.audit.mechanisms import MECHANISMS, CaseMix, Kind
 from medroam.domain.audit.model import (
     AuditLine,
     AuditVisit,
@@ -90,7 +90,6 @@ def rules_of(book: RuleBook, start: date, end: date) -> list[Rule]:
         if Stage.AFTER in r.meta.stages
         and r.effective_from <= end
         and (r.effective_to is None or r.effective_to > start)
-        and MECHANISMS[r.mechanism].kind is not Kind.INSTITUTION
     ]
 
 
@@ -211,10 +210,14 @@ def _lines(
 
 @dataclass
 class _Found:
+    """A finding on a settlement (``visit`` set) or, from an institution rule, on an
+    institution of ``region`` (no settlement, visit or person)."""
+
     finding: Finding
     setl_id: str
-    visit: AuditVisit
+    visit: AuditVisit | None
     mechanism: str  # the rule's mechanism (the family evaluation counts by)
+    region: str = ""  # an institution finding's treatment region
 
 
 def audit_period(
@@ -240,13 +243,14 @@ def audit_period(
     people: set[str] = set()
     wide = batch.in_force(t, first - LOOKBACK_DAYS, last)
     for n, rule in enumerate(rules, start=1):
-        if MECHANISMS[rule.mechanism].kind is Kind.BILL:
+        kind = MECHANISMS[rule.mechanism].kind
+        if kind is Kind.BILL:
             expr = batch.candidates(rule, t, base)
             if expr is None:
                 everything = True
             else:
                 bill_ids.update(run(expr).column("mdtrt_id").to_pylist())
-        else:
+        elif kind is Kind.HISTORY:
             h = batch.history_candidates(rule, t, wide)
             if h is not None:
                 found = run(h).column("psn_no").to_pylist()
@@ -288,7 +292,44 @@ def audit_period(
                 hit = by_visit.get(f.visit_id)
                 if hit is not None:
                     out.append(_Found(f, hit.setl_id, hit.visit, rule.mechanism))
+    out.extend(_institution_findings(run, t, base, book, chosen, end))
     return out, len(rules), count, len(in_period)
+
+
+def _institution_findings(
+    run: Runner,
+    t: dict[str, ir.Table],
+    base: ir.Table,
+    book: RuleBook,
+    chosen: set[int],
+    end: date,
+) -> list[_Found]:
+    """The institution rules (``drg_upcoding``) over the month's case mix: each
+    institution's settlement lists grouped into a DRG, its peers the institutions of the
+    same level, kind and province under the same rule (the version in force at the
+    month's end where the institution is)."""
+    wanted = [r for r in book.rules if id(r) in chosen]
+    if not any(MECHANISMS[r.mechanism].kind is Kind.INSTITUTION for r in wanted):
+        return []
+    by_rule: dict[int, tuple[Rule, list[CaseMix]]] = {}
+    region_of: dict[str, str] = {}
+    for r in run(batch.case_mix(t, base)).to_pylist():
+        code, region = r["fixmedins_code"], r["region"]
+        region_of[code] = region
+        mix = CaseMix(
+            institution_code=code,
+            peer_group=f"{r['level']}级/{r['kind']}/{region[:2]}",
+            cases=int(r["cases"]),
+            cc_mcc_cases=int(r["cc_mcc"]),
+        )
+        for rule in book.in_force(region, end, Stage.AFTER, Kind.INSTITUTION):
+            if id(rule) in chosen:
+                by_rule.setdefault(id(rule), (rule, []))[1].append(mix)
+    out: list[_Found] = []
+    for rule, mixes in by_rule.values():
+        for f in MECHANISMS[rule.mechanism].check(rule.meta, rule.params, mixes):
+            out.append(_Found(f, "", None, rule.mechanism, region_of[f.institution_code]))
+    return out
 
 
 def run_audit(
@@ -321,7 +362,7 @@ def run_audit_parquet(
     .parquet`` …), without storing: for exported or very large months."""
     con = ibis.duckdb.connect(threads=2)
     t = {name: con.read_parquet(str(directory / f"{name}.parquet"), table_name=name)
-         for name in ("settlements", "visits", "fee_lines", "diagnoses", "persons")}  # fmt: skip
+         for name in AUDIT_TABLES}  # fmt: skip
 
     def run(expr: ir.Table) -> pa.Table:
         return fetch(expr)
@@ -329,13 +370,7 @@ def run_audit_parquet(
     return audit_period(Backend(run, in_memory=True), t, period, book, progress)
 
 
-AUDIT_TABLES = {
-    "settlements": batch.SETTLEMENTS,
-    "visits": batch.VISITS,
-    "fee_lines": batch.FEE_LINES,
-    "diagnoses": batch.DIAGNOSES,
-    "persons": batch.PERSONS,
-}
+AUDIT_TABLES = batch.SCHEMAS
 
 
 def export_tables(engine: Engine, directory: Path, batch_rows: int = 100_000) -> dict[str, int]:
@@ -384,11 +419,11 @@ def finding_rows(found: Iterable[_Found], period: str, run_id: str) -> list[dict
                 "result_type": f.rule.result_type.value,
                 "severity": f.rule.severity.value,
                 "setl_id": x.setl_id,
-                "mdtrt_id": x.visit.visit_id,
+                "mdtrt_id": x.visit.visit_id if x.visit else "",
                 "psn_no": f.psn_no,
-                "fixmedins_code": x.visit.institution_code,
-                "treatment_region": x.visit.treatment_region,
-                "insured_region": x.visit.insured_region,
+                "fixmedins_code": x.visit.institution_code if x.visit else f.institution_code,
+                "treatment_region": x.visit.treatment_region if x.visit else x.region,
+                "insured_region": x.visit.insured_region if x.visit else "",
                 "amount": int(f.amount),
                 "content": f.content,
                 "line_ids": ",".join(f.line_ids),
@@ -442,5 +477,6 @@ def findings_for_period(engine: Engine, period: str) -> list[dict[str, Any]]:
 
 
 def found_pairs(findings: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
-    """(mechanism, setl_id) of stored findings: what evaluation matches truth on."""
-    return {(str(f["mechanism"]), str(f["setl_id"])) for f in findings}
+    """(mechanism, setl_id) of stored findings on a settlement: what evaluation matches
+    the planted visits on (an institution rule's findings have no settlement)."""
+    return {(str(f["mechanism"]), str(f["setl_id"])) for f in findings if f["setl_id"]}
