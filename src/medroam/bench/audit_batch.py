@@ -159,6 +159,8 @@ def audit(directory: Path) -> dict[str, Any]:
 
 
 def run(settlements: int, workdir: Path | None = None, keep: bool = False) -> dict[str, Any]:
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         directory = (workdir or Path(tmp)) / f"audit-{settlements}"
         t0 = time.perf_counter()

@@ -311,6 +311,8 @@ def _institution_findings(
     wanted = [r for r in book.rules if id(r) in chosen]
     if not any(MECHANISMS[r.mechanism].kind is Kind.INSTITUTION for r in wanted):
         return []
+    if not all(name in t for name in ("institutions", "settlement_lists")):
+        return []  # Parquet files without them
     by_rule: dict[int, tuple[Rule, list[CaseMix]]] = {}
     region_of: dict[str, str] = {}
     for r in run(batch.case_mix(t, base)).to_pylist():
@@ -361,8 +363,10 @@ def run_audit_parquet(
     """The same audit on DuckDB over Parquet files named as the tables (``settlements
     .parquet`` …), without storing: for exported or very large months."""
     con = ibis.duckdb.connect(threads=2)
+    # institutions and settlement lists are optional: without them no institution rule
     t = {name: con.read_parquet(str(directory / f"{name}.parquet"), table_name=name)
-         for name in AUDIT_TABLES}  # fmt: skip
+         for name in AUDIT_TABLES
+         if name not in OPTIONAL_TABLES or (directory / f"{name}.parquet").exists()}  # fmt: skip
 
     def run(expr: ir.Table) -> pa.Table:
         return fetch(expr)
@@ -371,6 +375,7 @@ def run_audit_parquet(
 
 
 AUDIT_TABLES = batch.SCHEMAS
+OPTIONAL_TABLES = ("institutions", "settlement_lists")  # for the institution rules only
 
 
 def export_tables(engine: Engine, directory: Path, batch_rows: int = 100_000) -> dict[str, int]:
