@@ -169,3 +169,11 @@ def test_the_institution_rule_flags_a_high_mcc_cc_share_against_peers(
     assert {(f["fixmedins_code"], f["content"]) for f in duck} == {
         (f["fixmedins_code"], f["content"]) for f in stored
     }
+    # Parquet files without institutions and settlement lists: the rest, no institution rule
+    (tmp_path / "audit" / "institutions.parquet").unlink()
+    (tmp_path / "audit" / "settlement_lists.parquet").unlink()
+    without, *_ = run_audit_parquet(tmp_path / "audit", PERIOD, book=book)
+    rest = finding_rows(without, PERIOD, "x")
+    assert {f["mechanism"] for f in rest} == {
+        f["mechanism"] for f in finding_rows(found_duck, PERIOD, "x")
+    } - {"drg_upcoding"}
