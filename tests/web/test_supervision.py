@@ -230,3 +230,50 @@ def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
         assert r.status_code == 303, r.text
         case_page = http.get(r.headers["location"]).text
         assert "GZ10000201001000 超限定单价" in case_page and "5.00" in case_page
+
+
+def test_an_institution_finding_is_listed_without_a_settlement(console: Console) -> None:
+    """A finding of the institution rule (DRG 高套病组信号: no settlement, visit, person
+    or amount) is listed to the place of treatment as 机构级疑点 with no settlement link
+    and no one-click 立案 (no amount), and not to the place of insurance of another
+    region (the finding has none)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    code = next(
+        i["fixmedins_code"] for i in console.fixtures["institutions"]
+        if i["region"] == "440100" and i["level"] == "3"
+    )  # fmt: skip
+    with unit_of_work(console.engine) as session:
+        session.execute(
+            insert(AuditRunRow).values(
+                run_id="AUD-web-2", period="2099-02", started_at=now, finished_at=now,
+                rules=1, settlements=1, candidates=0, findings=1,
+            )
+        )  # fmt: skip
+        finding_id = session.execute(
+            insert(AuditFindingRow)
+            .values(
+                run_id="AUD-web-2", period="2099-02", rule_code="ZB30000201001000",
+                rule_name="DRG 高套病组信号（MCC/CC 占比）", mechanism="drg_upcoding",
+                result_type="suspicious", severity="2", setl_id="", mdtrt_id="", psn_no="",
+                fixmedins_code=code, treatment_region="440100", insured_region="", amount=0,
+                content=f"机构 {code} MCC/CC 病例占比 40.00% ，同组机构 10.00%", line_ids="",
+                evidence={"cases": "35"},
+            )
+            .returning(AuditFindingRow.finding_id)
+        ).scalar_one()  # fmt: skip
+    with console.login(OWNER) as http:
+        page = http.get("/supervision", params={"finding_period": "2099-02"}).text
+        row = page[page.index('<table id="findings">') :].split("</tr>")[1]
+        assert "DRG 高套病组信号" in row and "机构级疑点（无单笔结算）" in row
+        assert 'href="/settlements/"' not in page
+        assert f'id="case-from-{finding_id}"' not in page
+        assert "<td>—</td>" in row
+    with console.login(CO_REVIEWER) as http:
+        page = http.get("/supervision", params={"finding_period": "2099-02"}).text
+        assert "DRG 高套病组信号" not in page
