@@ -183,10 +183,17 @@ def test_the_case_list_exports_with_its_filters(console: Console) -> None:
         assert "未知的案件状态" in bad.text and "日期格式应为 YYYY-MM-DD" in bad.text
 
 
-def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
-    """A stored after-settlement finding (5.00 yuan on the console's settlement) is
-    listed for both places; the place of treatment opens a case from it in one click
-    (rule, amount and evidence carried over); the place of insurance may not (404)."""
+def guangzhou_hospital(console: Console) -> str:
+    """A tertiary hospital of 广州 (440100), the console's place of treatment."""
+    return next(
+        str(i["fixmedins_code"]) for i in console.fixtures["institutions"]
+        if i["region"] == "440100" and i["level"] == "3"
+    )  # fmt: skip
+
+
+def store_finding(console: Console, period: str, **finding: object) -> int:
+    """One stored audit run of ``period`` with one finding (``AuditFindingRow`` columns);
+    the finding's id."""
     from datetime import UTC, datetime
 
     from sqlalchemy import insert
@@ -194,28 +201,34 @@ def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
     from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
 
     now = datetime(2026, 12, 1, tzinfo=UTC)
+    run_id = f"AUD-web-{period}"
     with unit_of_work(console.engine) as session:
         session.execute(
             insert(AuditRunRow).values(
-                run_id="AUD-web-1", period="2099-01", started_at=now, finished_at=now,
+                run_id=run_id, period=period, started_at=now, finished_at=now,
                 rules=1, settlements=1, candidates=1, findings=1,
             )
         )  # fmt: skip
-        finding_id = session.execute(
+        finding_id: int = session.execute(
             insert(AuditFindingRow)
-            .values(
-                run_id="AUD-web-1", period="2099-01", rule_code="GZ10000201001000",
-                rule_name="超限定单价", mechanism="price_cap", result_type="suspicious",
-                severity="medium", setl_id=console.setl_id, mdtrt_id="M", psn_no="P",
-                fixmedins_code=next(
-                    i["fixmedins_code"] for i in console.fixtures["institutions"]
-                    if i["region"] == "440100" and i["level"] == "3"
-                ),
-                treatment_region="440100", insured_region="110100", amount=500,
-                content="单价超过限定单价", line_ids="1", evidence={"cap": "25000000"},
-            )
+            .values(run_id=run_id, period=period, **finding)
             .returning(AuditFindingRow.finding_id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
+    return finding_id
+
+
+def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
+    """A stored after-settlement finding (5.00 yuan on the console's settlement) is
+    listed for both places; the place of treatment opens a case from it in one click
+    (rule, amount and evidence carried over); the place of insurance may not (404)."""
+    finding_id = store_finding(
+        console, "2099-01", rule_code="GZ10000201001000", rule_name="超限定单价",
+        mechanism="price_cap", result_type="suspicious", severity="medium",
+        setl_id=console.setl_id, mdtrt_id="M", psn_no="P",
+        fixmedins_code=guangzhou_hospital(console), treatment_region="440100",
+        insured_region="110100", amount=500, content="单价超过限定单价", line_ids="1",
+        evidence={"cap": "25000000"},
+    )  # fmt: skip
     with console.login(CO_REVIEWER) as http:
         page = http.get("/supervision", params={"finding_period": "2099-01"}).text
         assert "超限定单价" in page and f'id="case-from-{finding_id}"' not in page
@@ -237,36 +250,15 @@ def test_an_institution_finding_is_listed_without_a_settlement(console: Console)
     or amount) is listed to the place of treatment as 机构级疑点 with no settlement link
     and no one-click 立案 (no amount), and not to the place of insurance of another
     region (the finding has none)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert
-
-    from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
-
-    now = datetime(2026, 12, 1, tzinfo=UTC)
-    code = next(
-        i["fixmedins_code"] for i in console.fixtures["institutions"]
-        if i["region"] == "440100" and i["level"] == "3"
+    code = guangzhou_hospital(console)
+    finding_id = store_finding(
+        console, "2099-02", rule_code="ZB30000201001000",
+        rule_name="DRG 高套病组信号（MCC/CC 占比）", mechanism="drg_upcoding",
+        result_type="suspicious", severity="2", setl_id="", mdtrt_id="", psn_no="",
+        fixmedins_code=code, treatment_region="440100", insured_region="", amount=0,
+        content=f"机构 {code} MCC/CC 病例占比 40.00% ，同组机构 10.00%", line_ids="",
+        evidence={"cases": "35"},
     )  # fmt: skip
-    with unit_of_work(console.engine) as session:
-        session.execute(
-            insert(AuditRunRow).values(
-                run_id="AUD-web-2", period="2099-02", started_at=now, finished_at=now,
-                rules=1, settlements=1, candidates=0, findings=1,
-            )
-        )  # fmt: skip
-        finding_id = session.execute(
-            insert(AuditFindingRow)
-            .values(
-                run_id="AUD-web-2", period="2099-02", rule_code="ZB30000201001000",
-                rule_name="DRG 高套病组信号（MCC/CC 占比）", mechanism="drg_upcoding",
-                result_type="suspicious", severity="2", setl_id="", mdtrt_id="", psn_no="",
-                fixmedins_code=code, treatment_region="440100", insured_region="", amount=0,
-                content=f"机构 {code} MCC/CC 病例占比 40.00% ，同组机构 10.00%", line_ids="",
-                evidence={"cases": "35"},
-            )
-            .returning(AuditFindingRow.finding_id)
-        ).scalar_one()  # fmt: skip
     with console.login(OWNER) as http:
         page = http.get("/supervision", params={"finding_period": "2099-02"}).text
         row = page[page.index('<table id="findings">') :].split("</tr>")[1]
