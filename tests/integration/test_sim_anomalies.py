@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -19,6 +20,7 @@ from medroam.services.seed import choose_regions, plan_regions
 from medroam.services.sim import SimConfig, SimError, check_config, run_simulation
 from medroam.services.sim_truth import truth_for_period
 from medroam.services.uow import unit_of_work
+from medroam.sim import anomalies
 from medroam.sim.anomalies import (
     NEUTRAL_DIAGNOSIS,
     Auditor,
@@ -120,6 +122,43 @@ def test_planted_truth_is_exactly_what_the_engine_finds() -> None:
             ):
                 found.add((rule.mechanism, f.visit_id))
     assert found == {(p.family, p.encounter_key) for p in visits}
+
+
+def test_a_fraudulent_hospital_changes_no_bill_of_a_person_carrying_a_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A person carrying a planted violation may be refused at 2304, which would take a
+    fraudulent hospital's changed bill out of the data (a split stay refused for a
+    charge outside it left a "split" hospital with one stay). At 30 % of encounters
+    planted and a quarter of the hospitals fraudulent (every scheme used): no bill a
+    scheme changed or added (as ``defraud`` returns them) belongs to a person a
+    violation was planted on (as ``_plant_one`` reports them)."""
+    monkeypatch.setattr(anomalies, "FRAUD_SHARE", 0.25)
+    carrying: set[str] = set()
+    changes: list[tuple[str, str]] = []  # (scheme, psn_no)
+    plant_one, defraud = anomalies._plant_one, anomalies.defraud
+
+    def planted_on(family: str, key: str, e: Any, *args: Any) -> bool:
+        done = plant_one(family, key, e, *args)
+        if done:
+            carrying.add(e.psn_no)
+        return done
+
+    def defrauded(scheme: str, *args: Any, **kwargs: Any) -> list[Any]:
+        out = defraud(scheme, *args, **kwargs)
+        changes.extend((scheme, e.psn_no) for e in out)
+        return out
+
+    monkeypatch.setattr(anomalies, "_plant_one", planted_on)
+    monkeypatch.setattr(anomalies, "defraud", defrauded)
+    plan, facts, maker, hospitals = _nation()
+    book = load_rule_book()
+    plant(plan, facts, book, Catalogues(maker.listed, maker.prices), 0.30, 7, hospitals)
+    assert len(carrying) > 100
+    assert {"duplicate_charge", "phantom_admission", "split_admission"} <= {
+        scheme for scheme, _p in changes
+    }
+    assert [c for c in changes if c[1] in carrying] == []
 
 
 def test_anomaly_rate_is_checked() -> None:

@@ -748,10 +748,11 @@ def plant(
         if frauds >= wanted_frauds:
             break
         scheme = schemes[frauds % len(schemes)]
-        changes = defraud(
-            scheme, [by_key[k] for k in sorted(own[code])], ruled, (plan.start, plan.end),
-            upcoder,
-        )  # fmt: skip
+        # not the encounters of a person carrying a planted violation: a refusal at 2304
+        # would take the changed bill out of the data (a split stay refused for a
+        # charge outside it left a "split" hospital with one stay and nothing to see)
+        candidates = [by_key[k] for k in sorted(own[code]) if by_key[k].psn_no not in touched]
+        changes = defraud(scheme, candidates, ruled, (plan.start, plan.end), upcoder)
         if not changes:
             continue
         frauds += 1
