@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,10 @@ def test_at_most_thread_limit_calls_run_at_once_and_all_are_answered(tmp_path: P
         return list(answers)
 
     try:
-        answers = asyncio.run(run())
+        # a loop of its own in a thread of its own: an earlier test (Playwright's sync
+        # API) may leave an event loop running in this thread, and asyncio.run refuses
+        with ThreadPoolExecutor(1) as one:
+            answers = one.submit(asyncio.run, run()).result()
     finally:
         engine.dispose()
     assert [a.status_code for a in answers] == [401] * 12
