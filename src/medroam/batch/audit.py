@@ -105,18 +105,25 @@ def tables() -> dict[str, ir.Table]:
     return {name: ibis.table(schema, name=name) for name, schema in SCHEMAS.items()}
 
 
+def grouped_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
+    """The settlement lists (4101) grouped into a DRG of the settlements of ``base``
+    (``in_force``): ``setl_id``, ``fixmedins_code``, ``drg``, one row per settlement."""
+    sl = t["settlement_lists"]
+    sl = sl.filter(sl.drg.notnull())
+    return (
+        sl.join(base, sl.setl_id == base.setl_id)
+        .select(base.setl_id, base.fixmedins_code, drg=sl.drg)
+        .distinct()
+    )
+
+
 def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
     """Per institution with a settlement of ``base`` (``in_force``) whose settlement list
     (4101) was grouped into a DRG — not 0000 (ungroupable) nor a QY (歧义) group — its
     level, kind and region, its DRG cases and those in an MCC/CC DRG (the institution
     rule ``drg_upcoding``'s ``CaseMix``)."""
-    sl = t["settlement_lists"]
-    sl = sl.filter(sl.drg.notnull() & (sl.drg != "0000") & (sl.drg.substr(0, 2) != "QY"))
-    lists = (
-        sl.join(base, sl.setl_id == base.setl_id)
-        .select(base.setl_id, base.fixmedins_code, drg=sl.drg)
-        .distinct()
-    )
+    lists = grouped_lists(t, base)
+    lists = lists.filter((lists.drg != "0000") & (lists.drg.substr(0, 2) != "QY"))
     per = lists.group_by("fixmedins_code").aggregate(
         cases=lists.count(),
         cc_mcc=ibis.ifelse(lists.drg.substr(3, 1).isin(MCC_CC_DIGITS), 1, 0).sum(),

@@ -36,6 +36,7 @@ from medroam.batch.audit import (
     INSTITUTIONS,
     MCC_CC_DIGITS,
     SETTLEMENT_LISTS,
+    grouped_lists,
     in_force,
     naive_day,
 )
@@ -138,17 +139,9 @@ def standardised_lists(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
     """Per institution with a list in an ADRG split by severity: ``mcc_cc_oe_n`` such
     lists, ``_observed`` of them in the MCC/CC DRG, ``_expected`` and ``_variance`` under
     the other institutions' rates of their ADRGs (``domain.audit.scores``: p̄, p_a)."""
-    sl = t["settlement_lists"]
-    sl = sl.filter(sl.drg.notnull())
-    grouped = (
-        sl.join(visits, sl.setl_id == visits.setl_id)
-        .select(
-            visits.setl_id,
-            visits.fixmedins_code,
-            adrg=sl.drg.substr(0, 3),
-            severity=sl.drg.substr(3, 1),
-        )
-        .distinct()
+    lists = grouped_lists(t, visits)
+    grouped = lists.select(
+        "fixmedins_code", adrg=lists.drg.substr(0, 3), severity=lists.drg.substr(3, 1)
     )
     movable = grouped.filter(grouped.severity.isin(SPLIT_DIGITS))
     cells = movable.group_by(["fixmedins_code", "adrg"]).agg(

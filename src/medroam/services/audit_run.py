@@ -42,6 +42,7 @@ from medroam.domain.audit.model import (
     Scenario,
     Stage,
 )
+from medroam.domain.audit.scores import peer_label
 from medroam.domain.clearing.periods import Cycle, parse_period
 from medroam.refdata.audit_rules import load_rule_book
 from medroam.services.uow import unit_of_work
@@ -320,7 +321,7 @@ def _institution_findings(
         region_of[code] = region
         mix = CaseMix(
             institution_code=code,
-            peer_group=f"{r['level']}级/{r['kind']}/{region[:2]}",
+            peer_group=peer_label(r["level"], r["kind"], region[:2]),
             cases=int(r["cases"]),
             cc_mcc_cases=int(r["cc_mcc"]),
         )

@@ -45,6 +45,7 @@ from medroam.domain.audit.scores import (
     explain,
     funnel_z,
     outlier,
+    peer_label,
     robust_z,
     roc_auc,
 )
@@ -74,7 +75,7 @@ def _groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[int]]:
     """Peer group label → row indexes, widened when too small (module docstring)."""
     fine: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
-        fine[f"{r['level']}级/{r['kind']}/{r['province']}"].append(i)
+        fine[peer_label(r["level"], r["kind"], r["province"])].append(i)
     groups: dict[str, list[int]] = defaultdict(list)
     for label, members in fine.items():
         if len(members) >= MIN_PEERS:
@@ -82,7 +83,7 @@ def _groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[int]]:
             continue
         for i in members:
             r = rows[i]
-            groups[f"{r['level']}级/{r['kind']}/全国"].append(i)
+            groups[peer_label(r["level"], r["kind"], "全国")].append(i)
     out: dict[str, list[int]] = {}
     rest: list[int] = []
     for label, members in groups.items():

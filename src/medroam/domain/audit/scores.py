@@ -215,6 +215,12 @@ def funnel_z(
     return (own.total / own.n - theta) / sqrt(var / own.n)
 
 
+def peer_label(level: str, kind: str, province: str) -> str:
+    """The peer group of an institution: its level, kind and province (e.g.
+    ``3级/hospital/11``; ``全国`` for the province when a group is widened)."""
+    return f"{level}级/{kind}/{province}"
+
+
 def pooled_rate(events_elsewhere: float, lists_elsewhere: float) -> float:
     """p̄: the MCC/CC rate of the movable lists of every other institution, with a
     Beta(1, 1) prior (module docstring). Plain arithmetic: the batch applies it to
