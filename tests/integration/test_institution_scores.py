@@ -5,6 +5,7 @@ set computations on the database, with ``ln`` and window-free joins on both)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ from typer.testing import CliRunner
 
 from medroam.cli.main import app
 from medroam.domain.audit.scores import adrg_rate, pooled_rate
+from medroam.domain.cases import CHINA
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
 from medroam.sim import anomalies
-from medroam.store.tables import SettlementListRow
+from medroam.store.tables import SettlementListRow, SettlementRow
 
 
 @pytest.mark.db
@@ -50,14 +52,15 @@ def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same four provinces (seed 9), the one fraudulent hospital made to up-code
-    (高套病组: an MCC/CC other diagnosis on every stay it moves). The stays' settlement
-    lists (4101) are grouped by the platform; clean lists land in CC/MCC DRGs too (the
-    simulator's comorbidities), yet the up-coding hospital ranks 2nd of 27, explained by
-    its MCC/CC 病组占比（按病组标化）: both its movable lists in an MCC/CC DRG where the
-    other institutions' rates of their ADRGs expect 0.21 (z = +4.2). The raw share it
-    replaced ranked it 1st (z = +5.3 against its peers' 6.6 % over all their lists, which
-    counts lists that cannot move); top 5 % here is one rank. The ratio O/E the database
-    computed (SQLite, PostgreSQL) is the one the domain's formulas give on the lists."""
+    (高套病组: an MCC/CC other diagnosis on every stay it moves, at least
+    ``FRAUD_MIN_BILLS`` = 5 of them). The stays' settlement lists (4101) are grouped by
+    the platform; clean lists land in CC/MCC DRGs too (the simulator's comorbidities),
+    yet the up-coding hospital ranks 1st of 27, explained by its MCC/CC
+    病组占比（按病组标化）: 8 of its 10 movable lists in an MCC/CC DRG (the other two are
+    persons carrying a planted violation, left alone) where the other institutions'
+    rates of their ADRGs expect 1.27 (O/E 6.3, z = +6.4). Top 5 % here is one rank; the
+    test allows two. The ratio O/E the database computed (SQLite, PostgreSQL) is the one
+    the domain's formulas give on the lists."""
     monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
     config = SimConfig(
         seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
@@ -73,23 +76,32 @@ def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
     (theirs,) = [s for s in scored if s.fixmedins_code == code]
     assert theirs.z["mcc_cc_oe"] >= 4.0
     with engine.connect() as c:
+        # the lists of the settlements in force settled in October, China time (a
+        # cancelled settlement's list stays; the run also settles September's history)
         lists = c.execute(
-            select(SettlementListRow.fixmedins_code, SettlementListRow.drg).where(
-                SettlementListRow.drg.is_not(None)
+            select(SettlementListRow.fixmedins_code, SettlementListRow.drg)
+            .join(SettlementRow, SettlementRow.setl_id == SettlementListRow.setl_id)
+            .where(
+                SettlementListRow.drg.is_not(None),
+                SettlementRow.status == "valid",
+                SettlementRow.refd_setl_flag.is_(False),
+                SettlementRow.setl_time >= datetime(2026, 10, 1, tzinfo=CHINA),
+                SettlementRow.setl_time < datetime(2026, 11, 1, tzinfo=CHINA),
             )
         ).all()
     movable = [(c, d) for c, d in lists if d[3:] in ("1", "3", "5")]
     own = [d for c, d in movable if c == code]
     others = [d for c, d in movable if c != code]
     clean = [d for c, d in lists if c != code]
-    assert own and all(d[3] in "13" for d in own)
+    observed = sum(d[3] in "13" for d in own)
+    assert observed >= anomalies.FRAUD_MIN_BILLS
     assert 0 < sum(d[3] in "13" for d in clean) < len(clean) / 4  # some, and a minority
     pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
     expected = 0.0
     for d in own:
         same = [o for o in others if o[:3] == d[:3]]
         expected += adrg_rate(sum(o[3] in "13" for o in same), len(same), pooled)
-    assert theirs.features["mcc_cc_oe"] == pytest.approx(len(own) / expected, rel=1e-5)
+    assert theirs.features["mcc_cc_oe"] == pytest.approx(observed / expected, rel=1e-5)
 
 
 def test_cli_scores_on_an_empty_database_and_a_bad_span(tmp_path: Path) -> None:

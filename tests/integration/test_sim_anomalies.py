@@ -161,6 +161,49 @@ def test_a_fraudulent_hospital_changes_no_bill_of_a_person_carrying_a_violation(
     assert [c for c in changes if c[1] in carrying] == []
 
 
+def test_a_fraudulent_hospital_changes_at_least_the_minimum_of_bills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hospital is made fraudulent only if its scheme changes at least
+    ``fraud_min_bills`` of its own bills (a split stay counts once, though it becomes
+    two): with the default 5, every planted hospital's scheme changed 5 or more, and some
+    hospital on which a scheme would change 1–4 bills was passed over; with 1, the same
+    month plants hospitals on which a scheme changes fewer than 5."""
+    monkeypatch.setattr(anomalies, "FRAUD_SHARE", 0.05)
+    calls: list[tuple[str, str, int]] = []  # (scheme, hospital, bills changed)
+    defraud = anomalies.defraud
+
+    def defrauded(scheme: str, encounters: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        out = defraud(scheme, encounters, *args, **kwargs)
+        if out:
+            keys = {e.key for e in encounters}
+            changed = sum(1 for e in out if e.key in keys)
+            calls.append((scheme, out[0].hospital.code, changed))
+        return out
+
+    monkeypatch.setattr(anomalies, "defraud", defrauded)
+    plan, facts, maker, hospitals = _nation()
+    book = load_rule_book()
+    catalogues = Catalogues(maker.listed, maker.prices)
+
+    def planted(minimum: int) -> list[tuple[str, int]]:
+        calls.clear()
+        out = plant(plan, facts, book, catalogues, 0.05, 7, hospitals, fraud_min_bills=minimum)
+        frauds = {(p.family, p.fixmedins_code) for p in out.planted if p.level == "institution"}
+        assert frauds
+        # the scheme's last call on a planted hospital is the one applied
+        applied = {(s, h): n for s, h, n in calls if (s, h) in frauds}
+        assert set(applied) == frauds
+        passed_over = [n for s, h, n in calls if (s, h) not in frauds]
+        return [(s, applied[(s, h)]) for s, h in sorted(frauds)] + [("", n) for n in passed_over]
+
+    with_default = planted(anomalies.FRAUD_MIN_BILLS)
+    assert anomalies.FRAUD_MIN_BILLS == 5
+    assert all(n >= 5 for s, n in with_default if s)
+    assert any(1 <= n < 5 for s, n in with_default if not s)
+    assert any(n < 5 for s, n in planted(1) if s)
+
+
 def test_anomaly_rate_is_checked() -> None:
     with pytest.raises(SimError, match=r"--anomalies must be 0\.\.0\.5"):
         check_config(SimConfig(anomalies=0.9), check_port=False)
@@ -169,8 +212,12 @@ def test_anomaly_rate_is_checked() -> None:
 @pytest.mark.db
 def test_a_simulation_stores_the_truth_apart(engine: Engine) -> None:
     """The truth of a run is in ``sim_anomaly_truth``: planted visits with their
-    settlement (or the refusal they met), fraudulent institutions by scheme."""
-    config = SimConfig(seed=3, provinces=("11", "31", "44"), days=20, anomalies=0.1)
+    settlement (or the refusal they met), fraudulent institutions by scheme. Three
+    provinces for 20 days have no hospital on which a scheme changes five bills, so the
+    fraud's minimum is 1 here (what is stored is the point, not the scale)."""
+    config = SimConfig(
+        seed=3, provinces=("11", "31", "44"), days=20, anomalies=0.1, fraud_min_bills=1
+    )
     result = run_simulation(engine, config)
     summary = result.summary["anomalies"]
     assert summary["visits"] > 0 and summary["institutions"]

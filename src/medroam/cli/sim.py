@@ -30,6 +30,7 @@ from medroam.cli.common import console, err_console, fail
 from medroam.domain.clearing.periods import ClearingError
 from medroam.services.seed import DEFAULT_SEED
 from medroam.services.sim import DEFAULT_DAYS, SimConfig, SimError, parse_cycles, run_simulation
+from medroam.sim.anomalies import FRAUD_MIN_BILLS
 from medroam.sim.report import CYCLE_LABELS, application_counts, render_report, wan_yuan, yuan
 from medroam.sim.seed import PERSONS_PER_REGION
 from medroam.store.db import database_url, make_engine
@@ -283,10 +284,15 @@ def print_anomalies(a: Mapping[str, Any]) -> None:
         + ")"
         for i in a["institutions"]
     )
+    if not frauds:
+        frauds = (
+            f"none (no hospital on which a scheme changes {a.get('fraud_min_bills', '')} bills or "
+            "more: see --fraud-min-bills)"
+        )
     if evaluation.get("institution_auc"):
         frauds += f"; institution scores ROC AUC {evaluation['institution_auc']}"
     console.print(
-        f"Fraudulent institutions: {frauds or 'none'}. Not plantable with the shipped rules "
+        f"Fraudulent institutions: {frauds}. Not plantable with the shipped rules "
         f"and catalogue: {', '.join(a['not_plantable']) or 'none'}. Made clean first: "
         f"{a['cleaned_lines']:,} lines and {a['cleaned_encounters']:,} encounters dropped.",
         highlight=False,
@@ -387,6 +393,13 @@ def sim(
             "few fraudulent hospitals, for `medroam audit evaluate`; the truth is stored apart.",
         ),
     ] = 0.0,
+    fraud_min_bills: Annotated[
+        int,
+        typer.Option(
+            "--fraud-min-bills",
+            help="A fraudulent hospital's scheme changes at least this many of its bills.",
+        ),
+    ] = FRAUD_MIN_BILLS,
 ) -> None:
     """Simulate cross-region care through the real gateway (HTTP), then reconcile and clear."""
     try:
@@ -404,6 +417,7 @@ def sim(
             host=host,
             port=port,
             anomalies=anomalies,
+            fraud_min_bills=fraud_min_bills,
         )
         from medroam.services.sim import check_config
 

@@ -60,7 +60,7 @@ from medroam.services.seed import (
 )
 from medroam.services.uow import unit_of_work
 from medroam.sim import seed as plan
-from medroam.sim.anomalies import Catalogues, Outcome, PersonFacts, plant
+from medroam.sim.anomalies import FRAUD_MIN_BILLS, Catalogues, Outcome, PersonFacts, plant
 from medroam.sim.behaviour import REASONS, Shape, nation_cares
 from medroam.sim.driver import (
     Books,
@@ -154,6 +154,7 @@ class SimConfig:
     shape: Shape = field(default_factory=Shape)
     growth: Growth = field(default_factory=Growth)
     anomalies: float = 0.0  # share of encounters with a planted violation (0: none)
+    fraud_min_bills: int = FRAUD_MIN_BILLS  # bills a fraudulent hospital's scheme changes
 
 
 def parse_cycles(values: Iterable[str]) -> tuple[Cycle, ...]:
@@ -198,6 +199,8 @@ def check_config(config: SimConfig, *, check_port: bool = True) -> None:
             f"--anomalies must be 0..{MAX_ANOMALY_RATE} (a share of the encounters, e.g. "
             f"0.02), got {config.anomalies}"
         )
+    if config.fraud_min_bills < 1:
+        raise SimError(f"--fraud-min-bills must be at least 1, got {config.fraud_min_bills}")
     if not 0 <= config.port <= 65535:
         raise SimError(f"--port must be 0..65535, got {config.port}")
     try:
@@ -482,6 +485,7 @@ def plant_anomalies(
         config.seed,
         [Hospital(i.code, i.name, i.region, i.level) for i in institutions],
         load_scheme(),
+        config.fraud_min_bills,
     )
 
 
@@ -497,6 +501,7 @@ def anomaly_summary(
         entry["refused"] += 1 if r["refusal"] else 0
     return {
         "rate": config.anomalies,
+        "fraud_min_bills": config.fraud_min_bills,
         "visits": len(visits),
         "by_family": dict(sorted(by_family.items())),
         "institutions": [

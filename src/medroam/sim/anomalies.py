@@ -68,6 +68,11 @@ from medroam.sim.visits import (
 QUANTITY_SCALE = 10_000  # AuditLine quantities are ten-thousandths
 NEUTRAL_DIAGNOSIS = INPATIENT_DIAGNOSES[0]  # 肺炎: no sex or age limit in the library
 FRAUD_SHARE = 0.02  # share of hospitals (at least one) made fraudulent
+# A fraudulent institution does its scheme on at least this many of its bills in the
+# window (a parameter: ``medroam sim --fraud-min-bills``). One or two changed bills are
+# a visit-level finding's evidence, not an institution's: no peer statistic can tell
+# them from chance (docs/audit.md, "Fraud on a scale a score can see").
+FRAUD_MIN_BILLS = 5
 FRAUD_SCHEMES = ("duplicate_charge", "phantom_admission", "split_admission", "upcoding")
 
 
@@ -675,13 +680,17 @@ def plant(
     seed: int,
     hospitals: Sequence[Any] = (),
     grouping: Scheme | None = None,
+    fraud_min_bills: int = FRAUD_MIN_BILLS,
 ) -> Outcome:
     """Clean the month, then plant violations in a share ``rate`` of its encounters and
-    make a few hospitals fraudulent (module docstring). ``grouping`` is the DRG scheme
-    the platform groups settlement lists with (the scheme ``upcoding`` needs it; without
-    it the scheme is not used)."""
+    make a few hospitals fraudulent (module docstring), each changing at least
+    ``fraud_min_bills`` of its own bills. ``grouping`` is the DRG scheme the platform
+    groups settlement lists with (the scheme ``upcoding`` needs it; without it the
+    scheme is not used)."""
     if not 0 < rate <= 0.5:
         raise ValueError(f"the anomaly rate must be in (0, 0.5], got {rate}")
+    if fraud_min_bills < 1:
+        raise ValueError(f"the fraud's minimum of bills must be at least 1, got {fraud_min_bills}")
     rng = random.Random(f"medroam-sim:anomalies:{seed}")
     auditor = Auditor(book, plan.start)
     window = [e for e in plan.encounters if plan.start <= e.day <= plan.end]
@@ -730,6 +739,7 @@ def plant(
     own: dict[str, list[str]] = defaultdict(list)
     for key, e in by_key.items():
         own[e.hospital.code].append(key)
+    own_keys = set(by_key)
     frauds = 0
 
     def upcoder(e: Encounter) -> Encounter | None:
@@ -740,28 +750,39 @@ def plant(
             return None
         return upcode(e, person.gender, person.birth_date, grouping)
 
-    # hospitals in a seeded order; each takes the next scheme if the scheme changes at
-    # least one of its bills (a clinic without stays cannot split one), else the next
-    # hospital is tried: a fraudulent institution is one whose data shows its scheme
+    # schemes in turn; each goes to the first hospital, in a seeded order, not yet
+    # fraudulent on which it changes at least ``fraud_min_bills`` bills (a clinic without
+    # stays cannot split one): a fraudulent institution is one whose data shows its
+    # scheme, repeatedly. A scheme that fits no hospital is dropped from the turn.
     schemes = [s for s in FRAUD_SCHEMES if s != "upcoding" or grouping is not None]
-    for code in rng.sample(codes, len(codes)):
-        if frauds >= wanted_frauds:
+    order_of_hospitals = rng.sample(codes, len(codes))
+    fraudulent: set[str] = set()
+    turn = 0
+    while frauds < wanted_frauds and schemes:
+        scheme = schemes[turn % len(schemes)]
+        for code in order_of_hospitals:
+            if code in fraudulent:
+                continue
+            # not the encounters of a person carrying a planted violation: a refusal at
+            # 2304 would take the changed bill out of the data (a split stay refused for
+            # a charge outside it left a "split" hospital with one stay and nothing to see)
+            candidates = [by_key[k] for k in sorted(own[code]) if by_key[k].psn_no not in touched]
+            changes = defraud(scheme, candidates, ruled, (plan.start, plan.end), upcoder)
+            # a split stay is two encounters, the first under the stay's own key
+            if sum(1 for e in changes if e.key in own_keys) < fraud_min_bills:
+                continue
+            frauds += 1
+            fraudulent.add(code)
+            planted.append(Planted("institution", scheme, "", "", code))
+            for e in changes:
+                touched.add(e.psn_no)
+                if e.key not in by_key:
+                    mine[e.psn_no].append(e.key)
+                by_key[e.key] = e
+            turn += 1
             break
-        scheme = schemes[frauds % len(schemes)]
-        # not the encounters of a person carrying a planted violation: a refusal at 2304
-        # would take the changed bill out of the data (a split stay refused for a
-        # charge outside it left a "split" hospital with one stay and nothing to see)
-        candidates = [by_key[k] for k in sorted(own[code]) if by_key[k].psn_no not in touched]
-        changes = defraud(scheme, candidates, ruled, (plan.start, plan.end), upcoder)
-        if not changes:
-            continue
-        frauds += 1
-        planted.append(Planted("institution", scheme, "", "", code))
-        for e in changes:
-            touched.add(e.psn_no)
-            if e.key not in by_key:
-                mine[e.psn_no].append(e.key)
-            by_key[e.key] = e
+        else:
+            schemes.remove(scheme)
 
     planted.extend(_visit_truth(touched, mine, by_key, persons, auditor))
     encounters = sorted([*early, *by_key.values()], key=lambda e: (e.day, e.key))
