@@ -37,6 +37,7 @@ from medroam.domain.audit.mechanisms import (
     UnbundledCharge,
 )
 from medroam.domain.audit.model import Rule, Scenario
+from medroam.domain.audit.scores import adrg_rate, pooled_rate
 
 PHARMACY_MED_TYPE = "41"
 
@@ -98,6 +99,8 @@ SCHEMAS = {
 }
 # the 4th character of a CHS-DRG with an MCC (1) or a CC (3)
 MCC_CC_DIGITS = ("1", "3")
+# the 4th character of a CHS-DRG whose ADRG is split by severity: MCC, CC, neither
+SPLIT_DIGITS = ("1", "3", "5")
 
 
 def tables() -> dict[str, ir.Table]:
@@ -114,6 +117,36 @@ def grouped_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
         sl.join(base, sl.setl_id == base.setl_id)
         .select(base.setl_id, base.fixmedins_code, drg=sl.drg)
         .distinct()
+    )
+
+
+def standardised_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
+    """Per institution with a settlement list of ``base`` in an ADRG split by severity
+    (its DRG ends in 1, 3 or 5: a *movable* list): ``movable`` such lists, ``observed``
+    of them in the MCC/CC DRG, ``expected`` and ``variance`` under the other
+    institutions' rates of their ADRGs (``domain.audit.scores``: p̄, p_a; E = Σ p_a,
+    V = Σ p_a (1 − p_a)). Floats: a statistical signal, never money."""
+    lists = grouped_lists(t, base)
+    grouped = lists.select(
+        "fixmedins_code", adrg=lists.drg.substr(0, 3), severity=lists.drg.substr(3, 1)
+    )
+    movable = grouped.filter(grouped.severity.isin(SPLIT_DIGITS))
+    cells = movable.group_by(["fixmedins_code", "adrg"]).agg(
+        n=movable.count().cast("float64"),
+        m=ibis.ifelse(movable.severity.isin(MCC_CC_DIGITS), 1, 0).sum().cast("float64"),
+    )
+    per_adrg = cells.group_by("adrg").agg(n_adrg=cells.n.sum(), m_adrg=cells.m.sum())
+    own = cells.group_by("fixmedins_code").agg(n_own=cells.n.sum(), m_own=cells.m.sum())
+    nation = cells.aggregate(n_all=cells.n.sum(), m_all=cells.m.sum())
+    j = cells.join(per_adrg, "adrg").join(own, "fixmedins_code").cross_join(nation)
+    pooled = pooled_rate(j.m_all - j.m_own, j.n_all - j.n_own)
+    p = adrg_rate(j.m_adrg - j.m, j.n_adrg - j.n, pooled)
+    e = j.select("fixmedins_code", "n", "m", expected=j.n * p, variance=j.n * p * (1.0 - p))
+    return e.group_by("fixmedins_code").agg(
+        movable=e.n.sum(),
+        observed=e.m.sum(),
+        expected=e.expected.sum(),
+        variance=e.variance.sum(),
     )
 
 

@@ -1,6 +1,6 @@
 """The case-mix-standardised MCC/CC share (``mcc_cc_oe``, 高套病组): observed ÷ expected
 lists under the nation's rates of the same ADRGs, by hand (``domain.audit.scores``) and
-as the batch computes it (``batch.institution_features``, here on DuckDB)."""
+as the batch computes it (``batch.audit.standardised_lists``, here on DuckDB)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ibis  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
-from medroam.batch.institution_features import standardised_lists
+from medroam.batch.audit import standardised_lists
 from medroam.domain.audit.scores import (
     OUTLIER_Z,
     ZERO,
@@ -96,15 +96,15 @@ def test_the_batch_computes_the_worked_example() -> None:
     by = {r["fixmedins_code"]: r for r in out}
     assert set(by) == {"H", "A", "B"}
     h = by["H"]
-    assert (h["mcc_cc_oe_n"], h["mcc_cc_oe_observed"]) == (2, 2)
-    assert h["mcc_cc_oe_expected"] == pytest.approx(0.276527, abs=1e-6)
-    assert h["mcc_cc_oe_variance"] == pytest.approx(0.233832, abs=1e-6)
+    assert (h["movable"], h["observed"]) == (2, 2)
+    assert h["expected"] == pytest.approx(0.276527, abs=1e-6)
+    assert h["variance"] == pytest.approx(0.233832, abs=1e-6)
     # A: 40 BR2 lists, 8 MCC/CC; the nation without A: BR2 1 list (H's BR23), 1 MCC/CC;
     # all movable 62 lists, 6 MCC/CC → p̄ = 7/64, p_BR2 = (1 + 10 p̄) / 11
     a = by["A"]
     p_br2 = (1 + 10 * 7 / 64) / 11
-    assert (a["mcc_cc_oe_n"], a["mcc_cc_oe_observed"]) == (40, 8)
-    assert a["mcc_cc_oe_expected"] == pytest.approx(40 * p_br2)
+    assert (a["movable"], a["observed"]) == (40, 8)
+    assert a["expected"] == pytest.approx(40 * p_br2)
 
 
 def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
@@ -134,7 +134,9 @@ def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
     table = standardised_lists({"settlement_lists": sl}, visits).to_pyarrow().to_pylist()
     features = [
         {"fixmedins_code": r["fixmedins_code"], "level": "3", "kind": "hospital",
-         "province": "11", "cases": 10} | r
+         "province": "11", "cases": 10, "mcc_cc_oe_n": r["movable"],
+         "mcc_cc_oe_observed": r["observed"], "mcc_cc_oe_expected": r["expected"],
+         "mcc_cc_oe_variance": r["variance"]}
         for r in table
     ]  # fmt: skip
     scored = {s.fixmedins_code: s for s in score_rows(features)}
