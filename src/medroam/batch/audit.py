@@ -153,16 +153,21 @@ def standardised_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
 def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
     """Per institution with a settlement of ``base`` (``in_force``) whose settlement list
     (4101) was grouped into a DRG — not 0000 (ungroupable) nor a QY (歧义) group — its
-    level, kind and region, its DRG cases and those in an MCC/CC DRG (the institution
-    rule ``drg_upcoding``'s ``CaseMix``)."""
+    level, kind and region, its DRG cases and those in an MCC/CC DRG (the raw share), and
+    its ``movable`` lists with their ``observed``, ``expected`` and ``variance``
+    (``standardised_lists``; 0 without a movable list): the institution rule
+    ``drg_upcoding``'s ``CaseMix``."""
     lists = grouped_lists(t, base)
     lists = lists.filter((lists.drg != "0000") & (lists.drg.substr(0, 2) != "QY"))
     per = lists.group_by("fixmedins_code").aggregate(
         cases=lists.count(),
         cc_mcc=ibis.ifelse(lists.drg.substr(3, 1).isin(MCC_CC_DIGITS), 1, 0).sum(),
     )
+    std = standardised_lists(t, base)
     inst = t["institutions"]
-    j = per.left_join(inst, per.fixmedins_code == inst.fixmedins_code)
+    j = per.left_join(inst, per.fixmedins_code == inst.fixmedins_code).left_join(
+        std, per.fixmedins_code == std.fixmedins_code
+    )
     return j.select(
         fixmedins_code=per.fixmedins_code,
         level=inst.level.fill_null("9"),
@@ -170,6 +175,10 @@ def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
         region=inst.region.fill_null(""),
         cases=per.cases.cast("int64"),
         cc_mcc=per.cc_mcc.cast("int64"),
+        movable=std.movable.fill_null(0).cast("int64"),
+        observed=std.observed.fill_null(0).cast("int64"),
+        expected=std.expected.fill_null(0.0),
+        variance=std.variance.fill_null(0.0),
     ).order_by("fixmedins_code")
 
 

@@ -10,7 +10,7 @@ import ibis  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
-from medroam.batch.audit import standardised_lists
+from medroam.batch.audit import INSTITUTIONS, case_mix, standardised_lists
 from medroam.domain.audit.scores import (
     OUTLIER_Z,
     ZERO,
@@ -105,6 +105,41 @@ def test_the_batch_computes_the_worked_example() -> None:
     p_br2 = (1 + 10 * 7 / 64) / 11
     assert (a["movable"], a["observed"]) == (40, 8)
     assert a["expected"] == pytest.approx(40 * p_br2)
+
+
+def test_the_institution_rules_case_mix_carries_the_standardised_counts() -> None:
+    """``case_mix`` (the institution rule's ``CaseMix``), the worked example's lists: H
+    has 3 DRG cases (BR23, GR11, IR29; 0000 is not a case), 2 of them MCC/CC, and the
+    hand's 2 movable lists, O = 2, E = 0.276527, V = 0.233832. ONLY has 3 cases in CW19
+    (not split by severity): no movable list, so 0 of each (the left join), and it moves
+    no one's rate. H's level, kind and region come from ``institutions``; the others,
+    not listed there, get 9, hospital and ''."""
+    nation = (
+        [("A", "BR21")] * 3 + [("A", "BR23")] * 5 + [("A", "BR25")] * 32
+        + [("B", "GR15")] * 4 + [("B", "ES33")] * 4 + [("B", "ES35")] * 52
+        + [("B", "CW19")] * 10 + [("ONLY", "CW19")] * 3
+    )  # fmt: skip
+    own = [("H", "BR23"), ("H", "GR11"), ("H", "IR29"), ("H", "0000")]
+    sl, visits = _lists(own + nation)
+    inst = ibis.memtable(
+        pa.table({"fixmedins_code": ["H"], "level": ["3"], "kind": ["hospital"],
+                  "region": ["110000"]}),
+        schema=INSTITUTIONS,
+    )  # fmt: skip
+    t = {"settlement_lists": sl, "institutions": inst}
+    by = {r["fixmedins_code"]: r for r in case_mix(t, visits).to_pyarrow().to_pylist()}
+    assert set(by) == {"H", "A", "B", "ONLY"}
+    h = by["H"]
+    assert (h["level"], h["kind"], h["region"]) == ("3", "hospital", "110000")
+    assert (h["cases"], h["cc_mcc"], h["movable"], h["observed"]) == (3, 2, 2, 2)
+    assert h["expected"] == pytest.approx(0.276527, abs=1e-6)
+    assert h["variance"] == pytest.approx(0.233832, abs=1e-6)
+    only = by["ONLY"]
+    assert (only["level"], only["region"], only["cases"], only["cc_mcc"]) == ("9", "", 3, 0)
+    assert (only["movable"], only["observed"], only["expected"], only["variance"]) == (
+        0, 0, 0.0, 0.0,
+    )  # fmt: skip
+    assert (by["B"]["cases"], by["B"]["movable"]) == (70, 60)
 
 
 def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
