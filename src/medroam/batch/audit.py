@@ -158,7 +158,7 @@ def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
     (``standardised_lists``; 0 without a movable list): the institution rule
     ``drg_upcoding``'s ``CaseMix``."""
     lists = grouped_lists(t, base)
-    lists = lists.filter((lists.drg != "0000") & (lists.drg.substr(0, 2) != "QY"))
+    lists = lists.filter((lists.drg != "0000") & ~lists.drg.endswith("QY"))  # e.g. BQY
     per = lists.group_by("fixmedins_code").aggregate(
         cases=lists.count(),
         cc_mcc=ibis.ifelse(lists.drg.substr(3, 1).isin(MCC_CC_DIGITS), 1, 0).sum(),

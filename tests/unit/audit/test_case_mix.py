@@ -109,7 +109,8 @@ def test_the_batch_computes_the_worked_example() -> None:
 
 def test_the_institution_rules_case_mix_carries_the_standardised_counts() -> None:
     """``case_mix`` (the institution rule's ``CaseMix``), the worked example's lists: H
-    has 3 DRG cases (BR23, GR11, IR29; 0000 is not a case), 2 of them MCC/CC, and the
+    has 3 DRG cases (BR23, GR11, IR29; 0000 and the QY group BQY are not cases, a QY
+    group being the MDC's letter + QY), 2 of them MCC/CC, and the
     hand's 2 movable lists, O = 2, E = 0.276527, V = 0.233832. ONLY has 3 cases in CW19
     (not split by severity): no movable list, so 0 of each (the left join), and it moves
     no one's rate. H's level, kind and region come from ``institutions``; the others,
@@ -119,7 +120,7 @@ def test_the_institution_rules_case_mix_carries_the_standardised_counts() -> Non
         + [("B", "GR15")] * 4 + [("B", "ES33")] * 4 + [("B", "ES35")] * 52
         + [("B", "CW19")] * 10 + [("ONLY", "CW19")] * 3
     )  # fmt: skip
-    own = [("H", "BR23"), ("H", "GR11"), ("H", "IR29"), ("H", "0000")]
+    own = [("H", "BR23"), ("H", "GR11"), ("H", "IR29"), ("H", "0000"), ("H", "BQY")]
     sl, visits = _lists(own + nation)
     inst = ibis.memtable(
         pa.table({"fixmedins_code": ["H"], "level": ["3"], "kind": ["hospital"],
