@@ -5,8 +5,8 @@ three engines agree finding for finding."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
+from math import sqrt
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from medroam.cli.main import app
 from medroam.domain.audit.engine import RuleBook
 from medroam.domain.audit.mechanisms import UpcodingSignal
+from medroam.domain.audit.scores import adrg_rate, pooled_rate
 from medroam.refdata.audit_rules import load_rule_book
 from medroam.services.audit_run import (
     AuditRunError,
@@ -96,19 +97,21 @@ def test_cli_run_and_findings(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "month must be 1..12" in bad.output
 
 
-def test_the_institution_rule_flags_a_high_mcc_cc_share_against_peers(
+def test_the_institution_rule_flags_a_standardised_mcc_cc_share(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The institution rule ``drg_upcoding`` (DRG 高套病组信号) runs in the month's
     audit. The four provinces of seed 9, whose one fraudulent hospital up-codes its
-    stays; the rule's minimum of 30 cases lowered to 1 so that the small simulated
-    hospitals qualify. Recomputed here from the raw rows: an institution's DRG cases are
-    its settlement lists in force grouped into a DRG (not 0000, not QY); its peers, the
-    other institutions of its level, kind and province; it is flagged when its MCC/CC
-    share is more than 1.5 × its peers' (cases × peer MCC/CC × 1.5 < MCC/CC × peer
-    cases). The flagged set equals what the audit stored, the up-coding hospital among
-    them; each finding is on the institution (no settlement, visit, person or amount),
-    in its region; evaluation per settlement ignores them; DuckDB over Parquet agrees."""
+    stays; the rule's minimum of 30 movable lists lowered to 1 so that the small
+    simulated hospitals qualify (max_ratio 1.5, min_z 3.0 as shipped). Recomputed here
+    from the raw rows: an institution's movable lists are its settlement lists in force
+    grouped into a DRG ending in 1, 3 or 5; O those ending in 1 or 3; each expected in
+    the MCC/CC DRG with its ADRG's rate over the other institutions' movable lists
+    (``adrg_rate``, shrunk towards ``pooled_rate``): E = Σ p, V = Σ p(1 − p). Flagged:
+    O × 10000 > E × 15000 and (O − E)/√V ≥ 3. The flagged set equals what the audit
+    stored, the up-coding hospital among them; each finding is on the institution (no
+    settlement, visit, person or amount), in its region, and tells O, E and the raw
+    share; evaluation per settlement ignores them; DuckDB over Parquet agrees."""
     monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
     config = SimConfig(
         seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
@@ -117,7 +120,7 @@ def test_the_institution_rule_flags_a_high_mcc_cc_share_against_peers(
     book = load_rule_book()
     book = RuleBook(
         tuple(
-            replace(r, params=UpcodingSignal(max_ratio=15000, min_cases=1))
+            replace(r, params=UpcodingSignal(max_ratio=15000, min_cases=1, min_z=300))
             if r.mechanism == "drg_upcoding"
             else r
             for r in book.rules
@@ -136,31 +139,36 @@ def test_the_institution_rule_flags_a_high_mcc_cc_share_against_peers(
                 SettlementRow.refd_setl_flag.is_(False),
             )
         ).all()
-        institutions = {
-            i.fixmedins_code: (i.level, i.kind, i.region)
-            for i in c.execute(select(InstitutionRow)).all()
-        }
-    cases: dict[str, list[str]] = defaultdict(list)
-    for code, drg in rows:
-        if drg != "0000" and not drg.startswith("QY"):
-            cases[code].append(drg)
-    group = {code: (lv, kind, region[:2]) for code, (lv, kind, region) in institutions.items()}
-    expected = set()
-    for code, drgs in cases.items():
-        peers = [d for other, ds in cases.items() if other != code and group[other] ==
-                 group[code] for d in ds]  # fmt: skip
-        cc = sum(d[3] in "13" for d in drgs)
-        peer_cc = sum(d[3] in "13" for d in peers)
-        if peers and cc * len(peers) * 2 > peer_cc * len(drgs) * 3:
-            expected.add(code)
-    assert expected, "no institution above its peers"
-    assert {f["fixmedins_code"] for f in stored} == expected
+        institutions = {i.fixmedins_code: i.region for i in c.execute(select(InstitutionRow)).all()}
+    movable = [(code, drg) for code, drg in rows if drg[3:] in ("1", "3", "5")]
+    expected: dict[str, tuple[int, int, float]] = {}
+    for code in {code for code, _d in movable}:
+        own = [d for k, d in movable if k == code]
+        others = [d for k, d in movable if k != code]
+        pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
+        e = v = 0.0
+        for d in own:
+            same = [x for x in others if x[:3] == d[:3]]
+            rate = adrg_rate(sum(x[3] in "13" for x in same), len(same), pooled)
+            e, v = e + rate, v + rate * (1 - rate)
+        o = sum(d[3] in "13" for d in own)
+        if o * 10_000 > e * 15_000 and (o - e) / sqrt(v) >= 3:
+            expected[code] = (len(own), o, e)
+    assert expected, "no institution above the nation's coding"
+    assert {f["fixmedins_code"] for f in stored} == set(expected)
     (planted,) = [t for t in truth_for_period(engine, PERIOD) if t.level == "institution"]
-    assert planted.fixmedins_code in expected
+    # only the up-coder (2 movable lists, both MCC/CC, 0.21 expected: z = +4.2); the raw
+    # share against peers, at 1 case, flagged it and 4 hospitals not planted as up-coders
+    assert set(expected) == {planted.fixmedins_code}
     for f in stored:
         assert (f["setl_id"], f["mdtrt_id"], f["psn_no"], f["amount"]) == ("", "", "", 0)
-        assert f["treatment_region"] == institutions[f["fixmedins_code"]][2]
-        assert f["content"].startswith(f"机构 {f['fixmedins_code']} MCC/CC 病例占比")
+        assert f["treatment_region"] == institutions[f["fixmedins_code"]]
+        lists, o, e = expected[f["fixmedins_code"]]
+        assert f["content"].startswith(
+            f"机构 {f['fixmedins_code']} 可分级病组的 {lists} 份结算清单中 {o} 份入 MCC/CC 组，"
+            f"按全国同病组比例预期 {e:.2f} 份"
+        )
+        assert "MCC/CC 病例占比" in f["content"]
     assert all(m != "drg_upcoding" for m, _s in found_pairs(findings_for_period(engine, PERIOD)))
 
     export_tables(engine, tmp_path / "audit")

@@ -37,6 +37,7 @@ from medroam.domain.audit.mechanisms import (
     UnbundledCharge,
 )
 from medroam.domain.audit.model import Rule, Scenario
+from medroam.domain.audit.scores import adrg_rate, pooled_rate
 
 PHARMACY_MED_TYPE = "41"
 
@@ -98,6 +99,8 @@ SCHEMAS = {
 }
 # the 4th character of a CHS-DRG with an MCC (1) or a CC (3)
 MCC_CC_DIGITS = ("1", "3")
+# the 4th character of a CHS-DRG whose ADRG is split by severity: MCC, CC, neither
+SPLIT_DIGITS = ("1", "3", "5")
 
 
 def tables() -> dict[str, ir.Table]:
@@ -117,19 +120,54 @@ def grouped_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
     )
 
 
+def standardised_lists(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
+    """Per institution with a settlement list of ``base`` in an ADRG split by severity
+    (its DRG ends in 1, 3 or 5: a *movable* list): ``movable`` such lists, ``observed``
+    of them in the MCC/CC DRG, ``expected`` and ``variance`` under the other
+    institutions' rates of their ADRGs (``domain.audit.scores``: p̄, p_a; E = Σ p_a,
+    V = Σ p_a (1 − p_a)). Floats: a statistical signal, never money."""
+    lists = grouped_lists(t, base)
+    grouped = lists.select(
+        "fixmedins_code", adrg=lists.drg.substr(0, 3), severity=lists.drg.substr(3, 1)
+    )
+    movable = grouped.filter(grouped.severity.isin(SPLIT_DIGITS))
+    cells = movable.group_by(["fixmedins_code", "adrg"]).agg(
+        n=movable.count().cast("float64"),
+        m=ibis.ifelse(movable.severity.isin(MCC_CC_DIGITS), 1, 0).sum().cast("float64"),
+    )
+    per_adrg = cells.group_by("adrg").agg(n_adrg=cells.n.sum(), m_adrg=cells.m.sum())
+    own = cells.group_by("fixmedins_code").agg(n_own=cells.n.sum(), m_own=cells.m.sum())
+    nation = cells.aggregate(n_all=cells.n.sum(), m_all=cells.m.sum())
+    j = cells.join(per_adrg, "adrg").join(own, "fixmedins_code").cross_join(nation)
+    pooled = pooled_rate(j.m_all - j.m_own, j.n_all - j.n_own)
+    p = adrg_rate(j.m_adrg - j.m, j.n_adrg - j.n, pooled)
+    e = j.select("fixmedins_code", "n", "m", expected=j.n * p, variance=j.n * p * (1.0 - p))
+    return e.group_by("fixmedins_code").agg(
+        movable=e.n.sum(),
+        observed=e.m.sum(),
+        expected=e.expected.sum(),
+        variance=e.variance.sum(),
+    )
+
+
 def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
     """Per institution with a settlement of ``base`` (``in_force``) whose settlement list
     (4101) was grouped into a DRG — not 0000 (ungroupable) nor a QY (歧义) group — its
-    level, kind and region, its DRG cases and those in an MCC/CC DRG (the institution
-    rule ``drg_upcoding``'s ``CaseMix``)."""
+    level, kind and region, its DRG cases and those in an MCC/CC DRG (the raw share), and
+    its ``movable`` lists with their ``observed``, ``expected`` and ``variance``
+    (``standardised_lists``; 0 without a movable list): the institution rule
+    ``drg_upcoding``'s ``CaseMix``."""
     lists = grouped_lists(t, base)
-    lists = lists.filter((lists.drg != "0000") & (lists.drg.substr(0, 2) != "QY"))
+    lists = lists.filter((lists.drg != "0000") & ~lists.drg.endswith("QY"))  # e.g. BQY
     per = lists.group_by("fixmedins_code").aggregate(
         cases=lists.count(),
         cc_mcc=ibis.ifelse(lists.drg.substr(3, 1).isin(MCC_CC_DIGITS), 1, 0).sum(),
     )
+    std = standardised_lists(t, base)
     inst = t["institutions"]
-    j = per.left_join(inst, per.fixmedins_code == inst.fixmedins_code)
+    j = per.left_join(inst, per.fixmedins_code == inst.fixmedins_code).left_join(
+        std, per.fixmedins_code == std.fixmedins_code
+    )
     return j.select(
         fixmedins_code=per.fixmedins_code,
         level=inst.level.fill_null("9"),
@@ -137,6 +175,10 @@ def case_mix(t: dict[str, ir.Table], base: ir.Table) -> ir.Table:
         region=inst.region.fill_null(""),
         cases=per.cases.cast("int64"),
         cc_mcc=per.cc_mcc.cast("int64"),
+        movable=std.movable.fill_null(0).cast("int64"),
+        observed=std.observed.fill_null(0).cast("int64"),
+        expected=std.expected.fill_null(0.0),
+        variance=std.variance.fill_null(0.0),
     ).order_by("fixmedins_code")
 
 

@@ -24,7 +24,9 @@ And one feature that is not a mean of cases, ``mcc_cc_oe`` (MCC/CC 病组占比�
 ``domain/audit/scores.py``): over the institution's lists in ADRGs split by severity
 (the DRG ends in 1, 3 or 5), the count ``mcc_cc_oe_n``, the observed MCC/CC lists
 ``mcc_cc_oe_observed`` and the expected ``mcc_cc_oe_expected`` and variance
-``mcc_cc_oe_variance`` under every other institution's rate of the same ADRGs.
+``mcc_cc_oe_variance`` under every other institution's rate of the same ADRGs
+(``batch.audit.standardised_lists``, which the institution rule ``drg_upcoding`` reads
+too).
 """
 
 from __future__ import annotations
@@ -34,21 +36,18 @@ import ibis.expr.types as ir  # type: ignore[import-untyped]
 
 from medroam.batch.audit import (
     INSTITUTIONS,
-    MCC_CC_DIGITS,
     SETTLEMENT_LISTS,
-    grouped_lists,
     in_force,
     naive_day,
+    standardised_lists,
 )
-from medroam.domain.audit.scores import FEATURE_NAMES, STANDARDISED, adrg_rate, pooled_rate
+from medroam.domain.audit.scores import FEATURE_NAMES, STANDARDISED
 
 DRUG_TYPES = ("09", "10", "11")  # 西药费, 中药饮片费, 中成药费
 EXAM_TYPES = ("03", "04")  # 检查费, 化验费
 READMISSION_DAYS = 31
 SHORT_STAY_DAYS = 3
 FEATURES = tuple(f for f in FEATURE_NAMES if f not in STANDARDISED)  # of ``_per_case``
-# the 4th character of a CHS-DRG whose ADRG is split by severity: MCC, CC, neither
-SPLIT_DIGITS = ("1", "3", "5")
 
 FEE_LINES = ibis.schema(
     {
@@ -135,34 +134,6 @@ def _per_case(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
     )
 
 
-def standardised_lists(t: dict[str, ir.Table], visits: ir.Table) -> ir.Table:
-    """Per institution with a list in an ADRG split by severity: ``mcc_cc_oe_n`` such
-    lists, ``_observed`` of them in the MCC/CC DRG, ``_expected`` and ``_variance`` under
-    the other institutions' rates of their ADRGs (``domain.audit.scores``: p̄, p_a)."""
-    lists = grouped_lists(t, visits)
-    grouped = lists.select(
-        "fixmedins_code", adrg=lists.drg.substr(0, 3), severity=lists.drg.substr(3, 1)
-    )
-    movable = grouped.filter(grouped.severity.isin(SPLIT_DIGITS))
-    cells = movable.group_by(["fixmedins_code", "adrg"]).agg(
-        n=movable.count().cast("float64"),
-        m=ibis.ifelse(movable.severity.isin(MCC_CC_DIGITS), 1, 0).sum().cast("float64"),
-    )
-    per_adrg = cells.group_by("adrg").agg(n_adrg=cells.n.sum(), m_adrg=cells.m.sum())
-    own = cells.group_by("fixmedins_code").agg(n_own=cells.n.sum(), m_own=cells.m.sum())
-    nation = cells.aggregate(n_all=cells.n.sum(), m_all=cells.m.sum())
-    j = cells.join(per_adrg, "adrg").join(own, "fixmedins_code").cross_join(nation)
-    pooled = pooled_rate(j.m_all - j.m_own, j.n_all - j.n_own)
-    p = adrg_rate(j.m_adrg - j.m, j.n_adrg - j.n, pooled)
-    e = j.select("fixmedins_code", "n", "m", expected=j.n * p, variance=j.n * p * (1.0 - p))
-    return e.group_by("fixmedins_code").agg(
-        mcc_cc_oe_n=e.n.sum(),
-        mcc_cc_oe_observed=e.m.sum(),
-        mcc_cc_oe_expected=e.expected.sum(),
-        mcc_cc_oe_variance=e.variance.sum(),
-    )
-
-
 def _or_null(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
     return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), None)
 
@@ -190,10 +161,10 @@ def features(t: dict[str, ir.Table], first_day: int, last_day: int) -> ir.Table:
         kind=inst.kind.fill_null("hospital"),
         province=inst.region.substr(0, 2).fill_null("00"),
         cases=per.cases.cast("int64"),
-        mcc_cc_oe_n=std.mcc_cc_oe_n.fill_null(0).cast("int64"),
-        mcc_cc_oe_observed=std.mcc_cc_oe_observed.fill_null(0).cast("int64"),
-        mcc_cc_oe_expected=std.mcc_cc_oe_expected.fill_null(0.0),
-        mcc_cc_oe_variance=std.mcc_cc_oe_variance.fill_null(0.0),
+        mcc_cc_oe_n=std.movable.fill_null(0).cast("int64"),
+        mcc_cc_oe_observed=std.observed.fill_null(0).cast("int64"),
+        mcc_cc_oe_expected=std.expected.fill_null(0.0),
+        mcc_cc_oe_variance=std.variance.fill_null(0.0),
         **{
             f"{name}_{part}": (
                 per[f"{name}_{part}"].cast("int64")

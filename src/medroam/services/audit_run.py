@@ -306,9 +306,11 @@ def _institution_findings(
     end: date,
 ) -> list[_Found]:
     """The institution rules (``drg_upcoding``) over the month's case mix: each
-    institution's settlement lists grouped into a DRG, its peers the institutions of the
-    same level, kind and province under the same rule (the version in force at the
-    month's end where the institution is)."""
+    institution's settlement lists grouped into a DRG, its movable lists observed and
+    expected under the nation's rates of their ADRGs (every institution of the month),
+    its peers — for the raw share the finding tells — the institutions of the same level,
+    kind and province under the same rule (the version in force at the month's end where
+    the institution is)."""
     wanted = [r for r in book.rules if id(r) in chosen]
     if not any(MECHANISMS[r.mechanism].kind is Kind.INSTITUTION for r in wanted):
         return []
@@ -324,6 +326,10 @@ def _institution_findings(
             peer_group=peer_label(r["level"], r["kind"], region[:2]),
             cases=int(r["cases"]),
             cc_mcc_cases=int(r["cc_mcc"]),
+            movable=int(r["movable"]),
+            observed=int(r["observed"]),
+            expected=float(r["expected"]),
+            variance=float(r["variance"]),
         )
         for rule in book.in_force(region, end, Stage.AFTER, Kind.INSTITUTION):
             if id(rule) in chosen:

@@ -1,6 +1,6 @@
 """The case-mix-standardised MCC/CC share (``mcc_cc_oe``, 高套病组): observed ÷ expected
 lists under the nation's rates of the same ADRGs, by hand (``domain.audit.scores``) and
-as the batch computes it (``batch.institution_features``, here on DuckDB)."""
+as the batch computes it (``batch.audit.standardised_lists``, here on DuckDB)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ibis  # type: ignore[import-untyped]
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
-from medroam.batch.institution_features import standardised_lists
+from medroam.batch.audit import INSTITUTIONS, case_mix, standardised_lists
 from medroam.domain.audit.scores import (
     OUTLIER_Z,
     ZERO,
@@ -96,15 +96,51 @@ def test_the_batch_computes_the_worked_example() -> None:
     by = {r["fixmedins_code"]: r for r in out}
     assert set(by) == {"H", "A", "B"}
     h = by["H"]
-    assert (h["mcc_cc_oe_n"], h["mcc_cc_oe_observed"]) == (2, 2)
-    assert h["mcc_cc_oe_expected"] == pytest.approx(0.276527, abs=1e-6)
-    assert h["mcc_cc_oe_variance"] == pytest.approx(0.233832, abs=1e-6)
+    assert (h["movable"], h["observed"]) == (2, 2)
+    assert h["expected"] == pytest.approx(0.276527, abs=1e-6)
+    assert h["variance"] == pytest.approx(0.233832, abs=1e-6)
     # A: 40 BR2 lists, 8 MCC/CC; the nation without A: BR2 1 list (H's BR23), 1 MCC/CC;
     # all movable 62 lists, 6 MCC/CC → p̄ = 7/64, p_BR2 = (1 + 10 p̄) / 11
     a = by["A"]
     p_br2 = (1 + 10 * 7 / 64) / 11
-    assert (a["mcc_cc_oe_n"], a["mcc_cc_oe_observed"]) == (40, 8)
-    assert a["mcc_cc_oe_expected"] == pytest.approx(40 * p_br2)
+    assert (a["movable"], a["observed"]) == (40, 8)
+    assert a["expected"] == pytest.approx(40 * p_br2)
+
+
+def test_the_institution_rules_case_mix_carries_the_standardised_counts() -> None:
+    """``case_mix`` (the institution rule's ``CaseMix``), the worked example's lists: H
+    has 3 DRG cases (BR23, GR11, IR29; 0000 and the QY group BQY are not cases, a QY
+    group being the MDC's letter + QY), 2 of them MCC/CC, and the
+    hand's 2 movable lists, O = 2, E = 0.276527, V = 0.233832. ONLY has 3 cases in CW19
+    (not split by severity): no movable list, so 0 of each (the left join), and it moves
+    no one's rate. H's level, kind and region come from ``institutions``; the others,
+    not listed there, get 9, hospital and ''."""
+    nation = (
+        [("A", "BR21")] * 3 + [("A", "BR23")] * 5 + [("A", "BR25")] * 32
+        + [("B", "GR15")] * 4 + [("B", "ES33")] * 4 + [("B", "ES35")] * 52
+        + [("B", "CW19")] * 10 + [("ONLY", "CW19")] * 3
+    )  # fmt: skip
+    own = [("H", "BR23"), ("H", "GR11"), ("H", "IR29"), ("H", "0000"), ("H", "BQY")]
+    sl, visits = _lists(own + nation)
+    inst = ibis.memtable(
+        pa.table({"fixmedins_code": ["H"], "level": ["3"], "kind": ["hospital"],
+                  "region": ["110000"]}),
+        schema=INSTITUTIONS,
+    )  # fmt: skip
+    t = {"settlement_lists": sl, "institutions": inst}
+    by = {r["fixmedins_code"]: r for r in case_mix(t, visits).to_pyarrow().to_pylist()}
+    assert set(by) == {"H", "A", "B", "ONLY"}
+    h = by["H"]
+    assert (h["level"], h["kind"], h["region"]) == ("3", "hospital", "110000")
+    assert (h["cases"], h["cc_mcc"], h["movable"], h["observed"]) == (3, 2, 2, 2)
+    assert h["expected"] == pytest.approx(0.276527, abs=1e-6)
+    assert h["variance"] == pytest.approx(0.233832, abs=1e-6)
+    only = by["ONLY"]
+    assert (only["level"], only["region"], only["cases"], only["cc_mcc"]) == ("9", "", 3, 0)
+    assert (only["movable"], only["observed"], only["expected"], only["variance"]) == (
+        0, 0, 0.0, 0.0,
+    )  # fmt: skip
+    assert (by["B"]["cases"], by["B"]["movable"]) == (70, 60)
 
 
 def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
@@ -134,7 +170,9 @@ def test_case_mix_is_not_up_coding_but_moved_lists_are() -> None:
     table = standardised_lists({"settlement_lists": sl}, visits).to_pyarrow().to_pylist()
     features = [
         {"fixmedins_code": r["fixmedins_code"], "level": "3", "kind": "hospital",
-         "province": "11", "cases": 10} | r
+         "province": "11", "cases": 10, "mcc_cc_oe_n": r["movable"],
+         "mcc_cc_oe_observed": r["observed"], "mcc_cc_oe_expected": r["expected"],
+         "mcc_cc_oe_variance": r["variance"]}
         for r in table
     ]  # fmt: skip
     scored = {s.fixmedins_code: s for s in score_rows(features)}

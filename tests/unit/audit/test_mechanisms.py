@@ -265,22 +265,107 @@ def test_overlapping_settlement_on_the_admission_day_names_the_visit() -> None:
         assert [(x.visit_id, x.evidence["other_visit"]) for x in f] == [(visit_id, "V1")]
 
 
-def test_upcoding_signal() -> None:
-    """Group G: A 60/100 CC-MCC, B 20/100, C 20/100. Peers of A: 40/200 = 20 %; A's 60 %
-    > 1.5 × 20 % = 30 % → A flagged. B: 20 % vs peers 80/200 = 40 % → not. D (other group,
-    10 cases < min 30) → not."""
-    p = m.UpcodingSignal(15_000, 30)
+def _mix(
+    code: str, group: str, cases: int, cc: int, lists: tuple[int, int, float, float]
+) -> m.CaseMix:
+    """A case mix: all DRG cases and those in an MCC/CC DRG; movable lists, O, E, V."""
+    movable, observed, expected, variance = lists
+    return m.CaseMix(code, group, cases, cc, movable, observed, expected, variance)
+
+
+# B, C (group G) and D, E (group H): 100 cases, 20 MCC/CC; 80 movable lists in ADRGs at
+# 20 % nationally, 16 in an MCC/CC DRG: E = 80 × 0.2 = 16, V = 16 × 0.8 = 12.8 (O/E 1)
+_AS_EXPECTED = (80, 16, 16.0, 12.8)
+
+
+def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> None:
+    """max_ratio 1.5, min_cases 30, min_z 3.0. SICK (group G) and UP (group H) have the
+    same raw figures: 40 DRG cases, all movable, 18 in an MCC/CC DRG (45 %), against
+    their peers' 40 of 200 (20 %): 45 % > 1.5 × 20 % = 30 %, so the raw rule flagged both
+    (18 × 200 × 10000 = 36,000,000 > 40 × 40 × 15000 = 24,000,000).
+
+    SICK's lists are in ADRGs at 40 % nationally: E = 40 × 0.4 = 16, V = 16 × 0.6 = 9.6,
+    O/E = 18 / 16 = 1.125 ≤ 1.5 → not flagged (its case mix, z = 2 / 3.098 = +0.65).
+    UP's are in ADRGs at 15.5 %: E = 40 × 0.155 = 6.2, V = 6.2 × 0.845 = 5.239,
+    O/E = 18 / 6.2 = 2.90 > 1.5 and z = 11.8 / 2.28889 = +5.155 ≥ 3 → flagged.
+    B, C, D, E: O = E → not."""
+    p = m.UpcodingSignal(15_000, 30, 300)
     mixes = [
-        m.CaseMix("A", "G", 100, 60),
-        m.CaseMix("B", "G", 100, 20),
-        m.CaseMix("C", "G", 100, 20),
-        m.CaseMix("D", "H", 10, 10),
+        _mix("B", "G", 100, 20, _AS_EXPECTED),
+        _mix("C", "G", 100, 20, _AS_EXPECTED),
+        _mix("SICK", "G", 40, 18, (40, 18, 16.0, 9.6)),
+        _mix("D", "H", 100, 20, _AS_EXPECTED),
+        _mix("E", "H", 100, 20, _AS_EXPECTED),
+        _mix("UP", "H", 40, 18, (40, 18, 6.2, 5.239)),
     ]
-    f = m.check_upcoding(META, p, mixes)
-    assert [(x.institution_code, x.evidence["share"], x.evidence["peer_share"]) for x in f] == [
-        ("A", "6000", "2000")
-    ]
-    assert "60.00%" in f[0].content and "20.00%" in f[0].content
+    # what the raw rule compared: the share against the peers' × max_ratio
+    for code in ("SICK", "UP"):
+        (me,) = [x for x in mixes if x.institution_code == code]
+        peers = [x for x in mixes if x.peer_group == me.peer_group and x is not me]
+        peer_cases, peer_cc = sum(x.cases for x in peers), sum(x.cc_mcc_cases for x in peers)
+        assert me.cc_mcc_cases * peer_cases * 10_000 > peer_cc * me.cases * p.max_ratio
+    (f,) = m.check_upcoding(META, p, mixes)
+    assert f.institution_code == "UP"
+    assert (f.visit_id, f.psn_no, f.amount) == ("", "", 0)
+    assert f.content == (
+        "机构 UP 可分级病组的 40 份结算清单中 18 份入 MCC/CC 组，按全国同病组比例预期 "
+        "6.20 份（实际/预期 2.90，z = +5.2）；MCC/CC 病例占比 45.00%，同组机构 20.00%"
+    )
+    assert f.evidence == {
+        "movable": "40",
+        "observed": "18",
+        "expected": "6.20",
+        "ratio": "2.90",
+        "z": "5.16",
+        "cases": "40",
+        "cc_mcc_cases": "18",
+        "share": "4500",
+        "peer_share": "2000",
+        "peer_group": "H",
+    }
+
+
+@pytest.mark.parametrize(("min_z", "flagged"), [(300, True), (301, False)])
+def test_upcoding_needs_z_of_at_least_min_z(min_z: int, flagged: bool) -> None:
+    """16 movable lists (of 16 cases) in ADRGs at 50 %, 14 in an MCC/CC DRG: E = 8,
+    V = 16 × 0.25 = 4, O/E = 1.75 > 1.5, z = (14 − 8) / 2 = 3.00 exactly: flagged at
+    min_z 3.00, not at 3.01. Alone in its peer group: judged all the same (the yardstick
+    is national), the raw share told without peers."""
+    p = m.UpcodingSignal(15_000, 10, min_z)
+    found = m.check_upcoding(META, p, [_mix("N", "G", 16, 14, (16, 14, 8.0, 4.0))])
+    assert [x.institution_code for x in found] == (["N"] if flagged else [])
+    if flagged:
+        assert found[0].content.endswith(
+            "（实际/预期 1.75，z = +3.0）；MCC/CC 病例占比 87.50%，无同组机构"
+        )
+        assert found[0].evidence["peer_share"] == ""
+
+
+@pytest.mark.parametrize(("max_ratio", "flagged"), [(15_000, False), (13_000, True)])
+def test_upcoding_needs_a_ratio_above_max_ratio(max_ratio: int, flagged: bool) -> None:
+    """A large hospital a little above the nation: 1000 movable lists in ADRGs at 10 %,
+    140 in an MCC/CC DRG: E = 100, V = 90, z = 40 / 9.487 = +4.22 ≥ 3 but O/E = 1.40:
+    not flagged at max_ratio 1.5, flagged at 1.3."""
+    p = m.UpcodingSignal(max_ratio, 30, 300)
+    found = m.check_upcoding(META, p, [_mix("BIG", "G", 1200, 160, (1000, 140, 100.0, 90.0))])
+    assert [x.institution_code for x in found] == (["BIG"] if flagged else [])
+
+
+@pytest.mark.parametrize(("min_cases", "flagged"), [(30, False), (20, True)])
+def test_upcoding_min_cases_counts_movable_lists(min_cases: int, flagged: bool) -> None:
+    """40 DRG cases but 20 movable lists (in ADRGs at 10 %), 15 in an MCC/CC DRG: E = 2,
+    V = 1.8, O/E = 7.5, z = 13 / 1.342 = +9.69. Below min_cases 30 movable lists (though
+    40 cases) → not flagged; at min_cases 20 → flagged."""
+    p = m.UpcodingSignal(15_000, min_cases, 300)
+    found = m.check_upcoding(META, p, [_mix("FEW", "G", 40, 17, (20, 15, 2.0, 1.8))])
+    assert [x.institution_code for x in found] == (["FEW"] if flagged else [])
+
+
+def test_a_case_mix_must_be_consistent() -> None:
+    with pytest.raises(ValueError, match="observed ≤ movable ≤ cases"):
+        _mix("X", "G", 10, 5, (20, 5, 2.0, 1.8))  # more movable lists than cases
+    with pytest.raises(ValueError, match="cc_mcc_cases"):
+        _mix("X", "G", 10, 11, (10, 5, 2.0, 1.8))
 
 
 @pytest.mark.parametrize(
@@ -294,6 +379,7 @@ def test_upcoding_signal() -> None:
         (lambda: m.UnbundledCharge("p", frozenset({"a", "b"}), 3, 1), "min_components"),
         (lambda: m.Readmission(0), "days"),
         (lambda: m.UpcodingSignal(9_000, 10), "max_ratio"),
+        (lambda: m.UpcodingSignal(15_000, 10, 0), "min_z"),
         (lambda: m.DuplicateCharge((("a", "a"),)), "pairs"),
     ],
 )

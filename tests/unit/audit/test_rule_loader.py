@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from medroam.domain.audit.engine import audit_bill
-from medroam.domain.audit.mechanisms import MECHANISMS, Kind
+from medroam.domain.audit.mechanisms import MECHANISMS, Kind, UpcodingSignal
 from medroam.domain.audit.model import AuditLine, AuditVisit, Bill, Scenario, Stage
 from medroam.refdata.audit_rules import load_rule_book, parse_rule_file
 from medroam.refdata.errors import ReferenceDataError
@@ -151,6 +151,26 @@ def test_bad_rule_is_refused_naming_file_rule_field(
     assert err.value.where == where
     assert err.value.field == field
     assert "bad.json" in str(err.value)
+
+
+def _upcoding(**params: object) -> dict[str, Any]:
+    return _doc(mechanism="drg_upcoding", params={"max_ratio": "1.5", "min_cases": 30} | params)
+
+
+@pytest.mark.parametrize("min_z", ["0", "-1.5", "3.001", "z", True])
+def test_a_bad_min_z_is_refused_naming_the_field(min_z: object) -> None:
+    """Not positive, finer than hundredths, not a number."""
+    with pytest.raises(ReferenceDataError) as err:
+        parse_rule_file(json.dumps(_upcoding(min_z=min_z)), "u.json")
+    assert (err.value.where, err.value.field) == ("rule GZ10000201001000", "params.min_z")
+
+
+def test_min_z_is_hundredths_and_defaults_to_3() -> None:
+    """``min_z`` "2.5" is 250 hundredths; a rule file written before it gets 3.0."""
+    (rule,) = parse_rule_file(json.dumps(_upcoding(min_z="2.5")), "u.json")
+    assert rule.params == UpcodingSignal(15_000, 30, 250)
+    (old,) = parse_rule_file(json.dumps(_upcoding()), "u.json")
+    assert old.params == UpcodingSignal(15_000, 30, 300)
 
 
 def test_float_duplicate_rule_and_bad_region_are_refused(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ names one mechanism here and carries that mechanism's parameter object. Three ki
 
 * **bill** mechanisms read one visit and its lines (事前/事中 and, per visit, 事后);
 * **history** mechanisms read all visits of the period (分解住院, 频繁就诊, 同时多地结算);
-* **institution** mechanisms read per-institution statistics (DRG 高套: MCC/CC share).
+* **institution** mechanisms read per-institution statistics (DRG 高套: the
+  case-mix-standardised MCC/CC share, observed ÷ expected lists).
 
 Every check returns ``Finding`` objects; none does I/O.
 """
@@ -28,6 +29,7 @@ from medroam.domain.audit.model import (
     RuleMeta,
     Scenario,
 )
+from medroam.domain.audit.scores import Standardised
 from medroam.domain.money import RATIO_ONE, Fen, Ratio, div_round, format_yuan
 
 # micro-yuan × ten-thousandths → fen
@@ -290,17 +292,23 @@ class FrequentVisits:
 
 @dataclass(frozen=True, slots=True)
 class UpcodingSignal:
-    """DRG 高套: an institution's MCC/CC share above ``max_ratio`` × its peers' share
-    (peers = the other institutions of its group), with at least ``min_cases`` cases."""
+    """DRG 高套: an institution whose movable lists (in ADRGs split by severity) land in
+    an MCC/CC DRG more often than the nation codes the same ADRGs — observed ÷ expected
+    above ``max_ratio`` and z at least ``min_z`` — with at least ``min_cases`` movable
+    lists (``check_upcoding``). ``min_cases`` counts movable lists, not all DRG cases:
+    only those can be up-coded, and the z of a few lists overstates chance."""
 
-    max_ratio: Ratio  # ten-thousandths: 15000 = 1.5 ×
-    min_cases: int
+    max_ratio: Ratio  # O/E in ten-thousandths: 15000 = 1.5 ×
+    min_cases: int  # movable lists
+    min_z: int = 300  # hundredths: 300 = z 3.0 (a rule file without it gets 3.0)
 
     def __post_init__(self) -> None:
         if self.max_ratio <= RATIO_ONE:
             raise ParamError("max_ratio", f"must exceed 1 (10000), got {self.max_ratio}")
         if self.min_cases < 1:
             raise ParamError("min_cases", f"must be ≥ 1, got {self.min_cases}")
+        if self.min_z <= 0:
+            raise ParamError("min_z", f"must be positive (hundredths), got {self.min_z}")
 
 
 def _pct(ratio: Ratio) -> str:
@@ -726,17 +734,44 @@ def check_overlap(meta: RuleMeta, p: NoParams, visits: Iterable[AuditVisit]) -> 
 
 @dataclass(frozen=True, slots=True)
 class CaseMix:
-    """One institution's DRG cases in a period: how many carried an MCC or CC."""
+    """One institution's DRG cases in a period: how many carried an MCC or CC (the raw
+    share, told against its peers); and its movable lists (in ADRGs split by severity),
+    O of them in an MCC/CC DRG, E expected and V its variance under the national rates of
+    their ADRGs (``domain.audit.scores``, computed by ``batch.audit.standardised_lists``).
+    E and V are floats: a statistical signal, never money."""
 
     institution_code: str
     peer_group: str  # e.g. level + type + region
     cases: int
     cc_mcc_cases: int
+    movable: int
+    observed: int
+    expected: float
+    variance: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.cc_mcc_cases <= self.cases:
+            raise ValueError(f"{self.institution_code}: cc_mcc_cases outside 0..cases")
+        if not 0 <= self.observed <= self.movable <= self.cases:
+            raise ValueError(f"{self.institution_code}: need 0 ≤ observed ≤ movable ≤ cases")
+
+    @property
+    def standardised(self) -> Standardised:
+        return Standardised(self.movable, self.observed, self.expected, self.variance)
 
 
 def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) -> list[Finding]:
-    """Share s = cc_mcc/cases; peer share = Σ others' cc_mcc / Σ others' cases in the
-    group; flag when s × 10000 > peer × max_ratio (integer comparison, no float)."""
+    """Flag an institution with at least ``min_cases`` movable lists whose O/E exceeds
+    ``max_ratio`` (O × 10000 > E × max_ratio) and whose z = (O − E)/√V reaches
+    ``min_z``/100. The yardstick is the nation's coding of the same ADRGs, so a hospital
+    whose patients are in ADRGs that often carry an MCC/CC is not flagged for its case
+    mix. The finding also tells the raw share against its peers (the other institutions
+    of its group: Σ their MCC/CC cases ÷ Σ their cases), which decides nothing.
+
+    Worked example (max_ratio 1.5, min_cases 30, min_z 3.0): 40 movable lists, 18 in an
+    MCC/CC DRG, all in ADRGs whose national rate is 15.5 %: E = 40 × 0.155 = 6.20,
+    V = 40 × 0.155 × 0.845 = 5.239, O/E = 18 / 6.2 = 2.90 > 1.5 and z = 11.8 / 2.2889 =
+    +5.16 ≥ 3 → flagged. The same 18 of 40 in ADRGs at 40 %: E = 16, O/E = 1.125 → not."""
     groups: dict[str, list[CaseMix]] = defaultdict(list)
     for m in mixes:
         groups[m.peer_group].append(m)
@@ -746,28 +781,37 @@ def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) 
         all_cases = sum(m.cases for m in members)
         all_cc = sum(m.cc_mcc_cases for m in members)
         for m in sorted(members, key=lambda m: m.institution_code):
+            std = m.standardised
+            if m.movable < p.min_cases or m.expected <= 0:
+                continue
+            if m.observed * RATIO_ONE <= m.expected * p.max_ratio or std.z * 100 < p.min_z:
+                continue
+            ratio = m.observed / m.expected
+            share = div_round(m.cc_mcc_cases * RATIO_ONE, m.cases)
             peer_cases = all_cases - m.cases
             peer_cc = all_cc - m.cc_mcc_cases
-            if m.cases < p.min_cases or peer_cases <= 0:
-                continue
-            # m.cc/m.cases > (peer_cc/peer_cases) × ratio/10000
-            if m.cc_mcc_cases * peer_cases * RATIO_ONE <= peer_cc * m.cases * p.max_ratio:
-                continue
-            share = div_round(m.cc_mcc_cases * RATIO_ONE, m.cases)
-            peer_share = div_round(peer_cc * RATIO_ONE, peer_cases)
+            peer_share = div_round(peer_cc * RATIO_ONE, peer_cases) if peer_cases > 0 else None
+            peers = "无同组机构" if peer_share is None else f"同组机构 {_pct(peer_share)}"
             out.append(
                 Finding(
                     rule=meta,
                     visit_id="",
                     psn_no="",
-                    content=f"机构 {m.institution_code} MCC/CC 病例占比 {_pct(share)} ，"
-                    f"同组机构 {_pct(peer_share)}",
+                    content=f"机构 {m.institution_code} 可分级病组的 {m.movable} 份结算清单中 "
+                    f"{m.observed} 份入 MCC/CC 组，按全国同病组比例预期 {m.expected:.2f} 份"
+                    f"（实际/预期 {ratio:.2f}，z = {std.z:+.1f}）；"
+                    f"MCC/CC 病例占比 {_pct(share)}，{peers}",
                     amount=0,
                     evidence={
+                        "movable": str(m.movable),
+                        "observed": str(m.observed),
+                        "expected": f"{m.expected:.2f}",
+                        "ratio": f"{ratio:.2f}",
+                        "z": f"{std.z:.2f}",
                         "cases": str(m.cases),
                         "cc_mcc_cases": str(m.cc_mcc_cases),
                         "share": str(share),
-                        "peer_share": str(peer_share),
+                        "peer_share": "" if peer_share is None else str(peer_share),
                         "peer_group": group,
                     },
                     institution_code=m.institution_code,
