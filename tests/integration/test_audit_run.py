@@ -5,8 +5,7 @@ three engines agree finding for finding."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from math import sqrt
+from math import exp, factorial
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
-from medroam.domain.audit.engine import RuleBook
 from medroam.domain.audit.mechanisms import UpcodingSignal
 from medroam.domain.audit.scores import adrg_rate, pooled_rate
 from medroam.refdata.audit_rules import load_rule_book
@@ -101,31 +99,26 @@ def test_the_institution_rule_flags_a_standardised_mcc_cc_share(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The institution rule ``drg_upcoding`` (DRG 高套病组信号) runs in the month's
-    audit. The four provinces of seed 9, whose one fraudulent hospital up-codes its
-    stays; the rule's minimum of 30 movable lists lowered to 1 so that the small
-    simulated hospitals qualify (max_ratio 1.5, min_z 3.0 as shipped). Recomputed here
-    from the raw rows: an institution's movable lists are its settlement lists in force
-    grouped into a DRG ending in 1, 3 or 5; O those ending in 1 or 3; each expected in
-    the MCC/CC DRG with its ADRG's rate over the other institutions' movable lists
-    (``adrg_rate``, shrunk towards ``pooled_rate``): E = Σ p, V = Σ p(1 − p). Flagged:
-    O × 10000 > E × 15000 and (O − E)/√V ≥ 3. The flagged set equals what the audit
-    stored, the up-coding hospital among them; each finding is on the institution (no
-    settlement, visit, person or amount), in its region, and tells O, E and the raw
-    share; evaluation per settlement ignores them; DuckDB over Parquet agrees."""
+    audit with the shipped parameters (max_ratio 1.5, min_cases 5 movable lists, max_p
+    0.001). The four provinces of seed 9, whose one fraudulent hospital up-codes its
+    stays. Recomputed here from the raw rows: an institution's movable lists are its
+    settlement lists in force grouped into a DRG ending in 1, 3 or 5; O those ending in 1
+    or 3; each expected in the MCC/CC DRG with its ADRG's rate over the other
+    institutions' movable lists (``adrg_rate``, shrunk towards ``pooled_rate``): E = Σ p.
+    Flagged: at least 5 movable lists, O × 10000 > E × 15000 and the Poisson chance of O
+    or more, computed here the other way round (1 − Σ_{k<O} e^−E E^k / k!), at most
+    0.001. The flagged set equals what the audit stored: the up-coding hospital alone;
+    each finding is on the institution (no settlement, visit, person or amount), in its
+    region, and tells O, E and the raw share; evaluation per settlement ignores them;
+    DuckDB over Parquet agrees."""
     monkeypatch.setattr(anomalies, "FRAUD_SCHEMES", ("upcoding",))
     config = SimConfig(
         seed=9, provinces=("11", "31", "44", "51"), days=31, anomalies=0.05, volume=2.0
     )
     run_simulation(engine, config)
     book = load_rule_book()
-    book = RuleBook(
-        tuple(
-            replace(r, params=UpcodingSignal(max_ratio=15000, min_cases=1, min_z=300))
-            if r.mechanism == "drg_upcoding"
-            else r
-            for r in book.rules
-        )
-    )
+    (shipped,) = [r.params for r in book.rules if r.mechanism == "drg_upcoding"]
+    assert shipped == UpcodingSignal(max_ratio=15000, min_cases=5, max_p=1_000)
     run_audit(engine, PERIOD, book=book)
     stored = [f for f in findings_for_period(engine, PERIOD) if f["mechanism"] == "drg_upcoding"]
 
@@ -146,19 +139,19 @@ def test_the_institution_rule_flags_a_standardised_mcc_cc_share(
         own = [d for k, d in movable if k == code]
         others = [d for k, d in movable if k != code]
         pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
-        e = v = 0.0
+        e = 0.0
         for d in own:
             same = [x for x in others if x[:3] == d[:3]]
             rate = adrg_rate(sum(x[3] in "13" for x in same), len(same), pooled)
-            e, v = e + rate, v + rate * (1 - rate)
+            e += rate
         o = sum(d[3] in "13" for d in own)
-        if o * 10_000 > e * 15_000 and (o - e) / sqrt(v) >= 3:
+        chance = 1 - sum(exp(-e) * e**k / factorial(k) for k in range(o))
+        if len(own) >= 5 and o * 10_000 > e * 15_000 and chance <= 0.001:
             expected[code] = (len(own), o, e)
     assert expected, "no institution above the nation's coding"
     assert {f["fixmedins_code"] for f in stored} == set(expected)
     (planted,) = [t for t in truth_for_period(engine, PERIOD) if t.level == "institution"]
-    # only the up-coder (2 movable lists, both MCC/CC, 0.21 expected: z = +4.2); the raw
-    # share against peers, at 1 case, flagged it and 4 hospitals not planted as up-coders
+    # only the up-coder (10 movable lists, 8 MCC/CC, 1.27 expected)
     assert set(expected) == {planted.fixmedins_code}
     for f in stored:
         assert (f["setl_id"], f["mdtrt_id"], f["psn_no"], f["amount"]) == ("", "", "", 0)

@@ -360,7 +360,7 @@ def _converters() -> dict[str, Callable[[object], Any]]:
         "max_visits": _int,
         "max_ratio": lambda v: _decimal(v, 10_000),
         "min_cases": _int,
-        "min_z": lambda v: _decimal(v, 100),
+        "max_p": lambda v: _decimal(v, 1_000_000),
     }
 
 

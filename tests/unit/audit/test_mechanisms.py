@@ -279,7 +279,7 @@ _AS_EXPECTED = (80, 16, 16.0, 12.8)
 
 
 def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> None:
-    """max_ratio 1.5, min_cases 30, min_z 3.0. SICK (group G) and UP (group H) have the
+    """max_ratio 1.5, min_cases 30, max_p 0.001. SICK (group G) and UP (group H) have the
     same raw figures: 40 DRG cases, all movable, 18 in an MCC/CC DRG (45 %), against
     their peers' 40 of 200 (20 %): 45 % > 1.5 × 20 % = 30 %, so the raw rule flagged both
     (18 × 200 × 10000 = 36,000,000 > 40 × 40 × 15000 = 24,000,000).
@@ -287,9 +287,10 @@ def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> No
     SICK's lists are in ADRGs at 40 % nationally: E = 40 × 0.4 = 16, V = 16 × 0.6 = 9.6,
     O/E = 18 / 16 = 1.125 ≤ 1.5 → not flagged (its case mix, z = 2 / 3.098 = +0.65).
     UP's are in ADRGs at 15.5 %: E = 40 × 0.155 = 6.2, V = 6.2 × 0.845 = 5.239,
-    O/E = 18 / 6.2 = 2.90 > 1.5 and z = 11.8 / 2.28889 = +5.155 ≥ 3 → flagged.
-    B, C, D, E: O = E → not."""
-    p = m.UpcodingSignal(15_000, 30, 300)
+    O/E = 18 / 6.2 = 2.90 > 1.5, z = 11.8 / 2.28889 = +5.155 and P(X ≥ 18 | 6.2) =
+    8.53 × 10⁻⁵ ≤ 0.001 (the Poisson tail, summed by ``scores.poisson_upper_tail``;
+    scipy's ``poisson.sf(17, 6.2)`` gives the same) → flagged. B, C, D, E: O = E → not."""
+    p = m.UpcodingSignal(15_000, 30, 1_000)
     mixes = [
         _mix("B", "G", 100, 20, _AS_EXPECTED),
         _mix("C", "G", 100, 20, _AS_EXPECTED),
@@ -309,7 +310,8 @@ def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> No
     assert (f.visit_id, f.psn_no, f.amount) == ("", "", 0)
     assert f.content == (
         "机构 UP 可分级病组的 40 份结算清单中 18 份入 MCC/CC 组，按全国同病组比例预期 "
-        "6.20 份（实际/预期 2.90，z = +5.2）；MCC/CC 病例占比 45.00%，同组机构 20.00%"
+        "6.20 份（实际/预期 2.90，z = +5.2，偶然出现的概率 P < 0.0001）；"
+        "MCC/CC 病例占比 45.00%，同组机构 20.00%"
     )
     assert f.evidence == {
         "movable": "40",
@@ -317,6 +319,7 @@ def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> No
         "expected": "6.20",
         "ratio": "2.90",
         "z": "5.16",
+        "p": "8.532e-05",
         "cases": "40",
         "cc_mcc_cases": "18",
         "share": "4500",
@@ -325,28 +328,44 @@ def test_upcoding_is_judged_against_the_nations_coding_of_the_same_adrgs() -> No
     }
 
 
-@pytest.mark.parametrize(("min_z", "flagged"), [(300, True), (301, False)])
-def test_upcoding_needs_z_of_at_least_min_z(min_z: int, flagged: bool) -> None:
-    """16 movable lists (of 16 cases) in ADRGs at 50 %, 14 in an MCC/CC DRG: E = 8,
-    V = 16 × 0.25 = 4, O/E = 1.75 > 1.5, z = (14 − 8) / 2 = 3.00 exactly: flagged at
-    min_z 3.00, not at 3.01. Alone in its peer group: judged all the same (the yardstick
-    is national), the raw share told without peers."""
-    p = m.UpcodingSignal(15_000, 10, min_z)
-    found = m.check_upcoding(META, p, [_mix("N", "G", 16, 14, (16, 14, 8.0, 4.0))])
+@pytest.mark.parametrize(("max_p", "flagged"), [(14_388, True), (14_387, False)])
+def test_upcoding_needs_a_chance_of_at_most_max_p(max_p: int, flagged: bool) -> None:
+    """5 movable lists (of 6 cases), 3 in an MCC/CC DRG, E = 0.5 (V = 0.45): O/E = 6 >
+    1.5; P(X ≥ 3 | 0.5) = 1 − e^−0.5 (1 + 0.5 + 0.125) = 1 − 0.606531 × 1.625 = 0.014388,
+    i.e. 14,387.7 millionths: flagged at max_p 14,388, not at 14,387. Alone in its peer
+    group: judged all the same (the yardstick is national), the raw share told without
+    peers."""
+    p = m.UpcodingSignal(15_000, 5, max_p)
+    found = m.check_upcoding(META, p, [_mix("N", "G", 6, 3, (5, 3, 0.5, 0.45))])
     assert [x.institution_code for x in found] == (["N"] if flagged else [])
     if flagged:
         assert found[0].content.endswith(
-            "（实际/预期 1.75，z = +3.0）；MCC/CC 病例占比 87.50%，无同组机构"
+            "（实际/预期 6.00，z = +3.7，偶然出现的概率 P = 0.0144）；"
+            "MCC/CC 病例占比 50.00%，无同组机构"
         )
         assert found[0].evidence["peer_share"] == ""
+        assert found[0].evidence["p"] == "1.439e-02"
+
+
+def test_one_rare_list_is_chance_whatever_its_z() -> None:
+    """5 movable lists, 1 in the MCC/CC DRG of an ADRG whose national rate is 2 %:
+    E = 5 × 0.02 = 0.1, V = 0.098, O/E = 10, z = 0.9 / 0.313 = +2.87; with V rounded to
+    0.09 as here, z = +3.0, which a z threshold of 3 would flag. P(X ≥ 1 | 0.1) =
+    1 − e^−0.1 = 0.0952: one time in ten by chance → not flagged at max_p 0.001 (nor at
+    0.05); flagged only from 0.0952 up."""
+    mix = _mix("RARE", "G", 5, 1, (5, 1, 0.1, 0.09))
+    assert mix.standardised.z == pytest.approx(3.0)
+    for max_p in (1_000, 50_000, 95_162):
+        assert m.check_upcoding(META, m.UpcodingSignal(15_000, 5, max_p), [mix]) == []
+    assert len(m.check_upcoding(META, m.UpcodingSignal(15_000, 5, 95_163), [mix])) == 1
 
 
 @pytest.mark.parametrize(("max_ratio", "flagged"), [(15_000, False), (13_000, True)])
 def test_upcoding_needs_a_ratio_above_max_ratio(max_ratio: int, flagged: bool) -> None:
     """A large hospital a little above the nation: 1000 movable lists in ADRGs at 10 %,
-    140 in an MCC/CC DRG: E = 100, V = 90, z = 40 / 9.487 = +4.22 ≥ 3 but O/E = 1.40:
-    not flagged at max_ratio 1.5, flagged at 1.3."""
-    p = m.UpcodingSignal(max_ratio, 30, 300)
+    140 in an MCC/CC DRG: E = 100, V = 90, z = 40 / 9.487 = +4.22 and P(X ≥ 140 | 100)
+    = 9.2 × 10⁻⁵ ≤ 0.001, but O/E = 1.40: not flagged at max_ratio 1.5, flagged at 1.3."""
+    p = m.UpcodingSignal(max_ratio, 30, 1_000)
     found = m.check_upcoding(META, p, [_mix("BIG", "G", 1200, 160, (1000, 140, 100.0, 90.0))])
     assert [x.institution_code for x in found] == (["BIG"] if flagged else [])
 
@@ -354,9 +373,9 @@ def test_upcoding_needs_a_ratio_above_max_ratio(max_ratio: int, flagged: bool) -
 @pytest.mark.parametrize(("min_cases", "flagged"), [(30, False), (20, True)])
 def test_upcoding_min_cases_counts_movable_lists(min_cases: int, flagged: bool) -> None:
     """40 DRG cases but 20 movable lists (in ADRGs at 10 %), 15 in an MCC/CC DRG: E = 2,
-    V = 1.8, O/E = 7.5, z = 13 / 1.342 = +9.69. Below min_cases 30 movable lists (though
-    40 cases) → not flagged; at min_cases 20 → flagged."""
-    p = m.UpcodingSignal(15_000, min_cases, 300)
+    V = 1.8, O/E = 7.5, P(X ≥ 15 | 2) = 3.9 × 10⁻⁹. Below min_cases 30 movable lists
+    (though 40 cases) → not flagged; at min_cases 20 → flagged."""
+    p = m.UpcodingSignal(15_000, min_cases, 1_000)
     found = m.check_upcoding(META, p, [_mix("FEW", "G", 40, 17, (20, 15, 2.0, 1.8))])
     assert [x.institution_code for x in found] == (["FEW"] if flagged else [])
 
@@ -379,7 +398,8 @@ def test_a_case_mix_must_be_consistent() -> None:
         (lambda: m.UnbundledCharge("p", frozenset({"a", "b"}), 3, 1), "min_components"),
         (lambda: m.Readmission(0), "days"),
         (lambda: m.UpcodingSignal(9_000, 10), "max_ratio"),
-        (lambda: m.UpcodingSignal(15_000, 10, 0), "min_z"),
+        (lambda: m.UpcodingSignal(15_000, 10, 0), "max_p"),
+        (lambda: m.UpcodingSignal(15_000, 10, 1_000_000), "max_p"),
         (lambda: m.DuplicateCharge((("a", "a"),)), "pairs"),
     ],
 )

@@ -157,20 +157,20 @@ def _upcoding(**params: object) -> dict[str, Any]:
     return _doc(mechanism="drg_upcoding", params={"max_ratio": "1.5", "min_cases": 30} | params)
 
 
-@pytest.mark.parametrize("min_z", ["0", "-1.5", "3.001", "z", True])
-def test_a_bad_min_z_is_refused_naming_the_field(min_z: object) -> None:
-    """Not positive, finer than hundredths, not a number."""
+@pytest.mark.parametrize("max_p", ["0", "1", "-0.01", "0.0000001", "p", True])
+def test_a_bad_max_p_is_refused_naming_the_field(max_p: object) -> None:
+    """Not strictly between 0 and 1, finer than millionths, not a number."""
     with pytest.raises(ReferenceDataError) as err:
-        parse_rule_file(json.dumps(_upcoding(min_z=min_z)), "u.json")
-    assert (err.value.where, err.value.field) == ("rule GZ10000201001000", "params.min_z")
+        parse_rule_file(json.dumps(_upcoding(max_p=max_p)), "u.json")
+    assert (err.value.where, err.value.field) == ("rule GZ10000201001000", "params.max_p")
 
 
-def test_min_z_is_hundredths_and_defaults_to_3() -> None:
-    """``min_z`` "2.5" is 250 hundredths; a rule file written before it gets 3.0."""
-    (rule,) = parse_rule_file(json.dumps(_upcoding(min_z="2.5")), "u.json")
-    assert rule.params == UpcodingSignal(15_000, 30, 250)
+def test_max_p_is_millionths_and_defaults_to_a_thousandth() -> None:
+    """``max_p`` "0.01" is 10,000 millionths; a rule file without it gets 0.001."""
+    (rule,) = parse_rule_file(json.dumps(_upcoding(max_p="0.01")), "u.json")
+    assert rule.params == UpcodingSignal(15_000, 30, 10_000)
     (old,) = parse_rule_file(json.dumps(_upcoding()), "u.json")
-    assert old.params == UpcodingSignal(15_000, 30, 300)
+    assert old.params == UpcodingSignal(15_000, 30, 1_000)
 
 
 def test_float_duplicate_rule_and_bad_region_are_refused(tmp_path: Path) -> None:

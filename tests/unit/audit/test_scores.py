@@ -17,6 +17,7 @@ from medroam.domain.audit.scores import (
     evidence,
     explain,
     funnel_z,
+    poisson_upper_tail,
     robust_z,
     roc_auc,
 )
@@ -92,6 +93,22 @@ def test_explanation_names_the_strongest_evidence_in_chinese() -> None:
     assert [e.feature for e in why] == ["items_per_day", "drug_share"]
     assert why[0].text() == "日均收费明细条数 9.0，高于同类机构 3.0（z = +5.2）"
     assert why[1].text() == "药品费用占比 30.0%，低于同类机构 45.0%（z = -0.4）"
+
+
+def test_the_poisson_tail_by_hand_and_against_scipy() -> None:
+    """P(X ≥ 3 | 0.5) = 1 − e^−0.5 (1 + 0.5 + 0.125) = 1 − 0.606531 × 1.625 = 0.014388;
+    P(X ≥ 1 | 0.1) = 1 − e^−0.1 = 0.095163; nothing observed is certain, an expectation
+    of 0 makes any count impossible. Far in the tail and at large counts it agrees with
+    scipy's survival function (an independent implementation)."""
+    assert poisson_upper_tail(3, 0.5) == pytest.approx(0.014388, abs=1e-6)
+    assert poisson_upper_tail(1, 0.1) == pytest.approx(0.095163, abs=1e-6)
+    assert poisson_upper_tail(0, 2.0) == 1.0
+    assert poisson_upper_tail(2, 0.0) == 0.0
+    from scipy.stats import poisson  # type: ignore[import-untyped]
+
+    for observed, mean in ((7, 0.98), (18, 6.2), (140, 100.0), (2000, 1800.0), (40, 1.0)):
+        want = float(poisson.sf(observed - 1, mean))
+        assert poisson_upper_tail(observed, mean) == pytest.approx(want, rel=1e-9)
 
 
 def test_roc_auc_by_hand() -> None:

@@ -294,21 +294,26 @@ class FrequentVisits:
 class UpcodingSignal:
     """DRG 高套: an institution whose movable lists (in ADRGs split by severity) land in
     an MCC/CC DRG more often than the nation codes the same ADRGs — observed ÷ expected
-    above ``max_ratio`` and z at least ``min_z`` — with at least ``min_cases`` movable
-    lists (``check_upcoding``). ``min_cases`` counts movable lists, not all DRG cases:
-    only those can be up-coded, and the z of a few lists overstates chance."""
+    above ``max_ratio``, and so many that chance gives it at most ``max_p`` of the time —
+    with at least ``min_cases`` movable lists (``check_upcoding``). ``min_cases`` counts
+    movable lists, not all DRG cases: only those can be up-coded."""
 
     max_ratio: Ratio  # O/E in ten-thousandths: 15000 = 1.5 ×
     min_cases: int  # movable lists
-    min_z: int = 300  # hundredths: 300 = z 3.0 (a rule file without it gets 3.0)
+    max_p: int = 1_000  # millionths: 1000 = 0.001 (a rule file without it gets 0.001)
 
     def __post_init__(self) -> None:
         if self.max_ratio <= RATIO_ONE:
             raise ParamError("max_ratio", f"must exceed 1 (10000), got {self.max_ratio}")
         if self.min_cases < 1:
             raise ParamError("min_cases", f"must be ≥ 1, got {self.min_cases}")
-        if self.min_z <= 0:
-            raise ParamError("min_z", f"must be positive (hundredths), got {self.min_z}")
+        if not 0 < self.max_p < 1_000_000:
+            raise ParamError("max_p", f"must be between 0 and 1 (millionths), got {self.max_p}")
+
+
+def _chance(p: float) -> str:
+    """A small probability for people: 'P = 0.0143', or 'P < 0.0001' below that."""
+    return "P < 0.0001" if p < 0.0001 else f"P = {p:.4f}"
 
 
 def _pct(ratio: Ratio) -> str:
@@ -762,16 +767,20 @@ class CaseMix:
 
 def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) -> list[Finding]:
     """Flag an institution with at least ``min_cases`` movable lists whose O/E exceeds
-    ``max_ratio`` (O × 10000 > E × max_ratio) and whose z = (O − E)/√V reaches
-    ``min_z``/100. The yardstick is the nation's coding of the same ADRGs, so a hospital
-    whose patients are in ADRGs that often carry an MCC/CC is not flagged for its case
-    mix. The finding also tells the raw share against its peers (the other institutions
-    of its group: Σ their MCC/CC cases ÷ Σ their cases), which decides nothing.
+    ``max_ratio`` (O × 10000 > E × max_ratio) and whose O is unlikely by chance: the
+    Poisson tail P(X ≥ O | E) at most ``max_p`` millionths (``scores.poisson_upper_tail``;
+    the funnel z is told too, but on a few lists it overstates a rare event: one MCC/CC
+    list where 0.05 are expected is z ≈ 4.2 and happens 1 time in 20). The yardstick is
+    the nation's coding of the same ADRGs, so a hospital whose patients are in ADRGs that
+    often carry an MCC/CC is not flagged for its case mix. The finding also tells the raw
+    share against its peers (the other institutions of its group: Σ their MCC/CC cases ÷
+    Σ their cases), which decides nothing.
 
-    Worked example (max_ratio 1.5, min_cases 30, min_z 3.0): 40 movable lists, 18 in an
-    MCC/CC DRG, all in ADRGs whose national rate is 15.5 %: E = 40 × 0.155 = 6.20,
-    V = 40 × 0.155 × 0.845 = 5.239, O/E = 18 / 6.2 = 2.90 > 1.5 and z = 11.8 / 2.2889 =
-    +5.16 ≥ 3 → flagged. The same 18 of 40 in ADRGs at 40 %: E = 16, O/E = 1.125 → not."""
+    Worked example (max_ratio 1.5, min_cases 5, max_p 0.001): 7 movable lists, all in an
+    MCC/CC DRG, in ADRGs whose national rates add up to E = 0.98: O/E = 7.14 > 1.5 and
+    P(X ≥ 7 | 0.98) = 7.35 × 10⁻⁵ ≤ 0.001 → flagged. 5 movable lists, 1 in an MCC/CC DRG
+    of a rare ADRG, E = 0.10: O/E = 10, z = (1 − 0.1)/√0.09 = 3.0, but P(X ≥ 1 | 0.1) =
+    1 − e^−0.1 = 0.095 → not flagged."""
     groups: dict[str, list[CaseMix]] = defaultdict(list)
     for m in mixes:
         groups[m.peer_group].append(m)
@@ -784,7 +793,10 @@ def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) 
             std = m.standardised
             if m.movable < p.min_cases or m.expected <= 0:
                 continue
-            if m.observed * RATIO_ONE <= m.expected * p.max_ratio or std.z * 100 < p.min_z:
+            if m.observed * RATIO_ONE <= m.expected * p.max_ratio:
+                continue
+            tail = std.tail
+            if tail * 1_000_000 > p.max_p:
                 continue
             ratio = m.observed / m.expected
             share = div_round(m.cc_mcc_cases * RATIO_ONE, m.cases)
@@ -799,7 +811,7 @@ def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) 
                     psn_no="",
                     content=f"机构 {m.institution_code} 可分级病组的 {m.movable} 份结算清单中 "
                     f"{m.observed} 份入 MCC/CC 组，按全国同病组比例预期 {m.expected:.2f} 份"
-                    f"（实际/预期 {ratio:.2f}，z = {std.z:+.1f}）；"
+                    f"（实际/预期 {ratio:.2f}，z = {std.z:+.1f}，偶然出现的概率 {_chance(tail)}）；"
                     f"MCC/CC 病例占比 {_pct(share)}，{peers}",
                     amount=0,
                     evidence={
@@ -808,6 +820,7 @@ def check_upcoding(meta: RuleMeta, p: UpcodingSignal, mixes: Sequence[CaseMix]) 
                         "expected": f"{m.expected:.2f}",
                         "ratio": f"{ratio:.2f}",
                         "z": f"{std.z:.2f}",
+                        "p": f"{tail:.3e}",
                         "cases": str(m.cases),
                         "cc_mcc_cases": str(m.cc_mcc_cases),
                         "share": str(share),

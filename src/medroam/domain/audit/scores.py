@@ -104,7 +104,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from math import sqrt
+from math import exp, lgamma, log, sqrt
 from statistics import median
 
 FEATURE_NAMES: Mapping[str, str] = {
@@ -240,6 +240,31 @@ def adrg_rate(
     return (events_elsewhere + prior_lists * pooled) / (lists_elsewhere + prior_lists)
 
 
+def poisson_upper_tail(observed: int, mean: float) -> float:
+    """P(X ≥ ``observed``) for X ~ Poisson(``mean``): how likely so many MCC/CC lists are
+    by chance when ``mean`` are expected. Exact for small counts, where the funnel z
+    overstates a rare event (one list where 0.05 are expected is z ≈ 4.2, yet happens 1
+    time in 20). A Poisson with the expected mean has at least the variance of the sum of
+    the lists' Bernoulli draws, so the tail is conservative. Summed in log space from the
+    observed count upwards; terms fall once past the mean.
+
+    Worked example: O = 3, E = 0.5: 1 − e^−0.5 (1 + 0.5 + 0.125) = 1 − 0.606531 × 1.625
+    = 0.014388."""
+    if observed <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    log_mean = log(mean)
+    total = 0.0
+    k = observed
+    while True:
+        term = exp(k * log_mean - mean - lgamma(k + 1))
+        total += term
+        if k > mean and term <= total * 1e-15:
+            return min(total, 1.0)
+        k += 1
+
+
 @dataclass(frozen=True, slots=True)
 class Standardised:
     """An institution's movable lists (``lists``), those in an MCC/CC DRG (O,
@@ -255,6 +280,11 @@ class Standardised:
     def ratio(self) -> float | None:
         """O/E (1 = as the nation codes the same ADRGs); None without expectation."""
         return self.observed / self.expected if self.expected > 0 else None
+
+    @property
+    def tail(self) -> float:
+        """P(at least O by chance) under a Poisson of mean E (:func:`poisson_upper_tail`)."""
+        return poisson_upper_tail(self.observed, self.expected)
 
     @property
     def z(self) -> float:
