@@ -31,6 +31,7 @@ from medroam.sim.anomalies import (
     plant,
 )
 from medroam.sim.behaviour import nation_cares
+from medroam.sim.report import render_report
 from medroam.sim.visits import (
     INPATIENT,
     OUTPATIENT,
@@ -221,6 +222,9 @@ def test_a_simulation_stores_the_truth_apart(engine: Engine) -> None:
     result = run_simulation(engine, config)
     summary = result.summary["anomalies"]
     assert summary["visits"] > 0 and summary["institutions"]
+    assert summary["fraud_min_bills"] == 1
+    html = render_report(result.summary)
+    assert "changes at least 1 of its bills" in html
     truth = truth_for_period(engine, "2026-10")
     visits = [t for t in truth if t.level == "visit"]
     assert len(visits) == summary["visits"]

@@ -289,7 +289,9 @@ def anomaly_section(a: Mapping[str, Any]) -> str:
             f"library ({a['cleaned_lines']:,} lines and {a['cleaned_encounters']:,} "
             "encounters dropped); the truth is stored apart (sim_anomaly_truth). "
             "Not plantable with the shipped rules and catalogue: "
-            f"{', '.join(a['not_plantable']) or 'none'}."
+            f"{', '.join(a['not_plantable']) or 'none'}. A fraudulent institution's scheme "
+            f"changes at least {a.get('fraud_min_bills', 1)} of its bills "
+            "(--fraud-min-bills)."
         ),
         table(
             [
