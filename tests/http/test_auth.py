@@ -189,8 +189,9 @@ def test_replayed_nonce_is_refused(gw: Gateway) -> None:
 
 def test_a_replayed_nonce_on_a_state_changing_call_writes_nothing(gw: Gateway) -> None:
     """The same TIF headers sent again with a new msgid and another sign-in: refused as a
-    replay, and neither a sign-in nor a message-log row is added (on PostgreSQL the nonce
-    is claimed in the statement that logs the answer, after the handler ran)."""
+    replay, and neither a sign-in nor a message-log row is added (refused by the worker's
+    memo of committed nonces; on another worker, on PostgreSQL, by the statement that
+    logs the answer, after the handler ran, everything rolled back)."""
     client = gw.client("h1")
     headers = tif_headers("paas-h1", "token-h1")
     first = client.post(client.envelope("9001", SIGN_IN), headers=headers)
@@ -202,6 +203,53 @@ def test_a_replayed_nonce_on_a_state_changing_call_writes_nothing(gw: Gateway) -
     assert gw.counts("sign_ins", "message_log", "gateway_nonces") == before
     # the same body with fresh headers goes through: the refusal stored nothing
     assert answer(client.post(other))["infcode"] == 0
+
+
+def test_a_replay_of_a_nonce_this_worker_committed_is_refused_before_the_database(
+    gw: Gateway,
+) -> None:
+    """Each worker remembers the nonces it committed (``auth.SpentNonces``): a replay of
+    one is refused with the same answer as the database gives, but without a statement
+    (a 9001 sign-in, state-changing: before, on PostgreSQL, its handler ran and the
+    insert of its log row found the nonce taken). A pipeline of its own over the same
+    database, statements counted. A request refused before its transaction (an unknown
+    infno) spends nothing: its headers may be sent again, and go through. A second
+    worker, whose memo is empty, still refuses the replay, through the database."""
+    from medroam.gateway.dispatch import Gateway as Pipeline
+    from medroam.gateway.jsonfmt import dumps
+    from medroam.store import sqlstats
+    from medroam.store.db import make_engine
+
+    engine = make_engine(gw.engine.url.render_as_string(hide_password=False))
+    sqlstats.install(engine)
+    worker, other_worker = Pipeline(engine, gw.settings), Pipeline(engine, gw.settings)
+    client = gw.client("h1")
+
+    def send(pipeline: Pipeline, headers: dict[str, str], infno: str = "9001") -> Any:
+        body = dumps(client.envelope(infno, SIGN_IN)).encode()
+        return pipeline.process(headers, body)
+
+    headers = tif_headers("paas-h1", "token-h1")
+    refused_early = send(worker, headers, infno="9999")  # no such transaction
+    # (its one statement is the credentials' load into the worker's cache)
+    assert refused_early.infcode == -1 and refused_early.sql.commits == 0
+    first = send(worker, headers)  # the same headers: the nonce was not spent
+    assert first.infcode == 0 and first.sql.commits == 1
+    replay = message_of(send(worker, headers))
+    assert replay == (
+        401,
+        0,
+        f"replayed nonce: x-tif-nonce '{headers['x-tif-nonce']}' was already used",
+    )
+    assert message_of(send(other_worker, headers))[0] == 401  # through the database
+    engine.dispose()
+
+
+def message_of(outcome: Any) -> tuple[int, int, str]:
+    """An outcome's HTTP status, statements run and err_msg."""
+    import json
+
+    return outcome.status, outcome.sql.statements, json.loads(outcome.body)["err_msg"]
 
 
 def test_reused_csb_header_set_is_refused(gw: Gateway) -> None:

@@ -33,6 +33,7 @@ import re
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -372,6 +373,31 @@ def record_nonce(
     )
     if claimed is None:
         raise replay_error(creds, settings)
+
+
+class SpentNonces:
+    """The nonces (and CSB signatures) this worker saw committed, the newest ``size``:
+    a replay of one is refused before its handler runs. The database's unique key stays
+    the arbiter — a nonce spent on another worker, or pushed out of the memo, is refused
+    there, after the handler (everything rolled back) — so the memo only saves work. A
+    nonce is remembered only once its transaction has committed: a request that failed
+    and was rolled back may be sent again with the same headers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def spent(self, creds: Credentials) -> bool:
+        return bool(creds.nonce) and (creds.key_id, creds.nonce) in self._seen
+
+    def spend(self, creds: Credentials) -> None:
+        if not creds.nonce or self.size <= 0:
+            return
+        with self._lock:
+            self._seen[(creds.key_id, creds.nonce)] = None
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
 
 
 def replay_error(creds: Credentials, settings: GatewaySettings) -> AuthError:

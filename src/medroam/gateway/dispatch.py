@@ -22,8 +22,10 @@ reads the body and writes the answer), in this order:
    On PostgreSQL a state-changing request claims its nonce in the statement that logs
    its answer (one statement, ``_LOG_WITH_NONCE``): a replayed nonce inserts no log
    row, and the request is refused and everything rolled back as when the nonce was
-   claimed first. A replay thus runs its handler before being refused; an ordinary
-   request saves a round trip.
+   claimed first; an ordinary request saves a round trip. A replay of a nonce this
+   worker committed is refused at step 1, before any database work
+   (``auth.SpentNonces``); only one spent on another worker, or forgotten by the memo,
+   runs its handler before the database refuses it.
 
 Refusals answer ``infcode -1`` with HTTP 200; unexpected exceptions are logged with a
 reference and answered ``internal error (ref …)``, also HTTP 200 and not stored, so a
@@ -51,6 +53,7 @@ from medroam.gateway import jsonfmt
 from medroam.gateway.auth import (
     Credentials,
     Directory,
+    SpentNonces,
     forget_old_nonces,
     record_nonce,
     replay_error,
@@ -177,6 +180,7 @@ class Gateway:
         self._nonce_with_log = engine.dialect.name == "postgresql"
         self.directory = Directory(engine, self.settings.auth_cache_ttl_s)
         self._next_prune: datetime | None = None
+        self._spent = SpentNonces(self.settings.nonce_memo_size)
         self._settings_dict = {
             f.name: getattr(self.settings, f.name) for f in fields(self.settings)
         }
@@ -251,6 +255,8 @@ class Gateway:
             raise InputError(f"request body too large ({len(body)} bytes)")
         creds = verify_headers(self.directory, headers, settings, req.received_at)
         req.scheme = creds.scheme
+        if self._spent.spent(creds):  # committed here before: refused without the database
+            raise replay_error(creds, settings)
 
         doc = self._document(body, content_type)
         if self.settings.log_bodies:
@@ -338,6 +344,7 @@ class Gateway:
                                          outcome, creds if with_log else None)  # fmt: skip
                     elif with_log:
                         record_nonce(session, creds, self.settings, req.received_at)
+            self._spent.spend(creds)  # committed with the nonce claimed
         except AuthError:
             raise
         except GatewayError as refusal:
@@ -418,6 +425,7 @@ class Gateway:
             return
         with unit_of_work(self.engine) as session:
             record_nonce(session, creds, self.settings, now)
+        self._spent.spend(creds)
 
     def _stored(
         self, session: Session, code: str, envelope: Envelope, digest: str
@@ -473,6 +481,7 @@ class Gateway:
             if stored is not None:
                 return stored
             raise
+        self._spent.spend(creds)
         return Outcome(200, text, -1)
 
     def _check_sign_no(self, session: Session, institution: Institution, envelope: Envelope) -> str:

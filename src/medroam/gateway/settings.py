@@ -31,6 +31,9 @@ class GatewaySettings:
     auth_cache_ttl_s: float = 10.0
     # How often (seconds) a worker deletes nonces too old to be replayed.
     nonce_prune_interval_s: float = 60.0
+    # Nonces a worker remembers having committed, newest first, so that a replay is
+    # refused before its handler runs (``auth.SpentNonces``); 0: the database alone.
+    nonce_memo_size: int = 100_000
     # Accept requests without gateway headers for any active institution named in the
     # envelope (mode "none"). Off in production.
     allow_unauthenticated: bool = False
