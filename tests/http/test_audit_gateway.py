@@ -24,7 +24,7 @@ from medroam.client import HisClient
 from medroam.store.audit_feedback_tables import AuditFeedbackRow
 from medroam.store.tables import FeeLineRow, VisitRow
 from tests.http.conftest import H1, PERSONS, Gateway, seed_persons
-from tests.http.test_flows import CHENGDU, REGISTRATION, fee_line, now_text, ok
+from tests.http.test_flows import CHENGDU, REGISTRATION, fee_line, now_text, ok, register_p1
 
 pytestmark = pytest.mark.db
 
@@ -39,22 +39,7 @@ WRITTEN = ("settlements", "settlement_details", "ledger_postings", "ledger_legs"
 def open_visit(client: HisClient, diagnosis: str, statins: str) -> dict[str, Any]:
     """2201 → 2203 (main diagnosis) → 2204 (registration 10.00 + statins at 0.41)."""
     psn_no, certno = P1[0], P1[2]
-    reg = ok(
-        client,
-        "2201",
-        {
-            "data": {
-                "psn_no": psn_no,
-                "insutype": "310",
-                "begntime": now_text(),
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": certno,
-                "ipt_otp_no": "MZ" + client.new_msgid()[-12:],
-            }
-        },
-        insuplc_admdvs=CHENGDU,
-    )["data"]
-    mdtrt_id = reg["mdtrt_id"]
+    mdtrt_id = register_p1(client)
     ok(
         client,
         "2203",

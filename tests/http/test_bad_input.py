@@ -16,7 +16,13 @@ import pytest
 
 from medroam.client import HisClient
 from tests.http.conftest import PERSONS, Gateway
-from tests.http.test_flows import CHENGDU, REGISTRATION, fee_line, now_text, person_lookup
+from tests.http.test_flows import (
+    CHENGDU,
+    REGISTRATION,
+    fee_line,
+    person_lookup,
+    registration_data,
+)
 
 pytestmark = pytest.mark.db
 
@@ -35,19 +41,9 @@ def send(client: HisClient, infno: str, inp: dict[str, Any]) -> dict[str, Any]:
 
 
 def registration(client: HisClient, **changes: Any) -> dict[str, Any]:
-    data = {
-        "psn_no": P1[0],
-        "insutype": "310",
-        "begntime": now_text(),
-        "mdtrt_cert_type": "02",
-        "mdtrt_cert_no": P1[2],
-        "ipt_otp_no": "MZ" + client.new_msgid()[-12:],
-        "atddr_no": "DR01",
-        "dr_name": "医生甲",
-        "dept_code": "D01",
-        "dept_name": "内科",
-        "caty": "A03",
-    }
+    data = registration_data(
+        client, atddr_no="DR01", dr_name="医生甲", dept_code="D01", dept_name="内科", caty="A03"
+    )
     data.update(changes)
     return {"data": data}
 

@@ -100,6 +100,25 @@ def check_identities(setlinfo: dict[str, Any]) -> None:
     assert personal == Decimal(setlinfo["acct_pay"]) + Decimal(setlinfo["psn_cash_pay"])
 
 
+def registration_data(client: HisClient, serial: str = "", **extra: Any) -> dict[str, Any]:
+    """A 2201's ``data`` for P1 (insured in Chengdu) by social-security card."""
+    return {
+        "psn_no": P1[0],
+        "insutype": "310",
+        "begntime": now_text(),
+        "mdtrt_cert_type": "02",
+        "mdtrt_cert_no": P1[2],
+        "ipt_otp_no": serial or "MZ" + client.new_msgid()[-12:],
+        **extra,
+    }
+
+
+def register_p1(client: HisClient, serial: str = "", **extra: str) -> str:
+    """2201 for P1; the visit's id."""
+    data = registration_data(client, serial, **extra)
+    return str(ok(client, "2201", {"data": data}, insuplc_admdvs=CHENGDU)["data"]["mdtrt_id"])
+
+
 def outpatient_visit(client: HisClient) -> dict[str, Any]:
     """1101 → 2201 → 2203 → 2204 → 2206 → 2207; returns ids and the settlement."""
     psn_no, certno = P1[0], P1[2]
@@ -108,27 +127,9 @@ def outpatient_visit(client: HisClient) -> dict[str, Any]:
     insu = info["insuinfo"][0]
     assert insu["insuplc_admdvs"] == CHENGDU and insu["insutype"] == "310"
     region = insu["insuplc_admdvs"]
-    reg = ok(
-        client,
-        "2201",
-        {
-            "data": {
-                "psn_no": psn_no,
-                "insutype": "310",
-                "begntime": now_text(),
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": certno,
-                "ipt_otp_no": "MZ" + client.new_msgid()[-12:],
-                "atddr_no": "DR01",
-                "dr_name": "医生甲",
-                "dept_code": "D01",
-                "dept_name": "内科",
-                "caty": "A03",
-            }
-        },
-        insuplc_admdvs=region,
-    )["data"]
-    mdtrt_id = reg["mdtrt_id"]
+    mdtrt_id = register_p1(
+        client, atddr_no="DR01", dr_name="医生甲", dept_code="D01", dept_name="内科", caty="A03"
+    )
     ok(
         client,
         "2203",

@@ -66,7 +66,12 @@ from medroam.store.repositories import (
     new_id,
     settlement_of,
 )
-from medroam.store.settlement_write import BenefitChange, SettlementWrite, record_settlement
+from medroam.store.settlement_write import (
+    BenefitChange,
+    LinesSettledMeanwhileError,
+    SettlementWrite,
+    record_settlement,
+)
 from medroam.store.tables import SettlementRow, VisitRow
 
 CLR_TYPE_OUTPATIENT = "11"  # clr_type 门诊
@@ -533,33 +538,37 @@ def settle(
         opter_name=opter_name or None,
     )
     own = s.account - s.mutual_aid
-    record_settlement(
-        session,
-        place,
-        SettlementWrite(
-            row=row,
-            details=s.details,
-            lines=p.lines,
-            benefit=BenefitChange(
-                p.person.psn_no,
-                p.insurance.insutype,
-                p.year,
-                s.accumulator_delta,
-                AccountState(-own, -s.mutual_aid),
-            ),
-            legs=settlement_legs(
-                s,
-                psn_no=p.person.psn_no,
-                insured_region=p.insurance.insured_region,
-                treatment_region=institution.region,
-                fixmedins_code=institution.code,
-                draws=p.draws,
-            ),
-            visit=p.visit,
-            visit_status="settled" if kind == INPATIENT and not req.mid_settlement else None,
-            now=now,
+    write = SettlementWrite(
+        row=row,
+        details=s.details,
+        lines=p.lines,
+        benefit=BenefitChange(
+            p.person.psn_no,
+            p.insurance.insutype,
+            p.year,
+            s.accumulator_delta,
+            AccountState(-own, -s.mutual_aid),
         ),
+        legs=settlement_legs(
+            s,
+            psn_no=p.person.psn_no,
+            insured_region=p.insurance.insured_region,
+            treatment_region=institution.region,
+            fixmedins_code=institution.code,
+            draws=p.draws,
+        ),
+        visit=p.visit,
+        visit_status="settled" if kind == INPATIENT and not req.mid_settlement else None,
+        now=now,
     )
+    try:
+        record_settlement(session, place, write)
+    except LinesSettledMeanwhileError as exc:  # a concurrent 2207/2304 of the same visit won
+        raise RefusedError(
+            f"mdtrt_id {exc.mdtrt_id}: 费用明细已被同时到达的另一笔结算请求结算，本次未结算"
+            f"（读取的 {exc.read} 条明细中仅 {exc.settled} 条仍未结算）；请以 5203 查询结算结果。"
+            " The fee lines were settled by another request meanwhile; nothing was written."
+        ) from None
     mutual_aid.apply_draws(session, setl_id, p.draws, now)
     session.flush()
     return _view_of_prepared(

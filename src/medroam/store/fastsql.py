@@ -109,19 +109,22 @@ class FastQuery:
             ]
         return raw
 
-    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run a statement that returns nothing once per parameter set, as one
-        ``executemany`` (one statement for the counts, as SQLAlchemy counts it)."""
+        ``executemany`` (one statement for the counts, as SQLAlchemy counts it); the
+        rows it changed in all (the driver's ``rowcount``, summed over the sets)."""
         if not rows:
-            return
+            return 0
         c, dialect, cursor = self._cursor(session)
         batch = [_args(c, r) for r in rows]
         try:
             cursor.executemany(c.sql, batch)
+            changed: int = cursor.rowcount
         except dialect.loaded_dbapi.Error as error:
             raise _wrapped(c, batch, error, dialect) from error
         finally:
             cursor.close()
+        return changed
 
     def _cursor(self, session: Session) -> tuple[_Compiled, Dialect, Any]:
         """The compiled form and a driver cursor of the session's transaction (pending

@@ -127,9 +127,11 @@ _UPLOAD_HEAD = FastQuery(
     )
     .with_for_update(of=_VISITS)
 )
+# only a line still unsettled: one that another request settled while this one waited for
+# the visit's lock is not settled again (the caller compares the count)
 _SETTLE_LINE = FastQuery(
     update(_FEE_LINES)
-    .where(_FEE_LINES.c.row_id == bindparam("row_id"))
+    .where(_FEE_LINES.c.row_id == bindparam("row_id"), _FEE_LINES.c.status == "uploaded")
     .values(status="settled", setl_id=bindparam("setl_id"))
 )
 _FEE_LINE_COLUMNS = ", ".join(c.name for c in _FEE_LINES.columns if not c.primary_key)
@@ -393,9 +395,10 @@ class FeeLineRepository:
         else:
             _insert_values(_FEE_LINES, tuple(rows[0])).execute_many(self.session, rows)
 
-    def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> None:
-        """Settle lines (one executemany)."""
-        _SETTLE_LINE.execute_many(
+    def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> int:
+        """Settle the lines still unsettled among ``row_ids`` (one executemany); how many
+        were."""
+        return _SETTLE_LINE.execute_many(
             self.session, [{"row_id": r, "setl_id": setl_id} for r in row_ids]
         )
 

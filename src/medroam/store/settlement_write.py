@@ -69,6 +69,17 @@ class SettlementWrite:
     now: datetime
 
 
+class LinesSettledMeanwhileError(Exception):
+    """Fewer of the visit's lines were still unsettled than the settlement read: another
+    request settled them while this one waited for the visit's lock (on PostgreSQL the
+    lock returns the visit's newest row, but the lines joined to it as first read). The
+    caller refuses and rolls back: nothing of this settlement stays."""
+
+    def __init__(self, mdtrt_id: str, settled: int, read: int) -> None:
+        super().__init__(f"{mdtrt_id}: {settled} of {read} fee lines still unsettled")
+        self.mdtrt_id, self.settled, self.read = mdtrt_id, settled, read
+
+
 def record_settlement(session: Session, place: InsuredPlace, w: SettlementWrite) -> None:
     """Write everything ``w`` names, in the caller's transaction (module docstring).
 
@@ -90,7 +101,9 @@ def _statement_each(
     session: Session, place: InsuredPlace, w: SettlementWrite, setl_id: str
 ) -> None:
     SettlementRepository(session).add_values(w.row, w.details)
-    FeeLineRepository(session).settle_lines([line.row_id for line in w.lines], setl_id)
+    settled = FeeLineRepository(session).settle_lines([line.row_id for line in w.lines], setl_id)
+    if settled != len(w.lines):
+        raise LinesSettledMeanwhileError(w.visit.mdtrt_id, settled, len(w.lines))
     b = w.benefit
     place.apply_benefit_change(b.psn_no, b.insutype, b.year, b.delta, b.account, w.now)
     LedgerRepository(session).post(setl_id, "settle", w.legs, w.now)
@@ -163,7 +176,7 @@ def _statement(columns: tuple[str, ...], account: bool) -> FastQuery:
   UPDATE fee_lines SET status = 'settled', setl_id = :setl_id
   WHERE row_id IN (
     SELECT CAST(value AS INTEGER) FROM jsonb_array_elements_text(CAST(:lines AS JSONB))
-  )
+  ) AND status = 'uploaded'
   RETURNING row_id
 ), a AS (
   INSERT INTO accumulators (psn_no, insutype, year, key, value, updated_at)
@@ -240,11 +253,8 @@ def _one_statement(
             balance=b.account.balance, mutual=b.account.mutual_aid_balance, psn_no=b.psn_no
         )
     ((lines, account_done),) = _statement(columns, account).tuples(session, params)
-    if lines != len(w.lines):
-        raise RuntimeError(
-            f"settlement {setl_id}: {lines} of {len(w.lines)} fee lines were settled "
-            "(the visit's lines changed under its lock)"
-        )
+    if lines != len(w.lines):  # the whole statement is rolled back with the caller's
+        raise LinesSettledMeanwhileError(w.visit.mdtrt_id, lines, len(w.lines))
     if account and not account_done:
         # no account row, or it would go negative: the adapter's own path decides
         # (creates the row, or refuses; the caller's transaction is then rolled back)
