@@ -31,6 +31,7 @@ from medroam.services.sim_truth import truth_for_period
 from medroam.services.uow import unit_of_work
 from medroam.sim import anomalies
 from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
+from medroam.store.db import make_engine, upgrade
 from medroam.store.tables import InstitutionRow, SettlementListRow, SettlementRow
 
 pytestmark = pytest.mark.db
@@ -83,9 +84,25 @@ def test_bad_period_is_refused() -> None:
 
 def test_cli_run_and_findings(tmp_path: Path) -> None:
     """The CLI on an empty database: a run with nothing to find, findings says so; a bad
-    period exits 2 with the reason."""
+    period exits 2 with the reason; a database file that is not there (a mistyped path)
+    exits 2 naming it, for every audit command, and is not created."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    upgrade_engine = make_engine(db)
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
     runner = CliRunner()
+    typo = tmp_path / "typo.db"
+    for command in ("run", "findings", "evaluate", "scores"):
+        missing = runner.invoke(
+            app, ["audit", command, "--period", PERIOD, "--db", f"sqlite:///{typo}"]
+        )
+        assert missing.exit_code == 2 and "数据库文件不存在" in missing.output, missing.output
+        assert "Traceback" not in missing.output and not typo.exists()
+    unreachable = f"sqlite:///{tmp_path / 'no-such-dir' / 'a.db'}"  # cannot be opened
+    for command in ("run", "scores"):
+        refused = runner.invoke(app, ["audit", command, "--period", PERIOD, "--db", unreachable])
+        assert refused.exit_code in (1, 2) and "Traceback" not in refused.output
+        assert "数据库" in refused.output
     result = runner.invoke(app, ["audit", "run", "--period", PERIOD, "--db", db])
     assert result.exit_code == 0, result.output
     assert "事后审核 2026-10" in result.output and "0 条疑点" in result.output

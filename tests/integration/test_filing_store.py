@@ -305,12 +305,19 @@ def test_timestamps_are_stored_as_utc(engine: Engine) -> None:
 # --- CLI -------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def cli_db(engine: Engine, db_url: str) -> str:
+    """The URL of a migrated database (the CLI refuses a missing SQLite file)."""
+    return db_url
+
+
 def run(args: list[str], db_url: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, [*args, "--db", db_url])
     return result.exit_code, result.stdout, " ".join(result.stderr.split())
 
 
-def test_cli_round_trip(db_url: str) -> None:
+def test_cli_round_trip(cli_db: str) -> None:
+    db_url = cli_db
     code, out, err = run(
         [
             "create",
@@ -366,7 +373,8 @@ def test_cli_round_trip(db_url: str) -> None:
     assert code == 0 and "C1" in out
 
 
-def test_cli_temporary_months_option(db_url: str) -> None:
+def test_cli_temporary_months_option(cli_db: str) -> None:
+    db_url = cli_db
     code, out, _ = run(
         [
             "create",
@@ -444,9 +452,9 @@ def test_cli_temporary_months_option(db_url: str) -> None:
     ],
 )
 def test_cli_bad_input_is_one_clear_line_and_exit_2(
-    db_url: str, args: list[str], message: str
+    cli_db: str, args: list[str], message: str
 ) -> None:
-    code, out, err = run(args, db_url)
+    code, out, err = run(args, cli_db)
     assert code == 2
     assert "Traceback" not in out + err
     assert message in err
@@ -455,4 +463,4 @@ def test_cli_bad_input_is_one_clear_line_and_exit_2(
 def test_cli_bad_database_url_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["show", "X", "--db", "nonsense"])
     assert result.exit_code == 2
-    assert "'nonsense' is not a database URL" in result.stderr
+    assert "'nonsense' 不是数据库地址 is not a database URL" in result.stderr

@@ -18,6 +18,7 @@ from medroam.domain.cases import CHINA
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
 from medroam.sim import anomalies
+from medroam.store.db import make_engine, upgrade
 from medroam.store.tables import SettlementListRow, SettlementRow
 
 
@@ -108,6 +109,9 @@ def test_cli_scores_on_an_empty_database_and_a_bad_span(tmp_path: Path) -> None:
     """``medroam audit scores`` on an empty database prints its (empty) table for the
     quarter ending with the period; --months outside 1..12 exits 2 with the reason."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    empty = make_engine(db)
+    upgrade(empty)  # migrated, nothing in it
+    empty.dispose()
     runner = CliRunner()
     result = runner.invoke(app, ["audit", "scores", "--period", "2026-10", "--db", db])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from medroam.cli.common import DbOpt, console, fail
+from medroam.cli.common import DbOpt, console, fail, open_database
 
 app = typer.Typer(
     help="Smart audit (智能审核): after-settlement audit, findings, evaluation.",
@@ -44,17 +44,7 @@ def _check_period(period: str) -> None:
 
 
 def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    from sqlalchemy.exc import ArgumentError
-
-    from medroam.store.db import database_url, make_engine, upgrade
-
-    url = database_url(db)
-    try:
-        engine = make_engine(url)
-    except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
-    upgrade(engine)
-    return engine
+    return open_database(db)  # the existing database, migrated (the caller disposes)
 
 
 @app.command("run")

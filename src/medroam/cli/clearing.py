@@ -30,9 +30,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from medroam.cli.common import DbOpt, console, fail
+from medroam.cli.common import DbOpt, console, database, fail
 from medroam.domain.calendar import CalendarError
 from medroam.domain.clearing.params import (
     ClearingParams,
@@ -46,7 +46,7 @@ from medroam.domain.clearing.reconcile import Record, compare
 from medroam.domain.money import MoneyError, format_yuan, yuan_to_fen
 from medroam.services import clearing as service
 from medroam.services import prepayment as prepay_service
-from medroam.store.db import database_url, make_engine, upgrade
+from medroam.store.db import database_url
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 T = TypeVar("T")
@@ -108,23 +108,9 @@ def _fen(value: str, option: str) -> int:
         fail(str(exc))
 
 
-@contextmanager
-def _database(db: str | None) -> Iterator[Engine]:
-    url = database_url(db)
-    try:
-        engine = make_engine(url)
-    except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def _run(db: str | None, action: Callable[[Engine], T]) -> T:
     try:
-        with _database(db) as engine:
+        with database(db) as engine:
             return action(engine)
     except (ClearingError, CalendarError, MoneyError) as exc:
         fail(str(exc))

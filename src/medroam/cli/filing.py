@@ -9,17 +9,16 @@ a database that cannot be used exits with code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from medroam.cli.common import DbOpt, console, fail
+from medroam.cli.common import DbOpt, console, database, fail
 from medroam.domain.codes import FilingType
 from medroam.domain.filing import (
     Filing,
@@ -32,7 +31,7 @@ from medroam.domain.filing import (
 )
 from medroam.domain.policy import FilingRules
 from medroam.services import filings as service
-from medroam.store.db import database_url, make_engine, upgrade
+from medroam.store.db import database_url
 from medroam.store.filings import StaleFilingError, filing_to_record
 
 # China keeps one time zone without daylight saving: UTC+8 is exact.
@@ -159,24 +158,11 @@ def _rules(
     return rules
 
 
-@contextmanager
-def _database(db: str | None) -> Iterator[Engine]:
-    url = database_url(db)
-    try:
-        engine = make_engine(url)
-    except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def _run(db: str | None, action: Callable[[Engine], T]) -> T:
     """Open (and migrate) the database, run one service call, map errors to one line."""
     try:
-        with _database(db) as engine:
+        # filings are where a database may start (README): a new SQLite file is made
+        with database(db, existing=False) as engine:
             return action(engine)
     except FilingError as exc:
         fail(str(exc))

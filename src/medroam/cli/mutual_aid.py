@@ -16,16 +16,15 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from medroam.cli.common import DbOpt, console, fail
+from medroam.cli.common import DbOpt, console, fail, open_database
 from medroam.cli.filing import CHINA_TZ
 from medroam.domain.money import format_yuan, yuan_to_fen
 from medroam.gateway.errors import BusinessError, InputError
 from medroam.services import mutual_aid as service
 from medroam.services.uow import unit_of_work
-from medroam.store.db import database_url, make_engine, upgrade
 from medroam.store.insured_place import SqlInsuredPlace
 
 app = typer.Typer(
@@ -73,20 +72,15 @@ def _quota(value: str | None) -> int | None:
 
 
 def _run(db: str | None, action: Callable[[Session], T]) -> T:
-    url = database_url(db)
+    engine = open_database(db)
     try:
-        engine = make_engine(url)
-    except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
-    try:
-        upgrade(engine)
         with unit_of_work(engine) as session:
             return action(session)
     except (InputError, BusinessError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        fail(f"database {url}: {first[0] if first else type(exc).__name__}", code=1)
+        fail(f"database: {first[0] if first else type(exc).__name__}", code=1)
     finally:
         engine.dispose()
 
