@@ -209,6 +209,13 @@ def test_analysis_rule_ids_and_stage(flow_gateway: Gateway) -> None:
     body["data"]["rule_ids"] = [SEX_RULE]
     result = client.call("3101", body)["output"]["result"]
     assert [r["rule_id"] for r in result] == [SEX_RULE]
+    # a code the library does not have is refused, not answered "nothing found"
+    body["data"]["rule_ids"] = [SEX_RULE, "GZ99999999999999"]
+    refused = client.call("3101", body)
+    assert refused["infcode"] == -1
+    assert refused["err_msg"].endswith(
+        "rule_ids：规则编码不存在 unknown rule code(s) GZ99999999999999"
+    )
     # 超限定单价 (GZ10000201001000) is 事中 only: 3102 finds it, 3101 does not
     over = {
         **ENCOUNTER,

@@ -198,6 +198,8 @@ def scores(
     from medroam.services.audit_scores import compute_scores, institution_ranks, span
 
     _check_period(period)
+    if top < 1:
+        fail(f"--top：须为正整数 must be at least 1, got {top}")
     try:
         start, end = span(period, months)
     except AuditRunError as exc:

@@ -93,21 +93,53 @@ def _packaged() -> RuleBook:
     return RuleBook(tuple(rules))
 
 
-def _refuse_float(file: str) -> Callable[[str], Any]:
-    def hook(text: str) -> Any:
-        raise ReferenceDataError(file, "", "(number)", f"JSON float {text} refused; write a string")
+class _Float(str):
+    """A JSON float as written, kept so that its refusal can name the rule and field."""
 
-    return hook
+
+def _first_float(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and text of the first JSON float inside ``value``."""
+    if isinstance(value, _Float):
+        return path, str(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_float(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
+    if isinstance(value, list):
+        for n, item in enumerate(value):
+            found = _first_float(item, f"{path}[{n}]")
+            if found:
+                return found
+    return None
+
+
+def _refuse_floats(file: str, doc: Any) -> None:
+    """Prices and amounts are decimal strings: a JSON float is refused, naming the rule
+    (its code, else its number) and the field."""
+    rules = doc.get("rules") if isinstance(doc, dict) else None
+    for n, rule in enumerate(rules if isinstance(rules, list) else []):
+        found = _first_float(rule, "")
+        if found:
+            code = rule.get("code") if isinstance(rule, dict) else None
+            where = f"rule {code}" if isinstance(code, str) and code else f"rule #{n + 1}"
+            raise ReferenceDataError(
+                file, where, found[0], f"JSON float {found[1]} refused; write a string"
+            )
+    found = _first_float(doc, "")
+    if found:
+        raise ReferenceDataError(
+            file, "", found[0], f"JSON float {found[1]} refused; write a string"
+        )
 
 
 def parse_rule_file(text: str, file: str) -> list[Rule]:
     """Validate the JSON text of one rule file; ``file`` names it in errors."""
     try:
-        doc = json.loads(
-            text, object_pairs_hook=_no_duplicates(file), parse_float=_refuse_float(file)
-        )
+        doc = json.loads(text, object_pairs_hook=_no_duplicates(file), parse_float=_Float)
     except json.JSONDecodeError as exc:
         raise ReferenceDataError(file, "", "(json)", f"not JSON: {exc}") from None
+    _refuse_floats(file, doc)
     if not isinstance(doc, dict):
         raise ReferenceDataError(file, "", "(top)", "must be an object")
     for key in doc:

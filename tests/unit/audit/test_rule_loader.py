@@ -175,8 +175,11 @@ def test_max_p_is_millionths_and_defaults_to_a_thousandth() -> None:
 
 def test_float_duplicate_rule_and_bad_region_are_refused(tmp_path: Path) -> None:
     text = json.dumps(_doc()).replace('"25.00"', "25.0")
-    with pytest.raises(ReferenceDataError, match="float"):
+    with pytest.raises(ReferenceDataError, match="float") as err:
         parse_rule_file(text, "f.json")
+    # the rule and the field are named (before: "(number)", no rule)
+    assert (err.value.where, err.value.field) == ("rule GZ10000201001000", "params.caps.S1")
+    assert "JSON float 25.0 refused" in str(err.value)
     doc = _doc()
     doc["rules"].append(doc["rules"][0])
     with pytest.raises(ReferenceDataError) as err:

@@ -11,6 +11,7 @@ import pytest
 
 from medroam.domain.audit.scores import (
     ZERO,
+    Explanation,
     Sums,
     baseline,
     combined_score,
@@ -93,6 +94,14 @@ def test_explanation_names_the_strongest_evidence_in_chinese() -> None:
     assert [e.feature for e in why] == ["items_per_day", "drug_share"]
     assert why[0].text() == "日均收费明细条数 9.0，高于同类机构 3.0（z = +5.2）"
     assert why[1].text() == "药品费用占比 30.0%，低于同类机构 45.0%（z = -0.4）"
+
+
+def test_a_z_that_shows_as_zero_reads_as_a_tie() -> None:
+    """z = +0.04 prints as +0.0: "接近", not "高于" a peer figure that prints the same
+    (an outside check read "药品费用占比 49.9%，高于同类机构 49.9%（z = +0.0）")."""
+    tie = Explanation("drug_share", 0.4991, 0.4989, 0.04)
+    assert tie.text() == "药品费用占比 49.9%，接近同类机构 49.9%（z = +0.0）"
+    assert Explanation("drug_share", 0.6, 0.5, 0.05).text().startswith("药品费用占比 60.0%，高于")
 
 
 def test_the_poisson_tail_by_hand_and_against_scipy() -> None:

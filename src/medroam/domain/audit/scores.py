@@ -296,10 +296,9 @@ class Standardised:
     def text(self, feature: str) -> str:
         name = FEATURE_NAMES.get(feature, feature)
         ratio = "—" if self.ratio is None else f"{self.ratio:.1f}"
-        direction = "高于" if self.z > 0 else "低于"
         return (
             f"{name}：可分级病组的 {self.lists} 份结算清单中 {self.observed} 份入 MCC/CC 组，"
-            f"{direction}按全国同病组比例的预期 {self.expected:.2f} 份"
+            f"{direction(self.z)}按全国同病组比例的预期 {self.expected:.2f} 份"
             f"（实际/预期 = {ratio}，z = {self.z:+.1f}）"
         )
 
@@ -346,11 +345,17 @@ class Explanation:
         if self.standardised is not None:
             return self.standardised.text(self.feature)
         name = FEATURE_NAMES.get(self.feature, self.feature)
-        direction = "高于" if self.z > 0 else "低于"
         return (
-            f"{name} {display(self.feature, self.value)}，{direction}同类机构 "
+            f"{name} {display(self.feature, self.value)}，{direction(self.z)}同类机构 "
             f"{display(self.feature, self.peer_mean)}（z = {self.z:+.1f}）"
         )
+
+
+def direction(z: float) -> str:
+    """高于 / 低于 its yardstick, or 接近 when z shows as ±0.0 (a tie to one decimal)."""
+    if round(z, 1) == 0:
+        return "接近"
+    return "高于" if z > 0 else "低于"
 
 
 def display(feature: str, value: float) -> str:

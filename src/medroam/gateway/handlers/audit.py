@@ -157,6 +157,10 @@ def analyse(ctx: RequestContext, inp: Node, stage: Stage) -> dict[str, Any]:
     data = inp.node("data")
     wanted = _rule_ids(data)
     book = audit_check.rule_book(ctx.settings.get("audit_rule_book"))
+    unknown = wanted - {r.meta.code for r in book.rules}
+    if unknown:  # a filter naming no rule would silently answer "nothing found"
+        codes = ", ".join(sorted(unknown))
+        raise InputError(f"{data.path}.rule_ids：规则编码不存在 unknown rule code(s) {codes}")
     results: list[dict[str, Any]] = []
     for patient in data.rows("patient_dtos", max_rows=100):
         for enc in patient.rows("fsi_encounter_dtos", max_rows=100):
