@@ -4,6 +4,7 @@ restart on the same port works at once after a stop or a ``kill -9``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -241,6 +242,46 @@ def test_restart_on_the_same_port_at_once(pg_server_url: str, tmp_path: Path) ->
         assert client.call("1901", DICT_QUERY)["infcode"] == 0
     finally:
         _stop(third)
+
+
+def test_workers_stop_when_their_supervisor_is_killed(pg_server_url: str) -> None:
+    """``kill -9`` of the server's main process alone: its two workers, left without a
+    supervisor, stop by themselves (before, they kept the port and kept answering under
+    PID 1), and a new ``medroam serve`` starts on the same port."""
+    for url in _pg_schema(pg_server_url):
+        engine = make_engine(url)
+        upgrade(engine)
+        seed_institutions(engine)
+        engine.dispose()
+        port = _port()
+        server = _start(url, port, "--workers", "2")
+        workers = worker_pids(server.pid)
+        assert len(workers) == 2
+        server.kill()  # the supervisor only
+        server.wait(timeout=10)  # not communicate(): live workers would hold its pipes open
+        deadline = time.monotonic() + 30
+        try:
+            while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in workers):
+                assert time.monotonic() < deadline, "orphaned workers kept running"
+                time.sleep(0.2)
+        finally:
+            for pid in workers:  # whatever happened, leave no process behind
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            server.communicate()
+        again = _start(url, port)
+        try:
+            client = make_clients(f"http://127.0.0.1:{port}")["h1"]
+            assert client.call("1901", DICT_QUERY)["infcode"] == 0
+        finally:
+            _stop(again)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except OSError:
+        return True
 
 
 def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:

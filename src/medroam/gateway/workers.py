@@ -17,17 +17,24 @@ stop the workers gracefully (uvicorn finishes the requests in flight).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
 
 APP = "medroam.gateway.asgi:app_from_env"
 QUICK_FAILURE_S = 5.0  # a worker that dies this soon after its start did not start
 MAX_QUICK_FAILURES = 3
 STOP_GRACE_S = 30.0
+PARENT_CHECK_S = 1.0  # how often a worker looks whether its supervisor is still there
 
 
 def reuse_port_supported() -> bool:
@@ -57,7 +64,28 @@ def run_worker(host: str, port: int, log_level: str) -> None:
     config = uvicorn.Config(
         APP, factory=True, log_level=log_level.lower(), access_log=False, workers=1
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    stop_with_parent(server, os.getppid())
+    server.run(sockets=[sock])
+
+
+def stop_with_parent(
+    server: uvicorn.Server, parent: int, every: float = PARENT_CHECK_S
+) -> threading.Thread:
+    """Watch, in a daemon thread, whether this process still has ``parent``; once it is
+    gone (the process re-parented), ask ``server`` to stop as on SIGTERM (uvicorn's
+    ``should_exit``: requests in flight are finished)."""
+
+    def watch() -> None:
+        while not server.should_exit:
+            if os.getppid() != parent:
+                server.should_exit = True
+                return
+            time.sleep(every)
+
+    thread = threading.Thread(target=watch, name="medroam-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
