@@ -74,10 +74,28 @@ def test_refusals_are_one_line(engine: Engine) -> None:
     )  # fmt: skip
     case_id = json.loads(out)["case_id"]
     code, out = invoke("move", case_id, "notify", *OWNER, *db)
-    assert code == 2 and "cannot notify" in out and "Traceback" not in out
+    assert code == 2 and "Traceback" not in out
+    assert (
+        out.startswith(f"error: 案件 {case_id}：待审核状态下不能告知机构")
+        and "cannot notify" in out
+    )
     code, out = invoke("move", case_id, "start", *HOSPITAL, *db)
-    assert code == 2 and "is for 就医地经办机构" in out
+    assert code == 2 and "开始初审由就医地经办机构办理" in out and "is for 就医地经办机构" in out
     code, out = invoke("move", case_id, "fly", *OWNER, *db)
-    assert code == 2 and "step 'fly'" in out
+    assert code == 2 and out.startswith("error: 步骤 'fly' 应为 start（开始初审）")
     code, out = invoke("show", "NOPE", *db)
-    assert code == 2 and "case NOPE not found" in out
+    assert code == 2 and out.startswith("error: 案件 NOPE 不存在 / case NOPE not found")
+    code, out = invoke(
+        "open", "--setl-id", "S1", "--rule-code", "R2", "--rule-name", "n",
+        "--result-type", "可疑", "--amount", "1", *HOSPITAL, *db,
+    )  # fmt: skip
+    assert code == 2 and out == (
+        "error: 审核发现案件由就医地经办机构立案，院方（定点医药机构）不能立案 / "
+        "a 审核发现 case is opened by 就医地经办机构, not by 院方 (定点医药机构)\n"
+    )
+    code, out = invoke(
+        "move", case_id, "start", "--role", "boss", "--actor", "x", "--acts-for", "1"
+    )
+    assert code == 2 and out.startswith("error: --role：'boss' 应为 treatment（就医地）")
+    code, out = invoke("move", case_id, "decide", "--amount", "1.234", *OWNER, *db)
+    assert code == 2 and out.startswith("error: --amount：金额应为元，最多两位小数")

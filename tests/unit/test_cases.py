@@ -220,12 +220,47 @@ def test_time_must_be_aware_and_not_go_back() -> None:
 
 
 def test_finding_reference_is_checked() -> None:
-    with pytest.raises(CaseRefusedError, match="flagged_amount must be a positive"):
+    with pytest.raises(
+        CaseRefusedError, match=r"^疑点金额应大于 0 元，收到 0\.00 元 / flagged_amount"
+    ):
         FindingRef("R", "n", ResultType.VIOLATION, "S1", 0)
     assert ResultType.parse("明确违规") is ResultType.VIOLATION
     assert ResultType.parse("suspicious") is ResultType.SUSPICIOUS
     with pytest.raises(CaseRefusedError, match="result_type 'x'"):
         ResultType.parse("x")
+
+
+def test_refusals_read_zh_cn_first_then_english() -> None:
+    """A refusal is one line: the zh-CN sentence, " / ", the same in English."""
+    refused: list[CaseRefusedError] = []
+    for attempt in (
+        lambda: open_case("C9", Origin.FINDING, finding(), PARTIES, HOSPITAL, T0),
+        lambda: apply(opened(), Action.NOTIFY, OWNER, T0),
+        lambda: apply(opened(), Action.START, HOSPITAL, T0),
+        lambda: apply(opened(), Action.START, Actor("外地", Role.TREATMENT, frozenset({"1"})), T0),
+        lambda: apply(notified(), Action.EXPIRE, OWNER, T0),
+        lambda: apply(apply(notified(), Action.APPEAL, HOSPITAL, T0), Action.DECIDE, OWNER, T0),
+    ):
+        with pytest.raises(CaseRefusedError) as caught:
+            attempt()
+        refused.append(caught.value)
+    messages = [str(e) for e in refused]
+    assert messages[0] == (
+        "审核发现案件由就医地经办机构立案，院方（定点医药机构）不能立案 / "
+        "a 审核发现 case is opened by 就医地经办机构, not by 院方 (定点医药机构)"
+    )
+    assert messages[1].startswith(
+        "案件 C1：待审核状态下不能告知机构，告知机构须在以下状态办理：复审 / "
+    )
+    assert messages[2].startswith(
+        "案件 C1：开始初审由就医地经办机构办理，院方（定点医药机构）不能办理 / "
+    )
+    assert messages[3].startswith(
+        "外地（就医地经办机构）不代表本案件的就医地经办机构 440106，其代表 1 / "
+    )
+    assert messages[4].startswith("案件 C1：申诉期至 2025-10-16 止，2025-09-26 尚未届满 / ")
+    assert messages[5].startswith("案件 C1：请选择处理决定：")
+    assert all("\n" not in m and " / " in m for m in messages)
 
 
 def test_split_with_one_fen_left_goes_to_the_largest_remainder() -> None:

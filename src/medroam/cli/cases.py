@@ -64,7 +64,9 @@ def _now(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--at: {value!r} is not an ISO 8601 date-time")
+        fail(
+            f"--at：{value!r} 不是 ISO 8601 日期时间 / --at: {value!r} is not an ISO 8601 date-time"
+        )
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
 
 
@@ -72,13 +74,19 @@ def _actor(name: str, role: str, acts_for: list[str]) -> Actor:
     from medroam.domain.cases import Actor, Role
 
     if not name.strip():
-        fail("--actor: a name is needed")
+        fail("--actor：请填写办理人姓名 / --actor: a name is needed")
     try:
         parsed = Role(_ROLE_ALIASES.get(role, role))
     except ValueError:
-        fail(f"--role: {role!r} is not treatment, insurance or institution")
+        fail(
+            f"--role：{role!r} 应为 treatment（就医地）、insurance（参保地）或 institution（机构）"
+            f" / --role: {role!r} is not treatment, insurance or institution"
+        )
     if not acts_for:
-        fail("--acts-for: give the region or institution code the actor acts for")
+        fail(
+            "--acts-for：请填写办理人代表的地区或机构编码 / "
+            "--acts-for: give the region or institution code the actor acts for"
+        )
     return Actor(name.strip(), parsed, frozenset(acts_for))
 
 
@@ -88,7 +96,7 @@ def _fen(value: str, option: str) -> int:
     try:
         return yuan_to_fen(value, field=option)
     except MoneyError as exc:
-        fail(str(exc))
+        fail(f"{option}：金额应为元，最多两位小数，例如 1200.50 / {exc}")
 
 
 def _call(db: str | None, action: Any) -> Any:
@@ -103,7 +111,10 @@ def _call(db: str | None, action: Any) -> Any:
     try:
         engine = make_engine(url)
     except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
+        fail(
+            f"--db：{url!r} 不是数据库地址（例如 sqlite:///./medroam.db） / "
+            f"--db: {url!r} is not a database URL"
+        )
     try:
         upgrade(engine)
         return action(engine)
@@ -111,7 +122,10 @@ def _call(db: str | None, action: Any) -> Any:
         fail(str(exc))
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        fail(f"database {url}: {first[0] if first else type(exc).__name__}", code=1)
+        fail(
+            f"数据库 {url} 出错 / database {url}: {first[0] if first else type(exc).__name__}",
+            code=1,
+        )
     finally:
         engine.dispose()
 
@@ -254,9 +268,12 @@ def open_(
     try:
         parsed_evidence = json.loads(evidence)
     except json.JSONDecodeError as exc:
-        fail(f"--evidence: not JSON ({exc.msg} at character {exc.pos})")
+        fail(
+            f"--evidence：不是 JSON（第 {exc.pos} 个字符） / "
+            f"--evidence: not JSON ({exc.msg} at character {exc.pos})"
+        )
     if not isinstance(parsed_evidence, dict):
-        fail("--evidence: must be a JSON object")
+        fail("--evidence：须为 JSON 对象 / --evidence: must be a JSON object")
     try:
         finding = FindingRef(
             rule_code.strip(),
@@ -328,7 +345,8 @@ def list_(
     try:
         wanted = CaseState(state) if state else None
     except ValueError:
-        fail(f"--state: {state!r} is not one of {', '.join(s.value for s in CaseState)}")
+        names = ", ".join(f"{s.value}（{STATE_LABELS[s]}）" for s in CaseState)
+        fail(f"--state：{state!r} 不是案件状态，应为 {names} / --state: {state!r} is not a state")
 
     def action(engine: Any) -> list[CaseView]:
         from medroam.services import cases
@@ -410,17 +428,21 @@ def move(
     try:
         parsed_step = Action(step)
     except ValueError:
-        fail(
-            f"step {step!r} is not one of {', '.join(a.value for a in Action if a.value != 'open')}"
+        names = ", ".join(
+            f"{a.value}（{ACTION_LABELS[a]}）" for a in Action if a is not Action.OPEN
         )
+        fail(f"步骤 {step!r} 应为 {names} 之一 / step {step!r} is not one of them")
     try:
         parsed_decision = Decision(decision) if decision else None
     except ValueError:
-        fail(f"--decision: {decision!r} is not upheld, partial or withdrawn")
+        fail(
+            f"--decision：{decision!r} 应为 upheld（维持）、partial（部分维持）或 withdrawn（撤销）"
+            f" / --decision: {decision!r} is not upheld, partial or withdrawn"
+        )
     try:
         params = CaseParams(appeal_days, violation_skips_appeal)
     except ValueError as exc:
-        fail(f"--appeal-days: {exc}")
+        fail(f"--appeal-days：{exc}")
     fen = _fen(amount, "--amount") if amount is not None else None
     who = _actor(actor, role, acts_for)
     moment = _now(at)

@@ -43,7 +43,13 @@ CHINA = timezone(timedelta(hours=8), "CST")
 
 
 class CaseRefusedError(ValueError):
-    """A case operation that the workflow does not allow; the message says why."""
+    """A case operation that the workflow does not allow; the message says why, in
+    zh-CN first and English after (:func:`refusal`)."""
+
+
+def refusal(zh: str, en: str) -> CaseRefusedError:
+    """A refusal told in zh-CN first, then in English: ``"zh / en"``."""
+    return CaseRefusedError(f"{zh} / {en}")
 
 
 class CaseState(StrEnum):
@@ -99,8 +105,9 @@ class ResultType(StrEnum):
         for member, label in RESULT_TYPE_LABELS.items():
             if value in (member.value, label):
                 return member
-        raise CaseRefusedError(
-            f"result_type {value!r} is not 明确违规 (violation) or 可疑 (suspicious)"
+        raise refusal(
+            f"结果类型 {value!r} 应为 明确违规 (violation) 或 可疑 (suspicious)",
+            f"result_type {value!r} is not 明确违规 (violation) or 可疑 (suspicious)",
         )
 
 
@@ -253,6 +260,7 @@ class CaseParams:
     def __post_init__(self) -> None:
         if not 1 <= self.appeal_working_days <= 90:
             raise ValueError(
+                f"申诉期限应为 1 至 90 个工作日，收到 {self.appeal_working_days} / "
                 f"appeal_working_days must be 1..90 working days, got {self.appeal_working_days}"
             )
 
@@ -283,12 +291,14 @@ class FindingRef:
 
     def __post_init__(self) -> None:
         if not self.rule_code.strip():
-            raise CaseRefusedError("rule_code must not be empty")
+            raise refusal("规则编码不能为空", "rule_code must not be empty")
         if not self.setl_id.strip():
-            raise CaseRefusedError("setl_id must not be empty")
+            raise refusal("结算ID不能为空", "setl_id must not be empty")
         if self.flagged_amount <= 0:
-            raise CaseRefusedError(
-                f"flagged_amount must be a positive number of fen, got {self.flagged_amount}"
+            amount = format_yuan(self.flagged_amount)
+            raise refusal(
+                f"疑点金额应大于 0 元，收到 {amount} 元",
+                f"flagged_amount must be positive, got {amount} 元",
             )
 
 
@@ -338,7 +348,9 @@ def actions_for(state: CaseState, role: Role) -> list[Action]:
 
 def china_day(at: datetime) -> date:
     if at.tzinfo is None or at.utcoffset() is None:
-        raise CaseRefusedError(f"timestamp {at.isoformat()} must be timezone-aware")
+        raise refusal(
+            f"时间 {at.isoformat()} 须带时区", f"timestamp {at.isoformat()} must be timezone-aware"
+        )
     return at.astimezone(CHINA).date()
 
 
@@ -353,9 +365,12 @@ def _party_of(role: Role, parties: Parties) -> str:
 def _check_acts_for(actor: Actor, parties: Parties) -> None:
     party = _party_of(actor.role, parties)
     if party not in actor.acts_for:
-        raise CaseRefusedError(
-            f"{actor.name} ({ROLE_LABELS[actor.role]}) does not act for {party}, "
-            f"the case's {ROLE_LABELS[actor.role]}; acts for {sorted(actor.acts_for)}"
+        label = ROLE_LABELS[actor.role]
+        raise refusal(
+            f"{actor.name}（{label}）不代表本案件的{label} {party}，"
+            f"其代表 {'、'.join(sorted(actor.acts_for))}",
+            f"{actor.name} ({label}) does not act for {party}, "
+            f"the case's {label}; acts for {sorted(actor.acts_for)}",
         )
 
 
@@ -373,9 +388,11 @@ def open_case(
     china_day(at)
     expected = Role.TREATMENT if origin is Origin.FINDING else Role.INSURANCE
     if actor.role is not expected:
-        raise CaseRefusedError(
+        raise refusal(
+            f"{ORIGIN_LABELS[origin]}案件由{ROLE_LABELS[expected]}立案，"
+            f"{actor.name}（{ROLE_LABELS[actor.role]}）不能立案",
             f"a {ORIGIN_LABELS[origin]} case is opened by {ROLE_LABELS[expected]}, "
-            f"not by {actor.name} ({ROLE_LABELS[actor.role]})"
+            f"not by {actor.name} ({ROLE_LABELS[actor.role]})",
         )
     _check_acts_for(actor, parties)
     opened = Transition(Action.OPEN, actor.name, actor.role, at, None, CaseState.OPEN, note)
@@ -402,26 +419,35 @@ def apply(
     """
     day = china_day(at)
     if action not in _RULES:
-        raise CaseRefusedError(f"case {case.case_id}: {action.value} is not a step of an open case")
+        raise refusal(
+            f"案件 {case.case_id}：{ACTION_LABELS[action]} 不是已立案案件的办理步骤",
+            f"case {case.case_id}: {action.value} is not a step of an open case",
+        )
     sources, roles, target = _RULES[action]
     label = ACTION_LABELS[action]
     if case.state not in sources:
         allowed = ", ".join(f"{s.value} ({STATE_LABELS[s]})" for s in sorted(sources))
-        raise CaseRefusedError(
+        allowed_zh = "、".join(STATE_LABELS[s] for s in sorted(sources))
+        raise refusal(
+            f"案件 {case.case_id}：{STATE_LABELS[case.state]}状态下不能{label}，"
+            f"{label}须在以下状态办理：{allowed_zh}",
             f"case {case.case_id}: cannot {action.value} ({label}) in state "
-            f"{case.state.value} ({STATE_LABELS[case.state]}); allowed from: {allowed}"
+            f"{case.state.value} ({STATE_LABELS[case.state]}); allowed from: {allowed}",
         )
     if actor.role not in roles:
         who = "、".join(ROLE_LABELS[r] for r in sorted(roles))
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {case.case_id}：{label}由{who}办理，{actor.name}（{ROLE_LABELS[actor.role]}）"
+            "不能办理",
             f"case {case.case_id}: {action.value} ({label}) is for {who}, not for "
-            f"{actor.name} ({ROLE_LABELS[actor.role]})"
+            f"{actor.name} ({ROLE_LABELS[actor.role]})",
         )
     _check_acts_for(actor, case.parties)
     if case.history and at < case.history[-1].at:
-        raise CaseRefusedError(
-            f"case {case.case_id}: {at.isoformat()} is before the last step "
-            f"({case.history[-1].at.isoformat()})"
+        last = case.history[-1].at.isoformat()
+        raise refusal(
+            f"案件 {case.case_id}：时间 {at.isoformat()} 早于上一步（{last}）",
+            f"case {case.case_id}: {at.isoformat()} is before the last step ({last})",
         )
     changes: dict[str, Any] = {}
     new_state = target if target is not None else case.state
@@ -430,29 +456,36 @@ def apply(
     elif action is Action.APPEAL:
         deadline = case.appeal_deadline
         if deadline is not None and day > deadline:
-            raise CaseRefusedError(
+            raise refusal(
+                f"案件 {case.case_id}：申诉期已于 {deadline.isoformat()} 届满（告知后 "
+                f"{params.appeal_working_days} 个工作日），{day.isoformat()} 申诉已逾期",
                 f"case {case.case_id}: the appeal window closed on {deadline.isoformat()} "
                 f"({params.appeal_working_days} working days after notice); "
-                f"{day.isoformat()} is too late"
+                f"{day.isoformat()} is too late",
             )
     elif action is Action.EXPIRE:
         deadline = case.appeal_deadline
         if deadline is not None and day <= deadline:
-            raise CaseRefusedError(
+            raise refusal(
+                f"案件 {case.case_id}：申诉期至 {deadline.isoformat()} 止，"
+                f"{day.isoformat()} 尚未届满",
                 f"case {case.case_id}: the appeal window is open until {deadline.isoformat()}; "
-                f"it cannot expire on {day.isoformat()}"
+                f"it cannot expire on {day.isoformat()}",
             )
     elif action is Action.DECIDE:
         changes.update(_decide(case, decision, amount, fund_paid, params))
     elif action in (Action.DEDUCT, Action.RECOVER) and not case.decided_amount:
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {case.case_id}：处理决定为撤销，没有可{label}的金额，请结案",
             f"case {case.case_id}: nothing to {action.value} ({label}): the decision "
-            "withdrew the case; close it instead"
+            "withdrew the case; close it instead",
         )
     elif action is Action.CLOSE and case.decided_amount:
-        raise CaseRefusedError(
-            f"case {case.case_id}: a decided amount of {format_yuan(case.decided_amount)} 元 "
-            "must be deducted (拒付) or recovered (追回) before the case ends"
+        decided = format_yuan(case.decided_amount)
+        raise refusal(
+            f"案件 {case.case_id}：决定金额 {decided} 元须先拒付或追回，不能结案",
+            f"case {case.case_id}: a decided amount of {decided} 元 "
+            "must be deducted (拒付) or recovered (追回) before the case ends",
         )
     step = Transition(action, actor.name, actor.role, at, case.state, new_state, note)
     return replace(case, state=new_state, history=(*case.history, step), **changes)
@@ -467,43 +500,63 @@ def _decide(
 ) -> dict[str, Any]:
     cid = case.case_id
     if decision is None:
-        raise CaseRefusedError(
-            f"case {cid}: decide needs a decision (upheld / partial / withdrawn)"
+        raise refusal(
+            f"案件 {cid}：请选择处理决定：维持 (upheld)、部分维持 (partial) 或撤销 (withdrawn)",
+            f"case {cid}: decide needs a decision (upheld / partial / withdrawn)",
         )
     if decision is Decision.WITHDRAWN:
         if amount:
-            raise CaseRefusedError(f"case {cid}: a withdrawn case has no amount, got {amount} fen")
+            raise refusal(
+                f"案件 {cid}：撤销决定没有金额，收到 {format_yuan(amount)} 元",
+                f"case {cid}: a withdrawn case has no amount, got {format_yuan(amount)} 元",
+            )
         return {"decision": decision, "decided_amount": 0}
     if case.state is CaseState.INITIAL_REVIEW:
-        raise CaseRefusedError(
-            f"case {cid}: in 初审 a case can only be withdrawn; escalate it to 复审 first"
+        raise refusal(
+            f"案件 {cid}：初审阶段只能撤销；请先提交复审",
+            f"case {cid}: in 初审 a case can only be withdrawn; escalate it to 复审 first",
         )
     if case.state is CaseState.RE_REVIEW and not (
         case.finding.result_type is ResultType.VIOLATION and params.violation_skips_appeal
     ):
-        raise CaseRefusedError(
-            f"case {cid}: a {RESULT_TYPE_LABELS[case.finding.result_type]} case goes to the "
-            "institution for appeal (notify) before a decision"
+        kind = RESULT_TYPE_LABELS[case.finding.result_type]
+        raise refusal(
+            f"案件 {cid}：{kind}案件须先告知机构、给予申诉机会，再作处理决定",
+            f"case {cid}: a {kind} case goes to the institution for appeal (notify) "
+            "before a decision",
         )
+    label = DECISION_LABELS[decision]
     if amount is None or amount <= 0:
-        raise CaseRefusedError(f"case {cid}: a {decision.value} decision needs a positive amount")
+        raise refusal(
+            f"案件 {cid}：{label}决定须有大于 0 的认定金额",
+            f"case {cid}: a {decision.value} decision needs a positive amount",
+        )
     flagged = case.finding.flagged_amount
     if amount > flagged:
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过疑点金额 {format_yuan(flagged)} 元",
             f"case {cid}: decided amount {format_yuan(amount)} 元 is above the flagged amount "
-            f"{format_yuan(flagged)} 元"
+            f"{format_yuan(flagged)} 元",
         )
     if decision is Decision.UPHELD and amount != flagged:
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {cid}：维持决定按疑点金额 {format_yuan(flagged)} 元处理；"
+            f"{format_yuan(amount)} 元请用部分维持 (partial)",
             f"case {cid}: an upheld decision keeps the flagged amount {format_yuan(flagged)} 元; "
-            f"use partial for {format_yuan(amount)} 元"
+            f"use partial for {format_yuan(amount)} 元",
         )
     if decision is Decision.PARTIAL and amount == flagged:
-        raise CaseRefusedError(f"case {cid}: a partial decision is below the flagged amount")
+        raise refusal(
+            f"案件 {cid}：部分维持的金额须低于疑点金额 {format_yuan(flagged)} 元",
+            f"case {cid}: a partial decision is below the flagged amount",
+        )
     if fund_paid is not None and amount > fund_paid:
-        raise CaseRefusedError(
-            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid for "
-            f"settlement {case.finding.setl_id} ({format_yuan(fund_paid)} 元)"
+        setl = case.finding.setl_id
+        raise refusal(
+            f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过基金为结算 {setl} 可追回的金额 "
+            f"{format_yuan(fund_paid)} 元",
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid "
+            f"for settlement {setl} ({format_yuan(fund_paid)} 元)",
         )
     return {"decision": decision, "decided_amount": amount}
 

@@ -53,6 +53,7 @@ from medroam.store.repositories import LedgerRepository, new_id
 from medroam.store.tables import SettlementDetailRow, SettlementRow
 
 CASE_ID_PREFIX = "CS"
+_STATUS_LABELS = {"cancelled": "已取消的结算", "voided": "已作废的冲销记录"}
 POSTING_KIND = "case"
 
 
@@ -81,11 +82,13 @@ def _refused(exc: CaseRefusedError) -> RefusedError:
 def _settlement(session: Session, setl_id: str) -> SettlementRow:
     row = session.get(SettlementRow, setl_id)
     if row is None:
-        raise NotFoundError(f"settlement {setl_id} not found")
+        raise NotFoundError(f"结算 {setl_id} 不存在 / settlement {setl_id} not found")
     if row.refd_setl_flag or row.status != "valid":
+        zh = "冲销记录" if row.refd_setl_flag else _STATUS_LABELS.get(row.status, row.status)
+        en = "a reverse record" if row.refd_setl_flag else row.status
         raise RefusedError(
-            f"settlement {setl_id} is {'a reverse record' if row.refd_setl_flag else row.status}"
-            "; a case is opened on a settlement in force"
+            f"结算 {setl_id} 为{zh}，案件须在有效的结算上立案 / settlement {setl_id} is {en}; "
+            "a case is opened on a settlement in force"
         )
     return row
 
@@ -214,8 +217,9 @@ def _check_taken(session: Session, row: CaseRow) -> None:
     ).scalar_one()
     if untaken:
         raise RefusedError(
-            f"case {row.case_id}: {untaken} clearing adjustment(s) not yet taken by a clearing "
-            "run; clear the period that covers the decision day first"
+            f"案件 {row.case_id}：尚有 {untaken} 笔清算调整未被清算批次纳入；请先清算包含处理"
+            f"决定日的期间 / case {row.case_id}: {untaken} clearing adjustment(s) not yet taken "
+            "by a clearing run; clear the period that covers the decision day first"
         )
 
 
@@ -243,6 +247,8 @@ def _post_decision(
         left = split[fpt] - taken.get(fpt, 0)
         if part > left:
             raise RefusedError(
+                f"案件 {row.case_id}：基金 {fpt} 应退回 {format_yuan(part)} 元，但结算 "
+                f"{row.setl_id} 扣除此前处理决定后只剩 {format_yuan(left)} 元 / "
                 f"case {row.case_id}: fund {fpt} would give back {format_yuan(part)} 元 but "
                 f"only {format_yuan(left)} 元 is left after earlier decisions on "
                 f"settlement {row.setl_id}"
@@ -329,7 +335,7 @@ def _load(session: Session, case_id: str, *, lock: bool = False) -> CaseRow:
         query = query.with_for_update()
     row = session.execute(query).scalar_one_or_none()
     if row is None:
-        raise NotFoundError(f"case {case_id} not found")
+        raise NotFoundError(f"案件 {case_id} 不存在 / case {case_id} not found")
     return row
 
 
