@@ -99,3 +99,47 @@ def test_refusals_are_one_line(engine: Engine) -> None:
     assert code == 2 and out.startswith("error: --role：'boss' 应为 treatment（就医地）")
     code, out = invoke("move", case_id, "decide", "--amount", "1.234", *OWNER, *db)
     assert code == 2 and out.startswith("error: --amount：金额应为元，最多两位小数")
+
+
+def test_upheld_takes_the_flagged_amount_capped_by_the_funds(engine: Engine) -> None:
+    """docs/cases.md's worked example: S1 (北京 insured, 上海 hospital), total 1,315.08
+    元, funds 310100 300.00 and 330100 100.00 元 (400.00), flagged 1,223.46 元 明确违规.
+    `decide --decision upheld` with no amount recovers 400.00 元 (300.00 + 100.00) and
+    says why; `--amount 1223.46` is refused first, writing nothing."""
+    World(engine).settle(
+        "S1", "110100", "310100", at("2026-10-03"), {"310100": 30_000, "330100": 10_000},
+        cash=91_508,
+    )  # fmt: skip
+    db = ["--db", engine.url.render_as_string(hide_password=False)]
+    t = ["--at", "2026-11-02T10:00:00+08:00"]
+    code, out = invoke(
+        "open", "--setl-id", "S1", "--rule-code", "R-DUP", "--rule-name", "重复收费",
+        "--result-type", "明确违规", "--amount", "1223.46", *OWNER, *db, *t, "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    case_id = json.loads(out)["case_id"]
+    for step in ("start", "escalate"):
+        assert invoke("move", case_id, step, *OWNER, *db, *t)[0] == 0
+    decide = ["move", case_id, "decide", "--decision", "upheld", *OWNER, *db, *t]
+    code, out = invoke(*decide, "--amount", "1223.46")
+    assert code == 2 and out.startswith(
+        f"error: 案件 {case_id}：维持决定按 400.00 元处理（疑点金额 1223.46 元超过基金可追回金额 "
+        "400.00 元），不能认定为 1223.46 元；请不填金额，或改用部分维持 (partial) / "
+    )
+    code, out = invoke("show", case_id, "--json", *db)
+    assert json.loads(out)["state"] == "re_review" and json.loads(out)["adjustments"] == []
+    code, out = invoke(*decide, "--note", "证据充分")
+    assert code == 0, out
+    assert "维持（疑点金额超过基金可追回金额，按可追回金额追回）" in out
+    code, out = invoke("show", case_id, "--json", *db)
+    shown = json.loads(out)
+    assert shown["decision"] == "upheld" and shown["decided_amount_fen"] == 40_000
+    assert shown["decision_capped"] is True
+    assert shown["adjustments"] == [
+        {"fund_pay_type": "310100", "amount_fen": -30_000, "run_id": None},
+        {"fund_pay_type": "330100", "amount_fen": -10_000, "run_id": None},
+    ]
+    assert shown["history"][-1]["note"] == (
+        "证据充分；维持：疑点金额 1223.46 元超过基金可追回金额 400.00 元"
+        "（基金为结算 S1 支付的金额减去此前处理决定已追回的部分），按 400.00 元追回"
+    )

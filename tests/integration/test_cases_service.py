@@ -317,3 +317,27 @@ def test_hand_worked_split_of_a_partial_decision(engine: Engine) -> None:
         ("payable:region:110100>310100", 85_001),
         ("receivable:region:110100>310100", -85_001),
     ]
+
+
+def test_a_second_decision_is_split_over_what_each_fund_has_left(engine: Engine) -> None:
+    """S2: funds 310100 0.01 元 and 330100 0.01 元. Case A (R-A) is decided partial at
+    0.01 元: 1 fen over 1 / 1, equal remainders, the smaller code first: 310100 gives
+    back 0.01 and has nothing left. Case B (R-B) upheld on 0.02 元 flagged: the funds can
+    give back 0.01 元 (2 − 1 fen), so it recovers 0.01 元, from 330100, the only fund
+    with money left (split over the original 1 / 1 it would fall on 310100 again)."""
+    World(engine).settle("S2", "110100", "310100", at("2026-10-03"), {"310100": 1, "330100": 1})
+    owner = Actor("沪审核", Role.TREATMENT, frozenset({"310100"}))
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    ids = []
+    for rule in ("R-A", "R-B"):
+        finding = FindingRef(rule, "重复收费", ResultType.VIOLATION, "S2", 2)
+        view = cases.open_new(engine, origin=Origin.FINDING, finding=finding, actor=owner, at=t)
+        ids.append(view.case.case_id)
+        for action in (Action.START, Action.ESCALATE):
+            cases.move(engine, view.case.case_id, action, owner, t)
+    first = cases.move(engine, ids[0], Action.DECIDE, owner, t, decision=Decision.PARTIAL, amount=1)
+    assert [(a.fund_pay_type, a.amount) for a in first.adjustments] == [("310100", -1)]
+    second = cases.move(engine, ids[1], Action.DECIDE, owner, t, decision=Decision.UPHELD)
+    assert second.case.decided_amount == 1 and second.case.upheld_capped
+    assert [(a.fund_pay_type, a.amount) for a in second.adjustments] == [("330100", -1)]
+    assert "按 0.01 元追回" in second.case.history[-1].note

@@ -26,6 +26,7 @@ from medroam.domain.cases import (
     decision_legs,
     open_case,
     split_pro_rata,
+    upheld_amount,
 )
 
 PARTIES = Parties(fixmedins_code="H44010600001", insured_region="110105", treatment_region="440106")
@@ -154,17 +155,84 @@ def test_amount_above_flagged_is_refused() -> None:
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=10_001)
 
 
-def test_amount_above_the_fund_payment_is_refused() -> None:
+def test_partial_amount_above_the_fund_payment_is_refused() -> None:
     case = apply(notified(), Action.APPEAL, HOSPITAL, T0)
-    with pytest.raises(CaseRefusedError, match="above what the funds paid"):
+    with pytest.raises(
+        CaseRefusedError,
+        match=r"^案件 C1：认定金额 90\.00 元超过基金为结算 S1 可追回的金额 89\.99 元",
+    ):
         apply(
-            case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=10_000, fund_paid=9_999
+            case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=9_000, fund_paid=8_999
         )
+
+
+def appealed(flagged: int) -> Case:
+    case = open_case("C7", Origin.FINDING, finding(flagged=flagged), PARTIES, OWNER, T0)
+    for action, actor in (
+        (Action.START, OWNER),
+        (Action.ESCALATE, OWNER),
+        (Action.NOTIFY, OWNER),
+        (Action.APPEAL, HOSPITAL),
+    ):
+        case = apply(case, action, actor, T0)
+    return case
+
+
+def test_upheld_takes_the_flagged_amount_without_being_told() -> None:
+    """Flagged 100.00 元, the funds paid 150.00 元: upheld takes 100.00 元, with or
+    without the amount given; the note is the officer's alone."""
+    case = appealed(10_000)
+    for amount in (None, 10_000):
+        decided = apply(
+            case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=amount,
+            fund_paid=15_000, note="证据充分",
+        )  # fmt: skip
+        assert decided.decided_amount == 10_000 and not decided.upheld_capped
+        assert decided.history[-1].note == "证据充分"
+    unknown = apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD)
+    assert unknown.decided_amount == 10_000
+
+
+def test_upheld_is_capped_by_what_the_funds_can_give_back() -> None:
+    """docs/cases.md's worked example: flagged 1,223.46 元 (122,346 fen) on a settlement
+    whose funds paid 400.00 元 (40,000 fen), nothing taken back before. Upheld recovers
+    min(122,346, 40,000) = 40,000 fen, 400.00 元, and its note says why; an explicit
+    1,223.46 元 (or anything but 400.00) is refused naming both figures."""
+    case = appealed(122_346)
+    decided = apply(
+        case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, fund_paid=40_000,
+        note="证据充分",
+    )  # fmt: skip
+    assert decided.decision is Decision.UPHELD and decided.decided_amount == 40_000
+    assert decided.upheld_capped
+    assert decided.history[-1].note == (
+        "证据充分；维持：疑点金额 1223.46 元超过基金可追回金额 400.00 元"
+        "（基金为结算 S1 支付的金额减去此前处理决定已追回的部分），按 400.00 元追回"
+    )
+    same = apply(
+        case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=40_000, fund_paid=40_000
+    )
+    assert same.decided_amount == 40_000
+    for wrong, text in ((122_346, "1223.46"), (30_000, "300.00")):
+        with pytest.raises(CaseRefusedError) as refused:
+            apply(
+                case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=wrong,
+                fund_paid=40_000,
+            )  # fmt: skip
+        assert str(refused.value).startswith(
+            "案件 C7：维持决定按 400.00 元处理（疑点金额 1223.46 元超过基金可追回金额 400.00 元），"
+            f"不能认定为 {text} 元；请不填金额，或改用部分维持 (partial) / "
+        )
+    with pytest.raises(CaseRefusedError, match=r"^案件 C7：基金为结算 S1 可追回的金额为 0\.00 元"):
+        apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, fund_paid=0)
+    assert upheld_amount(122_346, 40_000) == 40_000
+    assert upheld_amount(122_346, 200_000) == 122_346
+    assert upheld_amount(122_346, None) == 122_346
 
 
 def test_decision_kind_must_match_the_amount() -> None:
     case = apply(notified(), Action.APPEAL, HOSPITAL, T0)
-    with pytest.raises(CaseRefusedError, match="upheld decision keeps the flagged amount"):
+    with pytest.raises(CaseRefusedError, match=r"upheld decision takes 100\.00 元 .* not 0\.05 元"):
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=5)
     with pytest.raises(CaseRefusedError, match="partial decision is below"):
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=10_000)

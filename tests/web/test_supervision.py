@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from medroam.services.uow import unit_of_work
 from medroam.store.case_tables import CaseEventRow, CaseRow
 from medroam.store.console_tables import OperationLogRow
+from tests.integration.test_clearing_support import World, at
 from tests.web.conftest import Console, csrf_of
 
 pytestmark = pytest.mark.db
@@ -106,6 +107,40 @@ def test_a_bad_decision_amount_is_shown_next_to_the_field(console: Console) -> N
         assert '<td id="state">复审</td>' in r.text
     with unit_of_work(console.engine) as session:
         assert session.get(CaseRow, case_id).state == "re_review"  # type: ignore[union-attr]
+
+
+def test_an_upheld_decision_needs_no_amount(console: Console) -> None:
+    """SW1: a 北京 person in 广州, total 60.00 元 of which the funds paid 50.00 元. A
+    明确违规 case flagged 60.00 元 decided 维持 with the amount left empty recovers what
+    the funds can give back, 50.00 元, and the page says why; 部分维持 still needs an
+    amount. (The console's own settlement was paid from the personal account: nothing
+    for an upheld decision to recover, refused next to the amount field.)"""
+    World(console.engine).settle("SW1", "110100", "440100", at("2026-10-03"), {"310100": 5_000})
+    with console.login(OWNER) as http:
+        r = open_case(console, http, result_type="violation")
+        empty = CASE_LINK.search(r.headers["location"]).group(1)  # type: ignore[union-attr]
+        step(http, empty, "start")
+        step(http, empty, "escalate")
+        r = open_case(console, http, setl_id="SW1", result_type="violation", amount="60.00")
+        found = CASE_LINK.search(r.headers["location"])
+        assert found
+        case_id = found.group(1)
+        step(http, case_id, "start")
+        step(http, case_id, "escalate")
+        r = step(http, case_id, "decide", decision="partial", amount="")
+        assert r.status_code == 422 and "请填写金额（元）" in r.text
+        r = step(http, case_id, "decide", decision="upheld", amount="")
+        assert r.status_code == 303, r.text
+        page = http.get(f"/supervision/cases/{case_id}").text
+        decision = page.split('<td id="decision">')[1].split("</td>")[0]
+        assert decision.startswith("维持，") and "50.00" in decision
+        assert decision.endswith("（疑点金额超过基金可追回金额，按可追回金额追回）")
+        assert "按 50.00 元追回" in page.split('id="timeline"')[1]
+        r = step(http, empty, "decide", decision="upheld", amount="")
+        assert r.status_code == 422 and "可追回的金额为 0.00 元" in r.text
+    with unit_of_work(console.engine) as session:
+        row = session.get(CaseRow, case_id)
+        assert row is not None and (row.decision, row.decided_amount) == ("upheld", 5_000)
 
 
 def test_opening_form_errors_are_in_chinese_and_nothing_is_written(console: Console) -> None:

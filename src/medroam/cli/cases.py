@@ -166,6 +166,7 @@ def _as_dict(view: CaseView) -> dict[str, Any]:
         "appeal_deadline": c.appeal_deadline.isoformat() if c.appeal_deadline else None,
         "decision": c.decision.value if c.decision else None,
         "decided_amount_fen": c.decided_amount,
+        "decision_capped": c.upheld_capped,
         "posting_id": view.posting_id,
         "history": [
             {
@@ -186,10 +187,20 @@ def _as_dict(view: CaseView) -> dict[str, Any]:
     }
 
 
+def _decision_text(view: CaseView) -> str:
+    from medroam.domain.cases import DECISION_LABELS
+
+    c = view.case
+    if c.decision is None:
+        return "—"
+    if c.upheld_capped:
+        return f"{DECISION_LABELS[c.decision]}（疑点金额超过基金可追回金额，按可追回金额追回）"
+    return DECISION_LABELS[c.decision]
+
+
 def _print_case(view: CaseView) -> None:
     from medroam.domain.cases import (
         ACTION_LABELS,
-        DECISION_LABELS,
         ORIGIN_LABELS,
         RESULT_TYPE_LABELS,
         ROLE_LABELS,
@@ -215,7 +226,7 @@ def _print_case(view: CaseView) -> None:
             if c.appeal_deadline
             else "—",
         ),
-        ("处理决定", DECISION_LABELS[c.decision] if c.decision else "—"),
+        ("处理决定", _decision_text(view)),
         ("决定金额(元)", _yuan(c.decided_amount)),
     ]
     for key, value in rows:
@@ -405,7 +416,12 @@ def move(
     ] = None,
     amount: Annotated[
         str | None,
-        typer.Option("--amount", help="Decided amount in yuan.", show_default=False),
+        typer.Option(
+            "--amount",
+            help="Decided amount in yuan: needed for partial; upheld takes the flagged "
+            "amount (at most what the funds can still give back) and may leave it out.",
+            show_default=False,
+        ),
     ] = None,
     appeal_days: Annotated[
         int, typer.Option("--appeal-days", help="Appeal window in working days.")

@@ -22,8 +22,10 @@ institution codes; an actor acting for the wrong party, a wrong role or a step o
 order is refused with :class:`CaseRefusedError` naming what was expected.
 
 Money: the decided amount (at most the flagged amount and at most what the funds paid
-for the settlement) is split over the settlement's fund split by ``fund_pay_type``, pro
-rata with the largest remainder so the parts sum to the fen (:func:`split_pro_rata`).
+for the settlement less what earlier decisions took back) is split over the fund split
+by ``fund_pay_type``, pro rata with the largest remainder so the parts sum to the fen
+(:func:`split_pro_rata`). An upheld decision takes the flagged amount, or what the funds
+can still give back when that is less (:func:`upheld_amount`), the reason in its note.
 Fines (罚款) are not part of a case's money and never a clearing item.
 Pure: no I/O; timestamps are aware datetimes, days are China (UTC+8) dates.
 """
@@ -339,6 +341,16 @@ class Case:
     decided_amount: int | None = None
     history: tuple[Transition, ...] = ()
 
+    @property
+    def upheld_capped(self) -> bool:
+        """An upheld decision that recovers less than the flagged amount: the funds could
+        give back no more (:func:`upheld_amount`)."""
+        return (
+            self.decision is Decision.UPHELD
+            and self.decided_amount is not None
+            and self.decided_amount < self.finding.flagged_amount
+        )
+
 
 def actions_for(state: CaseState, role: Role) -> list[Action]:
     """The steps ``role`` may take on a case in ``state`` (in workflow order); a screen
@@ -414,8 +426,11 @@ def apply(
 ) -> Case:
     """The case after ``action`` by ``actor`` at ``at``; :class:`CaseRefusedError` if not allowed.
 
-    ``decide`` needs ``decision`` and, unless withdrawn, ``amount`` (fen, ≤ the flagged
-    amount and ≤ ``fund_paid``, what the funds paid for the settlement).
+    ``decide`` needs ``decision``. Partial needs ``amount`` (fen, below the flagged
+    amount and ≤ ``fund_paid``, what the funds paid for the settlement less what earlier
+    decisions took back); upheld takes :func:`upheld_amount` (``amount`` may be left out,
+    and is refused if it differs), and when that is less than the flagged amount the
+    reason is added to the step's note in zh-CN; withdrawn takes nothing.
     """
     day = china_day(at)
     if action not in _RULES:
@@ -473,7 +488,9 @@ def apply(
                 f"it cannot expire on {day.isoformat()}",
             )
     elif action is Action.DECIDE:
-        changes.update(_decide(case, decision, amount, fund_paid, params))
+        outcome, reason = _decide(case, decision, amount, fund_paid, params)
+        changes.update(outcome)
+        note = "；".join(text for text in (note, reason) if text)
     elif action in (Action.DEDUCT, Action.RECOVER) and not case.decided_amount:
         raise refusal(
             f"案件 {case.case_id}：处理决定为撤销，没有可{label}的金额，请结案",
@@ -491,13 +508,38 @@ def apply(
     return replace(case, state=new_state, history=(*case.history, step), **changes)
 
 
+def upheld_amount(flagged: int, recoverable: int | None) -> int:
+    """What an upheld decision takes back (fen): the flagged amount, or what the funds can
+    still give back for the settlement (``recoverable``: what they paid less what earlier
+    decisions took back) when that is less; ``None`` means unknown, the flagged amount.
+
+    Worked example: flagged 1,223.46 元 (122,346 fen) on a settlement whose funds paid
+    400.00 元 (40,000 fen), nothing taken back before: min(122,346, 40,000) = 40,000, an
+    upheld decision recovers 400.00 元. Had the funds paid 2,000.00 元, it would recover
+    the whole 1,223.46 元.
+    """
+    return flagged if recoverable is None else min(flagged, max(recoverable, 0))
+
+
+def capped_reason(flagged: int, recovered: int, setl_id: str) -> str:
+    """Why an upheld decision recovers less than the flagged amount (zh-CN, for the
+    decision's note)."""
+    return (
+        f"维持：疑点金额 {format_yuan(flagged)} 元超过基金可追回金额 {format_yuan(recovered)} 元"
+        f"（基金为结算 {setl_id} 支付的金额减去此前处理决定已追回的部分），"
+        f"按 {format_yuan(recovered)} 元追回"
+    )
+
+
 def _decide(
     case: Case,
     decision: Decision | None,
     amount: int | None,
     fund_paid: int | None,
     params: CaseParams,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
+    """The decision's changes to the case, and the reason of a capped upheld decision
+    (else "")."""
     cid = case.case_id
     if decision is None:
         raise refusal(
@@ -510,7 +552,7 @@ def _decide(
                 f"案件 {cid}：撤销决定没有金额，收到 {format_yuan(amount)} 元",
                 f"case {cid}: a withdrawn case has no amount, got {format_yuan(amount)} 元",
             )
-        return {"decision": decision, "decided_amount": 0}
+        return {"decision": decision, "decided_amount": 0}, ""
     if case.state is CaseState.INITIAL_REVIEW:
         raise refusal(
             f"案件 {cid}：初审阶段只能撤销；请先提交复审",
@@ -525,40 +567,58 @@ def _decide(
             f"case {cid}: a {kind} case goes to the institution for appeal (notify) "
             "before a decision",
         )
-    label = DECISION_LABELS[decision]
+    flagged = case.finding.flagged_amount
+    setl = case.finding.setl_id
+    if decision is Decision.UPHELD:
+        due = upheld_amount(flagged, fund_paid)
+        if due <= 0:
+            raise refusal(
+                f"案件 {cid}：基金为结算 {setl} 可追回的金额为 0.00 元（基金支付减去此前处理决定"
+                "已追回的部分），维持决定没有可追回的金额；请撤销 (withdrawn)",
+                f"case {cid}: the funds have nothing left to give back for settlement {setl}; "
+                "withdraw the case instead",
+            )
+        if amount is not None and amount != due:
+            why = ""
+            if due < flagged:
+                why = (
+                    f"（疑点金额 {format_yuan(flagged)} 元超过基金可追回金额 "
+                    f"{format_yuan(due)} 元）"
+                )
+            raise refusal(
+                f"案件 {cid}：维持决定按 {format_yuan(due)} 元处理{why}，不能认定为 "
+                f"{format_yuan(amount)} 元；请不填金额，或改用部分维持 (partial)",
+                f"case {cid}: an upheld decision takes {format_yuan(due)} 元 (the flagged amount "
+                f"{format_yuan(flagged)} 元, at most what the funds can give back), not "
+                f"{format_yuan(amount)} 元; leave the amount out or use partial",
+            )
+        reason = "" if due == flagged else capped_reason(flagged, due, setl)
+        return {"decision": decision, "decided_amount": due}, reason
     if amount is None or amount <= 0:
         raise refusal(
-            f"案件 {cid}：{label}决定须有大于 0 的认定金额",
-            f"case {cid}: a {decision.value} decision needs a positive amount",
+            f"案件 {cid}：部分维持决定须有大于 0 的认定金额",
+            f"case {cid}: a partial decision needs a positive amount",
         )
-    flagged = case.finding.flagged_amount
     if amount > flagged:
         raise refusal(
             f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过疑点金额 {format_yuan(flagged)} 元",
             f"case {cid}: decided amount {format_yuan(amount)} 元 is above the flagged amount "
             f"{format_yuan(flagged)} 元",
         )
-    if decision is Decision.UPHELD and amount != flagged:
+    if amount == flagged:
         raise refusal(
-            f"案件 {cid}：维持决定按疑点金额 {format_yuan(flagged)} 元处理；"
-            f"{format_yuan(amount)} 元请用部分维持 (partial)",
-            f"case {cid}: an upheld decision keeps the flagged amount {format_yuan(flagged)} 元; "
-            f"use partial for {format_yuan(amount)} 元",
-        )
-    if decision is Decision.PARTIAL and amount == flagged:
-        raise refusal(
-            f"案件 {cid}：部分维持的金额须低于疑点金额 {format_yuan(flagged)} 元",
+            f"案件 {cid}：部分维持的金额须低于疑点金额 {format_yuan(flagged)} 元；"
+            "全额请用维持 (upheld)",
             f"case {cid}: a partial decision is below the flagged amount",
         )
     if fund_paid is not None and amount > fund_paid:
-        setl = case.finding.setl_id
         raise refusal(
             f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过基金为结算 {setl} 可追回的金额 "
             f"{format_yuan(fund_paid)} 元",
             f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid "
             f"for settlement {setl} ({format_yuan(fund_paid)} 元)",
         )
-    return {"decision": decision, "decided_amount": amount}
+    return {"decision": decision, "decided_amount": amount}, ""
 
 
 def split_pro_rata(amount: int, parts: Mapping[str, int]) -> dict[str, int]:

@@ -5,6 +5,8 @@ about (its parties and fund split), stores the case and every step, and on a dec
 with an amount posts the balanced ledger entry (kind ``case``, on the settlement) and
 writes the clearing adjustments (one negative row per ``fund_pay_type``). A refusal of
 the workflow, an unknown case or settlement, or any failure leaves nothing written.
+After earlier decisions on the same settlement, a decided amount is split over what each
+fund has left.
 
 Cross-region adjustments are clearing lines (``batch.lines.adjustment_lines``): the
 next clearing run whose period covers the decision day takes them (sets ``run_id``),
@@ -45,7 +47,6 @@ from medroam.domain.cases import (
 )
 from medroam.domain.clearing.funds import MUTUAL_AID_FUND_PAY_TYPE
 from medroam.domain.codes import FUND_EMPLOYEE_ACCOUNT
-from medroam.domain.money import format_yuan
 from medroam.services.errors import NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
 from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
@@ -242,17 +243,10 @@ def _post_decision(
     at: datetime,
 ) -> int:
     amount = case.decided_amount or 0
-    parts = split_pro_rata(amount, split)
-    for fpt, part in parts.items():
-        left = split[fpt] - taken.get(fpt, 0)
-        if part > left:
-            raise RefusedError(
-                f"案件 {row.case_id}：基金 {fpt} 应退回 {format_yuan(part)} 元，但结算 "
-                f"{row.setl_id} 扣除此前处理决定后只剩 {format_yuan(left)} 元 / "
-                f"case {row.case_id}: fund {fpt} would give back {format_yuan(part)} 元 but "
-                f"only {format_yuan(left)} 元 is left after earlier decisions on "
-                f"settlement {row.setl_id}"
-            )
+    # over what each fund has left after earlier decisions: the parts then fit each fund
+    # (the domain keeps the amount within their sum); without them, the fund split itself
+    left = {fpt: paid - taken.get(fpt, 0) for fpt, paid in split.items()}
+    parts = split_pro_rata(amount, left)
     posting_id = LedgerRepository(session).post(
         row.setl_id, POSTING_KIND, decision_legs(parts, case.parties), at
     )

@@ -493,8 +493,10 @@ def install(router: APIRouter, pages: Pages) -> None:
                 decision = Decision(form.get("decision", ""))
             except ValueError:
                 errors["decision"] = "请选择处理决定（维持、部分维持或撤销）"
-            if decision is not None and decision is not Decision.WITHDRAWN:
-                amount, problem = parse_amount(form.get("amount", ""))
+            # upheld may leave the amount out: the flagged amount, capped by the domain
+            given = form.get("amount", "").strip()
+            if decision is Decision.PARTIAL or (decision is Decision.UPHELD and given):
+                amount, problem = parse_amount(given)
                 if problem:
                     errors["amount"] = problem
         if errors:
@@ -525,7 +527,9 @@ def install(router: APIRouter, pages: Pages) -> None:
                 before={"state": before.state.value},
                 after={
                     "state": after.state.value,
-                    **({"decided_amount_fen": after.decided_amount} if amount else {}),
+                    **(
+                        {"decided_amount_fen": after.decided_amount} if after.decided_amount else {}
+                    ),
                 },
             )
         return RedirectResponse(f"/supervision/cases/{case_id}", status_code=303)
