@@ -143,3 +143,29 @@ def test_upheld_takes_the_flagged_amount_capped_by_the_funds(engine: Engine) -> 
         "证据充分；维持：疑点金额 1223.46 元超过基金可追回金额 400.00 元"
         "（基金为结算 S1 支付的金额减去此前处理决定已追回的部分），按 400.00 元追回"
     )
+
+
+def test_open_refuses_too_much_and_a_second_unended_case(engine: Engine) -> None:
+    """S1 of 1,315.08 元 in all: `--amount 99999999` is refused; a second case on R-DUP
+    while the first has not ended is refused naming it; neither writes anything."""
+    World(engine).settle(
+        "S1", "110100", "310100", at("2026-10-03"), {"310100": 40_000}, cash=91_508
+    )
+    db = ["--db", engine.url.render_as_string(hide_password=False)]
+    open_ = [
+        "open", "--setl-id", "S1", "--rule-code", "R-DUP", "--rule-name", "重复收费",
+        "--result-type", "可疑", *OWNER, *db,
+    ]  # fmt: skip
+    code, out = invoke(*open_, "--amount", "99999999")
+    assert code == 2 and out.startswith(
+        "error: 疑点金额 99999999.00 元超过结算 S1 的医疗费总额 1315.08 元，不能立案 / "
+    )
+    assert json.loads(invoke("list", "--json", *db)[1]) == []
+    code, out = invoke(*open_, "--amount", "1315.08", "--json")
+    assert code == 0, out
+    first = json.loads(out)["case_id"]
+    code, out = invoke(*open_, "--amount", "10.00")
+    assert code == 2 and out.startswith(
+        f"error: 结算 S1 的规则 R-DUP 已有未结案件 {first}，不能重复立案；请在该案件中办理 / "
+    )
+    assert [c["case_id"] for c in json.loads(invoke("list", "--json", *db)[1])] == [first]

@@ -140,6 +140,25 @@ def test_assist_case_is_opened_by_the_place_of_insurance_only() -> None:
         open_case("C3", Origin.FINDING, finding(), PARTIES, CO, T0)
 
 
+def test_opening_refuses_more_than_the_settlement_and_a_second_unended_case() -> None:
+    """On a settlement of 1,315.08 元 (131,508 fen): a flagged 99,999,999.00 元 is
+    refused, exactly 1,315.08 元 is not; a case on the same settlement and rule that
+    has not ended (CS1) refuses a second, named."""
+    big = FindingRef("R-001", "限性别用药", ResultType.SUSPICIOUS, "S1", 9_999_999_900)
+    with pytest.raises(CaseRefusedError) as refused:
+        open_case("C4", Origin.FINDING, big, PARTIES, OWNER, T0, medfee=131_508)
+    assert str(refused.value) == (
+        "疑点金额 99999999.00 元超过结算 S1 的医疗费总额 1315.08 元，不能立案 / "
+        "flagged amount 99999999.00 元 is above settlement S1's total (medfee_sumamt) 1315.08 元"
+    )
+    whole = finding(flagged=131_508)
+    assert open_case("C4", Origin.FINDING, whole, PARTIES, OWNER, T0, medfee=131_508).state is (
+        CaseState.OPEN
+    )
+    with pytest.raises(CaseRefusedError, match=r"^结算 S1 的规则 R-001 已有未结案件 CS1、CS2，"):
+        open_case("C5", Origin.FINDING, whole, PARTIES, OWNER, T0, unended=("CS1", "CS2"))
+
+
 def test_co_reviewer_comments_and_may_refer() -> None:
     case = apply(notified(), Action.COMMENT, CO, T0, note="同意")
     assert case.state is CaseState.NOTIFIED and case.history[-1].role is Role.INSURANCE

@@ -5,6 +5,7 @@ co-reviews (参保地). Demo data are SYNTHETIC."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import httpx
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.db
 OWNER = "treatment_place-440100"
 CO_REVIEWER = "insured_place-110100"
 CASE_LINK = re.compile(r"/supervision/cases/(CS[0-9A-Za-z]+)")
+RULE_NUMBERS = itertools.count(1)
 
 
 def _count(console: Console, model: type) -> int:
@@ -30,12 +32,14 @@ def _count(console: Console, model: type) -> int:
 
 
 def open_case(console: Console, http: httpx.Client, **changes: str) -> httpx.Response:
+    """Open a case by the form; each on its own rule code (the console is shared by the
+    tests, and a second unended case on one settlement and rule is refused)."""
     token = csrf_of(http.get("/supervision").text)
     form = {
         "csrf_token": token,
         "origin": "finding",
         "setl_id": console.setl_id,
-        "rule_code": "GZ-DEMO-001",
+        "rule_code": f"GZ-DEMO-{next(RULE_NUMBERS):03d}",
         "rule_name": "重复收费（演示）",
         "result_type": "suspicious",
         "amount": "10.00",
@@ -153,7 +157,16 @@ def test_opening_form_errors_are_in_chinese_and_nothing_is_written(console: Cons
         # a 协查 case is opened by the place of insurance, not by 广州
         r = open_case(console, http, origin="assist")
         assert r.status_code == 422 and "不在您可立案的经办范围内" in r.text
+        # the console's settlement is 25.00 元 in all
+        r = open_case(console, http, amount="25.01")
+        assert r.status_code == 422 and "疑点金额 25.01 元超过结算" in r.text
     assert _count(console, CaseRow) == before
+    with console.login(OWNER) as http:
+        first = open_case(console, http, rule_code="GZ-TWICE")
+        assert first.status_code == 303
+        r = open_case(console, http, rule_code="GZ-TWICE")
+        assert r.status_code == 422 and "规则 GZ-TWICE 已有未结案件 CS" in r.text
+    assert _count(console, CaseRow) == before + 1
 
 
 def test_the_co_reviewer_sees_the_case_but_may_not_start_it(console: Console) -> None:

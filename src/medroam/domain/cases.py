@@ -32,7 +32,7 @@ Pure: no I/O; timestamps are aware datetimes, days are China (UTC+8) dates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -394,9 +394,19 @@ def open_case(
     actor: Actor,
     at: datetime,
     note: str = "",
+    *,
+    medfee: int | None = None,
+    unended: Sequence[str] = (),
 ) -> Case:
     """A new case in state ``open``: from a finding by the place of treatment, or a 协查
-    case by the place of insurance."""
+    case by the place of insurance.
+
+    ``medfee`` is the settlement's total (medfee_sumamt, fen): the flagged amount may not
+    exceed it. ``unended`` are the ids of the cases on the same settlement and rule code
+    that have not ended (not cleared, closed or referred): while one is, no second case
+    is opened. Example: on a settlement of 1,315.08 元, a flagged 99,999,999.00 元 is
+    refused, 1,315.08 元 is not.
+    """
     china_day(at)
     expected = Role.TREATMENT if origin is Origin.FINDING else Role.INSURANCE
     if actor.role is not expected:
@@ -407,6 +417,22 @@ def open_case(
             f"not by {actor.name} ({ROLE_LABELS[actor.role]})",
         )
     _check_acts_for(actor, parties)
+    setl = finding.setl_id
+    if medfee is not None and finding.flagged_amount > medfee:
+        flagged, total = format_yuan(finding.flagged_amount), format_yuan(medfee)
+        raise refusal(
+            f"疑点金额 {flagged} 元超过结算 {setl} 的医疗费总额 {total} 元，不能立案",
+            f"flagged amount {flagged} 元 is above settlement {setl}'s total "
+            f"(medfee_sumamt) {total} 元",
+        )
+    if unended:
+        ids = "、".join(unended)
+        raise refusal(
+            f"结算 {setl} 的规则 {finding.rule_code} 已有未结案件 {ids}，不能重复立案；"
+            "请在该案件中办理",
+            f"settlement {setl} already has a case for rule {finding.rule_code} that has not "
+            f"ended: {', '.join(unended)}",
+        )
     opened = Transition(Action.OPEN, actor.name, actor.role, at, None, CaseState.OPEN, note)
     return Case(case_id, origin, finding, parties, CaseState.OPEN, at, history=(opened,))
 

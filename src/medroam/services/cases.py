@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from medroam.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
 from medroam.domain.cases import (
     DEFAULT_PARAMS,
+    TERMINAL,
     Action,
     Actor,
     Case,
@@ -81,7 +82,11 @@ def _refused(exc: CaseRefusedError) -> RefusedError:
 
 
 def _settlement(session: Session, setl_id: str) -> SettlementRow:
-    row = session.get(SettlementRow, setl_id)
+    """The settlement in force a case is opened on, locked until the case is stored (one
+    opening at a time per settlement, so two cannot both pass the check of ``_unended``)."""
+    row = session.execute(
+        select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()
+    ).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"结算 {setl_id} 不存在 / settlement {setl_id} not found")
     if row.refd_setl_flag or row.status != "valid":
@@ -119,13 +124,25 @@ def open_new(
     at: datetime,
     note: str = "",
 ) -> CaseView:
-    """Open a case on a settlement in force; its parties come from the settlement."""
+    """Open a case on a settlement in force; its parties come from the settlement. The
+    flagged amount may not exceed the settlement's total (medfee), and a second case on
+    the same settlement and rule code is refused while the first has not ended."""
     with unit_of_work(engine) as session:
         s = _settlement(session, finding.setl_id)
         parties = Parties(s.fixmedins_code, s.insured_region, s.treatment_region)
         case_id = new_id(CASE_ID_PREFIX, s.treatment_region, at)
         try:
-            case = open_case(case_id, origin, finding, parties, actor, at, note)
+            case = open_case(
+                case_id,
+                origin,
+                finding,
+                parties,
+                actor,
+                at,
+                note,
+                medfee=s.medfee,
+                unended=_unended(session, finding.setl_id, finding.rule_code),
+            )
         except CaseRefusedError as exc:
             raise _refused(exc) from None
         session.add(
@@ -149,6 +166,21 @@ def open_new(
         session.flush()
         _add_event(session, case_id, 1, case.history[0])
         return _view(session, _load(session, case_id))
+
+
+def _unended(session: Session, setl_id: str, rule_code: str) -> list[str]:
+    """The cases on a settlement for a rule code that have not ended, oldest first."""
+    return list(
+        session.execute(
+            select(CaseRow.case_id)
+            .where(
+                CaseRow.setl_id == setl_id,
+                CaseRow.rule_code == rule_code,
+                CaseRow.state.not_in([state.value for state in TERMINAL]),
+            )
+            .order_by(CaseRow.opened_at, CaseRow.case_id)
+        ).scalars()
+    )
 
 
 def move(
