@@ -3,13 +3,20 @@ one-line refusals."""
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
+from tests.integration.test_cases_support import (
+    institution_finding,
+    settlement_finding,
+    store_finding,
+)
 from tests.integration.test_clearing_support import World, at
 
 pytestmark = pytest.mark.db
@@ -169,3 +176,70 @@ def test_open_refuses_too_much_and_a_second_unended_case(engine: Engine) -> None
         f"error: 结算 S1 的规则 R-DUP 已有未结案件 {first}，不能重复立案；请在该案件中办理 / "
     )
     assert [c["case_id"] for c in json.loads(invoke("list", "--json", *db)[1])] == [first]
+
+
+def test_a_case_is_opened_from_a_finding_picked_in_the_csv(engine: Engine, tmp_path: Path) -> None:
+    """`audit findings --csv` gives each finding's id and evidence; `case open --finding`
+    takes the settlement, rule, result type, amount and evidence from it (the note is its
+    content). Refused with one line, writing nothing: the same finding again while its
+    case is open, an institution finding (no settlement), options the finding gives, an
+    unknown id; a CSV path in a directory that does not exist, or a directory."""
+    World(engine).settle("S1", "110100", "310100", at("2026-10-03"), {"310100": 40_000})
+    on_s1 = store_finding(engine, "2026-10", **settlement_finding("S1", 1_500))
+    on_hospital = store_finding(engine, "2026-10", **institution_finding())
+    url = engine.url.render_as_string(hide_password=False)
+    db = ["--db", url]
+    audit = ["audit", "findings", "--period", "2026-10", "--db", url]
+    out_file = tmp_path / "findings.csv"
+    result = runner.invoke(app, [*audit, "--csv", str(out_file)])
+    assert result.exit_code == 0, result.output
+    with out_file.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "疑点ID" and rows[0][-1] == "证据（JSON）"
+    by_id = {row[0]: row for row in rows[1:]}
+    assert set(by_id) == {str(on_s1), str(on_hospital)}
+    assert by_id[str(on_s1)][3] == "S1" and json.loads(by_id[str(on_s1)][-1]) == {"cap": "25000000"}
+    for bad, text in (
+        (tmp_path / "missing" / "f.csv", f"error: --csv：目录 {tmp_path / 'missing'} 不存在"),
+        (tmp_path, f"error: --csv：{tmp_path} 是目录"),
+    ):
+        result = runner.invoke(app, [*audit, "--csv", str(bad)])
+        assert result.exit_code == 2 and result.output.startswith(text), result.output
+        assert isinstance(result.exception, SystemExit)  # a clean exit, not an OSError
+    assert not (tmp_path / "missing").exists()
+
+    code, out = invoke("open", "--finding", str(on_s1), *OWNER, *db, "--json")
+    assert code == 0, out
+    case = json.loads(out)
+    assert (case["setl_id"], case["rule_code"], case["rule_name"]) == (
+        "S1", "SH10000201001000", "超限定单价"
+    )  # fmt: skip
+    assert (case["result_type"], case["flagged_amount_fen"]) == ("violation", 1_500)
+    assert case["evidence"]["evidence"] == {"cap": "25000000"}
+    assert case["evidence"]["finding_id"] == str(on_s1)
+    assert case["history"][0]["note"] == "单价超过限定单价"
+    for args, text in (
+        (
+            ["--finding", str(on_s1)],
+            f"error: 结算 S1 的规则 SH10000201001000 已有未结案件 {case['case_id']}，不能重复立案",
+        ),
+        (
+            ["--finding", str(on_hospital)],
+            f"error: 审核疑点 {on_hospital}（ZB30000201001000 DRG 高套病组信号（MCC/CC 占比））"
+            "是机构级疑点，没有单笔结算，不能据此立案；请手工立案，指定结算 / ",
+        ),
+        (
+            ["--finding", str(on_s1), "--amount", "1", "--assist"],
+            "error: --finding：结算、规则、结果类型、金额和证据取自审核疑点，不能同时指定 "
+            "--amount、--assist / ",
+        ),
+        (["--finding", "999999"], "error: 审核疑点 999999 不存在 / finding 999999 not found"),
+        (
+            ["--setl-id", "S1", "--amount", "1"],
+            "error: 请指定 --finding 疑点ID，或手工立案时指定 --rule-code、--rule-name、"
+            "--result-type / ",
+        ),
+    ):
+        code, out = invoke("open", *args, *OWNER, *db)
+        assert code == 2 and out.startswith(text), out
+    assert [c["case_id"] for c in json.loads(invoke("list", "--json", *db)[1])] == [case["case_id"]]

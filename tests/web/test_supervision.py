@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from medroam.services.uow import unit_of_work
 from medroam.store.case_tables import CaseEventRow, CaseRow
 from medroam.store.console_tables import OperationLogRow
+from tests.integration.test_cases_support import store_finding
 from tests.integration.test_clearing_support import World, at
 from tests.web.conftest import Console, csrf_of
 
@@ -239,38 +240,13 @@ def guangzhou_hospital(console: Console) -> str:
     )  # fmt: skip
 
 
-def store_finding(console: Console, period: str, **finding: object) -> int:
-    """One stored audit run of ``period`` with one finding (``AuditFindingRow`` columns);
-    the finding's id."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert
-
-    from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
-
-    now = datetime(2026, 12, 1, tzinfo=UTC)
-    run_id = f"AUD-web-{period}"
-    with unit_of_work(console.engine) as session:
-        session.execute(
-            insert(AuditRunRow).values(
-                run_id=run_id, period=period, started_at=now, finished_at=now,
-                rules=1, settlements=1, candidates=1, findings=1,
-            )
-        )  # fmt: skip
-        finding_id: int = session.execute(
-            insert(AuditFindingRow)
-            .values(run_id=run_id, period=period, **finding)
-            .returning(AuditFindingRow.finding_id)
-        ).scalar_one()
-    return finding_id
-
-
 def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
     """A stored after-settlement finding (5.00 yuan on the console's settlement) is
     listed for both places; the place of treatment opens a case from it in one click
-    (rule, amount and evidence carried over); the place of insurance may not (404)."""
+    (rule, amount and evidence carried over); the place of insurance may not (404). A
+    second click, while that case is open, is refused naming it, writing nothing."""
     finding_id = store_finding(
-        console, "2099-01", rule_code="GZ10000201001000", rule_name="超限定单价",
+        console.engine, "2099-01", rule_code="GZ10000201001000", rule_name="超限定单价",
         mechanism="price_cap", result_type="suspicious", severity="medium",
         setl_id=console.setl_id, mdtrt_id="M", psn_no="P",
         fixmedins_code=guangzhou_hospital(console), treatment_region="440100",
@@ -291,6 +267,16 @@ def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
         assert r.status_code == 303, r.text
         case_page = http.get(r.headers["location"]).text
         assert "GZ10000201001000 超限定单价" in case_page and "5.00" in case_page
+        case_id = r.headers["location"].rsplit("/", 1)[1]
+        before = _count(console, CaseRow)
+        again = http.post(f"/supervision/findings/{finding_id}/case", data={"csrf_token": token})
+        assert again.status_code == 422
+        assert f"规则 GZ10000201001000 已有未结案件 {case_id}，不能重复立案" in again.text
+        assert _count(console, CaseRow) == before
+    with unit_of_work(console.engine) as session:
+        row = session.get(CaseRow, case_id)
+        assert row is not None and row.evidence["evidence"] == {"cap": "25000000"}
+        assert row.evidence["finding_id"] == str(finding_id)
 
 
 def test_an_institution_finding_is_listed_without_a_settlement(console: Console) -> None:
@@ -300,7 +286,7 @@ def test_an_institution_finding_is_listed_without_a_settlement(console: Console)
     region (the finding has none)."""
     code = guangzhou_hospital(console)
     finding_id = store_finding(
-        console, "2099-02", rule_code="ZB30000201001000",
+        console.engine, "2099-02", rule_code="ZB30000201001000",
         rule_name="DRG 高套病组信号（MCC/CC 占比）", mechanism="drg_upcoding",
         result_type="suspicious", severity="2", setl_id="", mdtrt_id="", psn_no="",
         fixmedins_code=code, treatment_region="440100", insured_region="", amount=0,
@@ -314,6 +300,11 @@ def test_an_institution_finding_is_listed_without_a_settlement(console: Console)
         assert 'href="/settlements/"' not in page
         assert f'id="case-from-{finding_id}"' not in page
         assert "<td>—</td>" in row
+        forged = http.post(
+            f"/supervision/findings/{finding_id}/case", data={"csrf_token": csrf_of(page)}
+        )
+        assert forged.status_code == 422 and "是机构级疑点，没有单笔结算" in forged.text
+        assert "请手工立案" in forged.text
     with console.login(CO_REVIEWER) as http:
         page = http.get("/supervision", params={"finding_period": "2099-02"}).text
         assert "DRG 高套病组信号" not in page

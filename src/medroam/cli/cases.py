@@ -1,5 +1,8 @@
 """Supervision case commands (监管案件): ``medroam case open | show | list | move``.
 
+``open`` takes a stored audit finding (``--finding ID``, as the console's 立案 button)
+or the finding by hand (``--setl-id`` … ``--amount``).
+
 Every command opens the database given by ``--db`` (default env ``MEDROAM_DB``, else
 ``sqlite:///./medroam.db``), migrates it and runs one service call. Who acts is given by
 ``--actor`` (a name), ``--role`` (treatment 就医地 / insurance 参保地 / institution 机构)
@@ -21,7 +24,7 @@ from rich.table import Table
 from medroam.cli.common import DbOpt, console, fail
 
 if TYPE_CHECKING:
-    from medroam.domain.cases import Actor
+    from medroam.domain.cases import Actor, FindingRef
     from medroam.services.cases import CaseView
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -252,32 +255,38 @@ def _print_case(view: CaseView) -> None:
         console.print(adj)
 
 
-@app.command("open")
-def open_(
-    setl_id: Annotated[str, typer.Option("--setl-id", help="The settlement (结算ID).")],
-    rule_code: Annotated[str, typer.Option("--rule-code", help="Rule code (规则编码).")],
-    rule_name: Annotated[str, typer.Option("--rule-name", help="Rule name (规则名称).")],
-    result_type: Annotated[
-        str, typer.Option("--result-type", help="明确违规 (violation) or 可疑 (suspicious).")
-    ],
-    amount: Annotated[str, typer.Option("--amount", help="Flagged amount in yuan.")],
-    actor: ActorOpt,
-    role: RoleOpt,
-    acts_for: ActsForOpt,
-    assist: Annotated[
-        bool, typer.Option("--assist", help="A 协查 case opened by the place of insurance.")
-    ] = False,
-    evidence: Annotated[str, typer.Option("--evidence", help="Evidence as a JSON object.")] = "{}",
-    note: NoteOpt = "",
-    as_json: JsonOpt = False,
-    db: DbOpt = None,
-    at: AtOpt = None,
-) -> None:
-    """Open a case on a settlement (立案)."""
-    from medroam.domain.cases import CaseRefusedError, FindingRef, Origin, ResultType
+def _hand_finding(
+    setl_id: str | None,
+    rule_code: str | None,
+    rule_name: str | None,
+    result_type: str | None,
+    amount: str | None,
+    evidence: str | None,
+) -> FindingRef:
+    """The finding of a case opened by hand, from the options; one clear line if not."""
+    from medroam.domain.cases import CaseRefusedError, FindingRef, ResultType
 
+    if (
+        setl_id is None
+        or rule_code is None
+        or rule_name is None
+        or result_type is None
+        or (amount is None)
+    ):
+        given = {
+            "--setl-id": setl_id,
+            "--rule-code": rule_code,
+            "--rule-name": rule_name,
+            "--result-type": result_type,
+            "--amount": amount,
+        }
+        missing = [option for option, value in given.items() if value is None]
+        fail(
+            f"请指定 --finding 疑点ID，或手工立案时指定 {'、'.join(missing)} / "
+            f"give --finding ID, or {', '.join(missing)} to open a case by hand"
+        )
     try:
-        parsed_evidence = json.loads(evidence)
+        parsed_evidence = json.loads(evidence or "{}")
     except json.JSONDecodeError as exc:
         fail(
             f"--evidence：不是 JSON（第 {exc.pos} 个字符） / "
@@ -286,7 +295,7 @@ def open_(
     if not isinstance(parsed_evidence, dict):
         fail("--evidence：须为 JSON 对象 / --evidence: must be a JSON object")
     try:
-        finding = FindingRef(
+        return FindingRef(
             rule_code.strip(),
             rule_name.strip(),
             ResultType.parse(result_type),
@@ -296,22 +305,97 @@ def open_(
         )
     except CaseRefusedError as exc:
         fail(str(exc))
+
+
+@app.command("open")
+def open_(
+    actor: ActorOpt,
+    role: RoleOpt,
+    acts_for: ActsForOpt,
+    finding_id: Annotated[
+        int | None,
+        typer.Option(
+            "--finding",
+            help="Open from a stored audit finding (its id, `medroam audit findings`): its "
+            "settlement, rule, result type, amount and evidence.",
+            show_default=False,
+        ),
+    ] = None,
+    setl_id: Annotated[
+        str | None, typer.Option("--setl-id", help="The settlement (结算ID).", show_default=False)
+    ] = None,
+    rule_code: Annotated[
+        str | None, typer.Option("--rule-code", help="Rule code (规则编码).", show_default=False)
+    ] = None,
+    rule_name: Annotated[
+        str | None, typer.Option("--rule-name", help="Rule name (规则名称).", show_default=False)
+    ] = None,
+    result_type: Annotated[
+        str | None,
+        typer.Option(
+            "--result-type", help="明确违规 (violation) or 可疑 (suspicious).", show_default=False
+        ),
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Flagged amount in yuan.", show_default=False)
+    ] = None,
+    assist: Annotated[
+        bool, typer.Option("--assist", help="A 协查 case opened by the place of insurance.")
+    ] = False,
+    evidence: Annotated[
+        str | None,
+        typer.Option("--evidence", help="Evidence as a JSON object.", show_default=False),
+    ] = None,
+    note: NoteOpt = "",
+    as_json: JsonOpt = False,
+    db: DbOpt = None,
+    at: AtOpt = None,
+) -> None:
+    """Open a case (立案): from an audit finding (--finding), or by hand on a settlement."""
+    from medroam.domain.cases import Origin
+
+    if finding_id is not None:
+        by_hand = {
+            "--setl-id": setl_id,
+            "--rule-code": rule_code,
+            "--rule-name": rule_name,
+            "--result-type": result_type,
+            "--amount": amount,
+            "--evidence": evidence,
+            "--assist": True if assist else None,
+        }
+        extra = [option for option, value in by_hand.items() if value is not None]
+        if extra:
+            fail(
+                f"--finding：结算、规则、结果类型、金额和证据取自审核疑点，不能同时指定 "
+                f"{'、'.join(extra)} / --finding takes them from the finding; "
+                f"drop {', '.join(extra)}"
+            )
+    # what the case is about: a stored finding's id, or the finding given by hand
+    source: int | FindingRef = (
+        finding_id
+        if finding_id is not None
+        else _hand_finding(setl_id, rule_code, rule_name, result_type, amount, evidence)
+    )
+    origin = Origin.ASSIST if assist else Origin.FINDING
     who = _actor(actor, role, acts_for)
     moment = _now(at)
 
     def action(engine: Any) -> CaseView:
         from medroam.services import cases
 
-        origin = Origin.ASSIST if assist else Origin.FINDING
+        if isinstance(source, int):
+            return cases.open_from_finding(engine, source, actor=who, at=moment, note=note)
         return cases.open_new(
-            engine, origin=origin, finding=finding, actor=who, at=moment, note=note
+            engine, origin=origin, finding=source, actor=who, at=moment, note=note
         )
 
     view = _call(db, action)
     if as_json:
         typer.echo(json.dumps(_as_dict(view), ensure_ascii=False, indent=2))
         return
-    console.print(f"已立案 {view.case.case_id}")
+    origin_text = f"（审核疑点 {finding_id}）" if finding_id is not None else ""
+    console.print(f"已立案 {view.case.case_id}{origin_text}")
     _print_case(view)
 
 

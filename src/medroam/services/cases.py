@@ -50,6 +50,7 @@ from medroam.domain.clearing.funds import MUTUAL_AID_FUND_PAY_TYPE
 from medroam.domain.codes import FUND_EMPLOYEE_ACCOUNT
 from medroam.services.errors import NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
+from medroam.store.audit_tables import AuditFindingRow
 from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
 from medroam.store.repositories import LedgerRepository, new_id
 from medroam.store.tables import SettlementDetailRow, SettlementRow
@@ -128,44 +129,96 @@ def open_new(
     flagged amount may not exceed the settlement's total (medfee), and a second case on
     the same settlement and rule code is refused while the first has not ended."""
     with unit_of_work(engine) as session:
-        s = _settlement(session, finding.setl_id)
-        parties = Parties(s.fixmedins_code, s.insured_region, s.treatment_region)
-        case_id = new_id(CASE_ID_PREFIX, s.treatment_region, at)
-        try:
-            case = open_case(
-                case_id,
-                origin,
-                finding,
-                parties,
-                actor,
-                at,
-                note,
-                medfee=s.medfee,
-                unended=_unended(session, finding.setl_id, finding.rule_code),
-            )
-        except CaseRefusedError as exc:
-            raise _refused(exc) from None
-        session.add(
-            CaseRow(
-                case_id=case_id,
-                origin=origin.value,
-                rule_code=finding.rule_code,
-                rule_name=finding.rule_name,
-                result_type=finding.result_type.value,
-                setl_id=finding.setl_id,
-                flagged_amount=finding.flagged_amount,
-                evidence=dict(finding.evidence),
-                fixmedins_code=parties.fixmedins_code,
-                insured_region=parties.insured_region,
-                treatment_region=parties.treatment_region,
-                state=case.state.value,
-                opened_at=at,
-                updated_at=at,
-            )
+        return _open(session, origin, finding, actor, at, note)
+
+
+def open_from_finding(
+    engine: Engine, finding_id: int, *, actor: Actor, at: datetime, note: str = ""
+) -> CaseView:
+    """立案 from a stored audit finding (``audit_findings``), by the place of treatment:
+    the case's settlement, rule, result type, flagged amount and evidence are the
+    finding's (its evidence under ``evidence``, with its id, run and content); the note,
+    if none is given, is the finding's content. A finding on an institution (no
+    settlement) or without an amount is refused: such a case is opened by hand."""
+    with unit_of_work(engine) as session:
+        finding, content = _finding_ref(session, finding_id)
+        return _open(session, Origin.FINDING, finding, actor, at, note or content[:500])
+
+
+def _finding_ref(session: Session, finding_id: int) -> tuple[FindingRef, str]:
+    """The reference a case keeps to a stored finding, and the finding's content."""
+    row = session.get(AuditFindingRow, finding_id)
+    if row is None:
+        raise NotFoundError(f"审核疑点 {finding_id} 不存在 / finding {finding_id} not found")
+    if not row.setl_id:
+        raise RefusedError(
+            f"审核疑点 {finding_id}（{row.rule_code} {row.rule_name}）是机构级疑点，没有单笔结算，"
+            "不能据此立案；请手工立案，指定结算 / "
+            f"finding {finding_id} is on an institution, not a settlement; open a case by hand "
+            "on a settlement"
         )
-        session.flush()
-        _add_event(session, case_id, 1, case.history[0])
-        return _view(session, _load(session, case_id))
+    if row.amount <= 0:
+        raise RefusedError(
+            f"审核疑点 {finding_id} 没有涉及金额，不能据此立案；请手工立案 / "
+            f"finding {finding_id} has no amount; open a case by hand"
+        )
+    try:
+        result_type = ResultType.parse(row.result_type)
+    except CaseRefusedError as exc:
+        raise _refused(exc) from None
+    evidence = {
+        "finding_id": str(row.finding_id),
+        "run_id": row.run_id,
+        "content": row.content,
+        "evidence": row.evidence,
+    }
+    ref = FindingRef(
+        row.rule_code, row.rule_name, result_type, row.setl_id, int(row.amount), evidence
+    )
+    return ref, row.content
+
+
+def _open(
+    session: Session, origin: Origin, finding: FindingRef, actor: Actor, at: datetime, note: str
+) -> CaseView:
+    s = _settlement(session, finding.setl_id)
+    parties = Parties(s.fixmedins_code, s.insured_region, s.treatment_region)
+    case_id = new_id(CASE_ID_PREFIX, s.treatment_region, at)
+    try:
+        case = open_case(
+            case_id,
+            origin,
+            finding,
+            parties,
+            actor,
+            at,
+            note,
+            medfee=s.medfee,
+            unended=_unended(session, finding.setl_id, finding.rule_code),
+        )
+    except CaseRefusedError as exc:
+        raise _refused(exc) from None
+    session.add(
+        CaseRow(
+            case_id=case_id,
+            origin=origin.value,
+            rule_code=finding.rule_code,
+            rule_name=finding.rule_name,
+            result_type=finding.result_type.value,
+            setl_id=finding.setl_id,
+            flagged_amount=finding.flagged_amount,
+            evidence=dict(finding.evidence),
+            fixmedins_code=parties.fixmedins_code,
+            insured_region=parties.insured_region,
+            treatment_region=parties.treatment_region,
+            state=case.state.value,
+            opened_at=at,
+            updated_at=at,
+        )
+    )
+    session.flush()
+    _add_event(session, case_id, 1, case.history[0])
+    return _view(session, _load(session, case_id))
 
 
 def _unended(session: Session, setl_id: str, rule_code: str) -> list[str]:
@@ -445,6 +498,7 @@ __all__: Sequence[str] = (
     "get",
     "list_cases",
     "move",
+    "open_from_finding",
     "open_new",
     "pending_adjustments",
 )
