@@ -256,14 +256,9 @@ def test_two_cases_cannot_take_back_more_than_the_funds_paid(world: Engine) -> N
     with unit_of_work(world) as s:
         fund_paid = sum(cases.fund_split(s, setl_id).values())
     ids = []
-    for _ in range(2):
-        view = cases.open_new(
-            world,
-            origin=Origin.FINDING,
-            finding=_finding(setl_id, fund_paid, ResultType.VIOLATION),
-            actor=OWNER,
-            at=T0,
-        )
+    for rule in ("R-DUP", "R-PRICE"):  # two rules: one unended case per settlement and rule
+        finding = FindingRef(rule, "重复收费", ResultType.VIOLATION, setl_id, fund_paid)
+        view = cases.open_new(world, origin=Origin.FINDING, finding=finding, actor=OWNER, at=T0)
         ids.append(view.case.case_id)
         for action in (Action.START, Action.ESCALATE):
             cases.move(world, view.case.case_id, action, OWNER, T0)
@@ -317,3 +312,68 @@ def test_hand_worked_split_of_a_partial_decision(engine: Engine) -> None:
         ("payable:region:110100>310100", 85_001),
         ("receivable:region:110100>310100", -85_001),
     ]
+
+
+def test_a_second_decision_is_split_over_what_each_fund_has_left(engine: Engine) -> None:
+    """S2: funds 310100 0.01 元 and 330100 0.01 元. Case A (R-A) is decided partial at
+    0.01 元: 1 fen over 1 / 1, equal remainders, the smaller code first: 310100 gives
+    back 0.01 and has nothing left. Case B (R-B) upheld on 0.02 元 flagged: the funds can
+    give back 0.01 元 (2 − 1 fen), so it recovers 0.01 元, from 330100, the only fund
+    with money left (split over the original 1 / 1 it would fall on 310100 again)."""
+    World(engine).settle("S2", "110100", "310100", at("2026-10-03"), {"310100": 1, "330100": 1})
+    owner = Actor("沪审核", Role.TREATMENT, frozenset({"310100"}))
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    ids = []
+    for rule in ("R-A", "R-B"):
+        finding = FindingRef(rule, "重复收费", ResultType.VIOLATION, "S2", 2)
+        view = cases.open_new(engine, origin=Origin.FINDING, finding=finding, actor=owner, at=t)
+        ids.append(view.case.case_id)
+        for action in (Action.START, Action.ESCALATE):
+            cases.move(engine, view.case.case_id, action, owner, t)
+    first = cases.move(engine, ids[0], Action.DECIDE, owner, t, decision=Decision.PARTIAL, amount=1)
+    assert [(a.fund_pay_type, a.amount) for a in first.adjustments] == [("310100", -1)]
+    second = cases.move(engine, ids[1], Action.DECIDE, owner, t, decision=Decision.UPHELD)
+    assert second.case.decided_amount == 1 and second.case.upheld_capped
+    assert [(a.fund_pay_type, a.amount) for a in second.adjustments] == [("330100", -1)]
+    assert "按 0.01 元追回" in second.case.history[-1].note
+
+
+def test_opening_checks_the_amount_and_an_unended_case_writing_nothing(engine: Engine) -> None:
+    """S3: total (medfee) 1,315.08 元 = funds 400.00 + cash 915.08. A flagged
+    99,999,999.00 元 (or 1,315.09) is refused, 1,315.08 is not; a second case on R-DUP
+    is refused naming the first while that one has not ended, R-PRICE is not; once the
+    first is withdrawn and closed, R-DUP may be opened again."""
+    World(engine).settle(
+        "S3", "110100", "310100", at("2026-10-03"), {"310100": 40_000}, cash=91_508
+    )
+    owner = Actor("沪审核", Role.TREATMENT, frozenset({"310100"}))
+    t = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+
+    def open_(rule: str, flagged: int) -> str:
+        finding = FindingRef(rule, "重复收费", ResultType.SUSPICIOUS, "S3", flagged)
+        view = cases.open_new(engine, origin=Origin.FINDING, finding=finding, actor=owner, at=t)
+        return view.case.case_id
+
+    before = _counts(engine)
+    for flagged, text in ((9_999_999_900, "99999999.00"), (131_509, "1315.09")):
+        with pytest.raises(RefusedError) as refused:
+            open_("R-DUP", flagged)
+        assert str(refused.value).startswith(
+            f"疑点金额 {text} 元超过结算 S3 的医疗费总额 1315.08 元，不能立案 / "
+        )
+    assert _counts(engine) == before
+    first = open_("R-DUP", 131_508)
+    before = _counts(engine)
+    with pytest.raises(RefusedError) as refused:
+        open_("R-DUP", 100)
+    assert str(refused.value).startswith(
+        f"结算 S3 的规则 R-DUP 已有未结案件 {first}，不能重复立案；请在该案件中办理 / "
+    )
+    assert _counts(engine) == before
+    open_("R-PRICE", 100)
+    cases.move(engine, first, Action.START, owner, t)
+    cases.move(engine, first, Action.DECIDE, owner, t, decision=Decision.WITHDRAWN)
+    with pytest.raises(RefusedError, match=f"未结案件 {first}"):
+        open_("R-DUP", 100)  # decided is not ended: the case must be closed
+    cases.move(engine, first, Action.CLOSE, owner, t)
+    assert open_("R-DUP", 100) != first

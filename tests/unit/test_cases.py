@@ -26,6 +26,7 @@ from medroam.domain.cases import (
     decision_legs,
     open_case,
     split_pro_rata,
+    upheld_amount,
 )
 
 PARTIES = Parties(fixmedins_code="H44010600001", insured_region="110105", treatment_region="440106")
@@ -139,6 +140,25 @@ def test_assist_case_is_opened_by_the_place_of_insurance_only() -> None:
         open_case("C3", Origin.FINDING, finding(), PARTIES, CO, T0)
 
 
+def test_opening_refuses_more_than_the_settlement_and_a_second_unended_case() -> None:
+    """On a settlement of 1,315.08 元 (131,508 fen): a flagged 99,999,999.00 元 is
+    refused, exactly 1,315.08 元 is not; a case on the same settlement and rule that
+    has not ended (CS1) refuses a second, named."""
+    big = FindingRef("R-001", "限性别用药", ResultType.SUSPICIOUS, "S1", 9_999_999_900)
+    with pytest.raises(CaseRefusedError) as refused:
+        open_case("C4", Origin.FINDING, big, PARTIES, OWNER, T0, medfee=131_508)
+    assert str(refused.value) == (
+        "疑点金额 99999999.00 元超过结算 S1 的医疗费总额 1315.08 元，不能立案 / "
+        "flagged amount 99999999.00 元 is above settlement S1's total (medfee_sumamt) 1315.08 元"
+    )
+    whole = finding(flagged=131_508)
+    assert open_case("C4", Origin.FINDING, whole, PARTIES, OWNER, T0, medfee=131_508).state is (
+        CaseState.OPEN
+    )
+    with pytest.raises(CaseRefusedError, match=r"^结算 S1 的规则 R-001 已有未结案件 CS1、CS2，"):
+        open_case("C5", Origin.FINDING, whole, PARTIES, OWNER, T0, unended=("CS1", "CS2"))
+
+
 def test_co_reviewer_comments_and_may_refer() -> None:
     case = apply(notified(), Action.COMMENT, CO, T0, note="同意")
     assert case.state is CaseState.NOTIFIED and case.history[-1].role is Role.INSURANCE
@@ -154,17 +174,84 @@ def test_amount_above_flagged_is_refused() -> None:
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=10_001)
 
 
-def test_amount_above_the_fund_payment_is_refused() -> None:
+def test_partial_amount_above_the_fund_payment_is_refused() -> None:
     case = apply(notified(), Action.APPEAL, HOSPITAL, T0)
-    with pytest.raises(CaseRefusedError, match="above what the funds paid"):
+    with pytest.raises(
+        CaseRefusedError,
+        match=r"^案件 C1：认定金额 90\.00 元超过基金为结算 S1 可追回的金额 89\.99 元",
+    ):
         apply(
-            case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=10_000, fund_paid=9_999
+            case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=9_000, fund_paid=8_999
         )
+
+
+def appealed(flagged: int) -> Case:
+    case = open_case("C7", Origin.FINDING, finding(flagged=flagged), PARTIES, OWNER, T0)
+    for action, actor in (
+        (Action.START, OWNER),
+        (Action.ESCALATE, OWNER),
+        (Action.NOTIFY, OWNER),
+        (Action.APPEAL, HOSPITAL),
+    ):
+        case = apply(case, action, actor, T0)
+    return case
+
+
+def test_upheld_takes_the_flagged_amount_without_being_told() -> None:
+    """Flagged 100.00 元, the funds paid 150.00 元: upheld takes 100.00 元, with or
+    without the amount given; the note is the officer's alone."""
+    case = appealed(10_000)
+    for amount in (None, 10_000):
+        decided = apply(
+            case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=amount,
+            fund_paid=15_000, note="证据充分",
+        )  # fmt: skip
+        assert decided.decided_amount == 10_000 and not decided.upheld_capped
+        assert decided.history[-1].note == "证据充分"
+    unknown = apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD)
+    assert unknown.decided_amount == 10_000
+
+
+def test_upheld_is_capped_by_what_the_funds_can_give_back() -> None:
+    """docs/cases.md's worked example: flagged 1,223.46 元 (122,346 fen) on a settlement
+    whose funds paid 400.00 元 (40,000 fen), nothing taken back before. Upheld recovers
+    min(122,346, 40,000) = 40,000 fen, 400.00 元, and its note says why; an explicit
+    1,223.46 元 (or anything but 400.00) is refused naming both figures."""
+    case = appealed(122_346)
+    decided = apply(
+        case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, fund_paid=40_000,
+        note="证据充分",
+    )  # fmt: skip
+    assert decided.decision is Decision.UPHELD and decided.decided_amount == 40_000
+    assert decided.upheld_capped
+    assert decided.history[-1].note == (
+        "证据充分；维持：疑点金额 1223.46 元超过基金可追回金额 400.00 元"
+        "（基金为结算 S1 支付的金额减去此前处理决定已追回的部分），按 400.00 元追回"
+    )
+    same = apply(
+        case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=40_000, fund_paid=40_000
+    )
+    assert same.decided_amount == 40_000
+    for wrong, text in ((122_346, "1223.46"), (30_000, "300.00")):
+        with pytest.raises(CaseRefusedError) as refused:
+            apply(
+                case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=wrong,
+                fund_paid=40_000,
+            )  # fmt: skip
+        assert str(refused.value).startswith(
+            "案件 C7：维持决定按 400.00 元处理（疑点金额 1223.46 元超过基金可追回金额 400.00 元），"
+            f"不能认定为 {text} 元；请不填金额，或改用部分维持 (partial) / "
+        )
+    with pytest.raises(CaseRefusedError, match=r"^案件 C7：基金为结算 S1 可追回的金额为 0\.00 元"):
+        apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, fund_paid=0)
+    assert upheld_amount(122_346, 40_000) == 40_000
+    assert upheld_amount(122_346, 200_000) == 122_346
+    assert upheld_amount(122_346, None) == 122_346
 
 
 def test_decision_kind_must_match_the_amount() -> None:
     case = apply(notified(), Action.APPEAL, HOSPITAL, T0)
-    with pytest.raises(CaseRefusedError, match="upheld decision keeps the flagged amount"):
+    with pytest.raises(CaseRefusedError, match=r"upheld decision takes 100\.00 元 .* not 0\.05 元"):
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.UPHELD, amount=5)
     with pytest.raises(CaseRefusedError, match="partial decision is below"):
         apply(case, Action.DECIDE, OWNER, T0, decision=Decision.PARTIAL, amount=10_000)
@@ -220,12 +307,47 @@ def test_time_must_be_aware_and_not_go_back() -> None:
 
 
 def test_finding_reference_is_checked() -> None:
-    with pytest.raises(CaseRefusedError, match="flagged_amount must be a positive"):
+    with pytest.raises(
+        CaseRefusedError, match=r"^疑点金额应大于 0 元，收到 0\.00 元 / flagged_amount"
+    ):
         FindingRef("R", "n", ResultType.VIOLATION, "S1", 0)
     assert ResultType.parse("明确违规") is ResultType.VIOLATION
     assert ResultType.parse("suspicious") is ResultType.SUSPICIOUS
     with pytest.raises(CaseRefusedError, match="result_type 'x'"):
         ResultType.parse("x")
+
+
+def test_refusals_read_zh_cn_first_then_english() -> None:
+    """A refusal is one line: the zh-CN sentence, " / ", the same in English."""
+    refused: list[CaseRefusedError] = []
+    for attempt in (
+        lambda: open_case("C9", Origin.FINDING, finding(), PARTIES, HOSPITAL, T0),
+        lambda: apply(opened(), Action.NOTIFY, OWNER, T0),
+        lambda: apply(opened(), Action.START, HOSPITAL, T0),
+        lambda: apply(opened(), Action.START, Actor("外地", Role.TREATMENT, frozenset({"1"})), T0),
+        lambda: apply(notified(), Action.EXPIRE, OWNER, T0),
+        lambda: apply(apply(notified(), Action.APPEAL, HOSPITAL, T0), Action.DECIDE, OWNER, T0),
+    ):
+        with pytest.raises(CaseRefusedError) as caught:
+            attempt()
+        refused.append(caught.value)
+    messages = [str(e) for e in refused]
+    assert messages[0] == (
+        "审核发现案件由就医地经办机构立案，院方（定点医药机构）不能立案 / "
+        "a 审核发现 case is opened by 就医地经办机构, not by 院方 (定点医药机构)"
+    )
+    assert messages[1].startswith(
+        "案件 C1：待审核状态下不能告知机构，告知机构须在以下状态办理：复审 / "
+    )
+    assert messages[2].startswith(
+        "案件 C1：开始初审由就医地经办机构办理，院方（定点医药机构）不能办理 / "
+    )
+    assert messages[3].startswith(
+        "外地（就医地经办机构）不代表本案件的就医地经办机构 440106，其代表 1 / "
+    )
+    assert messages[4].startswith("案件 C1：申诉期至 2025-10-16 止，2025-09-26 尚未届满 / ")
+    assert messages[5].startswith("案件 C1：请选择处理决定：")
+    assert all("\n" not in m and " / " in m for m in messages)
 
 
 def test_split_with_one_fen_left_goes_to_the_largest_remainder() -> None:

@@ -5,6 +5,7 @@ co-reviews (参保地). Demo data are SYNTHETIC."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import httpx
@@ -14,6 +15,8 @@ from sqlalchemy import func, select
 from medroam.services.uow import unit_of_work
 from medroam.store.case_tables import CaseEventRow, CaseRow
 from medroam.store.console_tables import OperationLogRow
+from tests.integration.test_cases_support import store_finding
+from tests.integration.test_clearing_support import World, at
 from tests.web.conftest import Console, csrf_of
 
 pytestmark = pytest.mark.db
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.db
 OWNER = "treatment_place-440100"
 CO_REVIEWER = "insured_place-110100"
 CASE_LINK = re.compile(r"/supervision/cases/(CS[0-9A-Za-z]+)")
+RULE_NUMBERS = itertools.count(1)
 
 
 def _count(console: Console, model: type) -> int:
@@ -29,12 +33,14 @@ def _count(console: Console, model: type) -> int:
 
 
 def open_case(console: Console, http: httpx.Client, **changes: str) -> httpx.Response:
+    """Open a case by the form; each on its own rule code (the console is shared by the
+    tests, and a second unended case on one settlement and rule is refused)."""
     token = csrf_of(http.get("/supervision").text)
     form = {
         "csrf_token": token,
         "origin": "finding",
         "setl_id": console.setl_id,
-        "rule_code": "GZ-DEMO-001",
+        "rule_code": f"GZ-DEMO-{next(RULE_NUMBERS):03d}",
         "rule_name": "重复收费（演示）",
         "result_type": "suspicious",
         "amount": "10.00",
@@ -108,6 +114,40 @@ def test_a_bad_decision_amount_is_shown_next_to_the_field(console: Console) -> N
         assert session.get(CaseRow, case_id).state == "re_review"  # type: ignore[union-attr]
 
 
+def test_an_upheld_decision_needs_no_amount(console: Console) -> None:
+    """SW1: a 北京 person in 广州, total 60.00 元 of which the funds paid 50.00 元. A
+    明确违规 case flagged 60.00 元 decided 维持 with the amount left empty recovers what
+    the funds can give back, 50.00 元, and the page says why; 部分维持 still needs an
+    amount. (The console's own settlement was paid from the personal account: nothing
+    for an upheld decision to recover, refused next to the amount field.)"""
+    World(console.engine).settle("SW1", "110100", "440100", at("2026-10-03"), {"310100": 5_000})
+    with console.login(OWNER) as http:
+        r = open_case(console, http, result_type="violation")
+        empty = CASE_LINK.search(r.headers["location"]).group(1)  # type: ignore[union-attr]
+        step(http, empty, "start")
+        step(http, empty, "escalate")
+        r = open_case(console, http, setl_id="SW1", result_type="violation", amount="60.00")
+        found = CASE_LINK.search(r.headers["location"])
+        assert found
+        case_id = found.group(1)
+        step(http, case_id, "start")
+        step(http, case_id, "escalate")
+        r = step(http, case_id, "decide", decision="partial", amount="")
+        assert r.status_code == 422 and "请填写金额（元）" in r.text
+        r = step(http, case_id, "decide", decision="upheld", amount="")
+        assert r.status_code == 303, r.text
+        page = http.get(f"/supervision/cases/{case_id}").text
+        decision = page.split('<td id="decision">')[1].split("</td>")[0]
+        assert decision.startswith("维持，") and "50.00" in decision
+        assert decision.endswith("（疑点金额超过基金可追回金额，按可追回金额追回）")
+        assert "按 50.00 元追回" in page.split('id="timeline"')[1]
+        r = step(http, empty, "decide", decision="upheld", amount="")
+        assert r.status_code == 422 and "可追回的金额为 0.00 元" in r.text
+    with unit_of_work(console.engine) as session:
+        row = session.get(CaseRow, case_id)
+        assert row is not None and (row.decision, row.decided_amount) == ("upheld", 5_000)
+
+
 def test_opening_form_errors_are_in_chinese_and_nothing_is_written(console: Console) -> None:
     before = _count(console, CaseRow)
     with console.login(OWNER) as http:
@@ -118,7 +158,16 @@ def test_opening_form_errors_are_in_chinese_and_nothing_is_written(console: Cons
         # a 协查 case is opened by the place of insurance, not by 广州
         r = open_case(console, http, origin="assist")
         assert r.status_code == 422 and "不在您可立案的经办范围内" in r.text
+        # the console's settlement is 25.00 元 in all
+        r = open_case(console, http, amount="25.01")
+        assert r.status_code == 422 and "疑点金额 25.01 元超过结算" in r.text
     assert _count(console, CaseRow) == before
+    with console.login(OWNER) as http:
+        first = open_case(console, http, rule_code="GZ-TWICE")
+        assert first.status_code == 303
+        r = open_case(console, http, rule_code="GZ-TWICE")
+        assert r.status_code == 422 and "规则 GZ-TWICE 已有未结案件 CS" in r.text
+    assert _count(console, CaseRow) == before + 1
 
 
 def test_the_co_reviewer_sees_the_case_but_may_not_start_it(console: Console) -> None:
@@ -191,38 +240,13 @@ def guangzhou_hospital(console: Console) -> str:
     )  # fmt: skip
 
 
-def store_finding(console: Console, period: str, **finding: object) -> int:
-    """One stored audit run of ``period`` with one finding (``AuditFindingRow`` columns);
-    the finding's id."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert
-
-    from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
-
-    now = datetime(2026, 12, 1, tzinfo=UTC)
-    run_id = f"AUD-web-{period}"
-    with unit_of_work(console.engine) as session:
-        session.execute(
-            insert(AuditRunRow).values(
-                run_id=run_id, period=period, started_at=now, finished_at=now,
-                rules=1, settlements=1, candidates=1, findings=1,
-            )
-        )  # fmt: skip
-        finding_id: int = session.execute(
-            insert(AuditFindingRow)
-            .values(run_id=run_id, period=period, **finding)
-            .returning(AuditFindingRow.finding_id)
-        ).scalar_one()
-    return finding_id
-
-
 def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
     """A stored after-settlement finding (5.00 yuan on the console's settlement) is
     listed for both places; the place of treatment opens a case from it in one click
-    (rule, amount and evidence carried over); the place of insurance may not (404)."""
+    (rule, amount and evidence carried over); the place of insurance may not (404). A
+    second click, while that case is open, is refused naming it, writing nothing."""
     finding_id = store_finding(
-        console, "2099-01", rule_code="GZ10000201001000", rule_name="超限定单价",
+        console.engine, "2099-01", rule_code="GZ10000201001000", rule_name="超限定单价",
         mechanism="price_cap", result_type="suspicious", severity="medium",
         setl_id=console.setl_id, mdtrt_id="M", psn_no="P",
         fixmedins_code=guangzhou_hospital(console), treatment_region="440100",
@@ -243,6 +267,16 @@ def test_a_finding_of_the_audit_becomes_a_case(console: Console) -> None:
         assert r.status_code == 303, r.text
         case_page = http.get(r.headers["location"]).text
         assert "GZ10000201001000 超限定单价" in case_page and "5.00" in case_page
+        case_id = r.headers["location"].rsplit("/", 1)[1]
+        before = _count(console, CaseRow)
+        again = http.post(f"/supervision/findings/{finding_id}/case", data={"csrf_token": token})
+        assert again.status_code == 422
+        assert f"规则 GZ10000201001000 已有未结案件 {case_id}，不能重复立案" in again.text
+        assert _count(console, CaseRow) == before
+    with unit_of_work(console.engine) as session:
+        row = session.get(CaseRow, case_id)
+        assert row is not None and row.evidence["evidence"] == {"cap": "25000000"}
+        assert row.evidence["finding_id"] == str(finding_id)
 
 
 def test_an_institution_finding_is_listed_without_a_settlement(console: Console) -> None:
@@ -252,7 +286,7 @@ def test_an_institution_finding_is_listed_without_a_settlement(console: Console)
     region (the finding has none)."""
     code = guangzhou_hospital(console)
     finding_id = store_finding(
-        console, "2099-02", rule_code="ZB30000201001000",
+        console.engine, "2099-02", rule_code="ZB30000201001000",
         rule_name="DRG 高套病组信号（MCC/CC 占比）", mechanism="drg_upcoding",
         result_type="suspicious", severity="2", setl_id="", mdtrt_id="", psn_no="",
         fixmedins_code=code, treatment_region="440100", insured_region="", amount=0,
@@ -266,6 +300,11 @@ def test_an_institution_finding_is_listed_without_a_settlement(console: Console)
         assert 'href="/settlements/"' not in page
         assert f'id="case-from-{finding_id}"' not in page
         assert "<td>—</td>" in row
+        forged = http.post(
+            f"/supervision/findings/{finding_id}/case", data={"csrf_token": csrf_of(page)}
+        )
+        assert forged.status_code == 422 and "是机构级疑点，没有单笔结算" in forged.text
+        assert "请手工立案" in forged.text
     with console.login(CO_REVIEWER) as http:
         page = http.get("/supervision", params={"finding_period": "2099-02"}).text
         assert "DRG 高套病组信号" not in page

@@ -2,6 +2,8 @@
 
     medroam audit run --period 2026-10 [--db URL]
     medroam audit findings --period 2026-10 [--rule CODE] [--csv FILE] [--db URL]
+        (each finding with its id, for ``medroam case open --finding ID``; the CSV file
+        also has its evidence as JSON)
     medroam audit scores --period 2026-10 [--months 3] [--top 20] [--db URL]
 
 Amounts are yuan with two decimals; findings are stored with their evidence (see
@@ -11,6 +13,7 @@ Amounts are yuan with two decimals; findings are stored with their evidence (see
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -86,14 +89,18 @@ def findings(
     period: PeriodOpt,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule code.")] = None,
     to_csv: Annotated[
-        Path | None, typer.Option("--csv", help="Write every finding to this CSV file.")
+        Path | None,
+        typer.Option("--csv", help="Write every finding, with its evidence, to this CSV file."),
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """List the stored findings of a month (``audit run`` first)."""
+    """List the stored findings of a month (``audit run`` first), each with its id (疑点ID):
+    ``medroam case open --finding ID`` opens a case from one."""
     from medroam.services.audit_run import findings_for_period
 
     _check_period(period)
+    if to_csv is not None:
+        _check_csv_path(to_csv)
     engine = _engine(db)
     try:
         rows = [r for r in findings_for_period(engine, period) if rule in (None, r["rule_code"])]
@@ -113,6 +120,7 @@ def findings(
         return f"{code} {found.name}" if found else code
 
     header = [
+        "疑点ID",
         "规则编码",
         "规则名称",
         "结算ID",
@@ -125,20 +133,23 @@ def findings(
     ]
     values = [
         [
-            r["rule_code"], r["rule_name"], r["setl_id"], r["mdtrt_id"], r["fixmedins_code"],
+            r["finding_id"], r["rule_code"], r["rule_name"], r["setl_id"], r["mdtrt_id"],
+            r["fixmedins_code"],
             region(r["insured_region"]), region(r["treatment_region"]),
             _yuan(int(r["amount"])), r["content"],
         ]
         for r in rows
     ]  # fmt: skip
     if to_csv is not None:
-        if to_csv.is_dir():
-            fail(f"--csv: {to_csv} is a directory")
-        with to_csv.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(values)
-        console.print(f"{len(values):,} findings written to {to_csv}")
+        evidence = [json.dumps(r["evidence"], ensure_ascii=False, sort_keys=True) for r in rows]
+        try:
+            with to_csv.open("w", encoding="utf-8-sig", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow([*header, "证据（JSON）"])
+                writer.writerows([*v, e] for v, e in zip(values, evidence, strict=True))
+        except OSError as exc:
+            fail(f"--csv：无法写入 {to_csv}（{exc.strerror}） / --csv: cannot write {to_csv}")
+        console.print(f"{len(values):,} 条疑点已写入 {to_csv} / findings written")
         return
     t = Table(title=f"疑点 findings {period}", title_justify="left")
     for h in header:
@@ -148,6 +159,17 @@ def findings(
     console.print(t)
     if len(values) > 200:
         console.print(f"showing 200 of {len(values):,}; use --csv for all")
+    console.print(
+        "按疑点立案 / open a case: medroam case open --finding 疑点ID --actor … --role 就医地 …"
+    )
+
+
+def _check_csv_path(path: Path) -> None:
+    """Refuse, before any work, a CSV path that cannot be a new file."""
+    if path.is_dir():
+        fail(f"--csv：{path} 是目录，请给出文件名 / --csv: {path} is a directory")
+    if not path.parent.is_dir():
+        fail(f"--csv：目录 {path.parent} 不存在 / --csv: directory {path.parent} does not exist")
 
 
 @app.command("evaluate")

@@ -1,5 +1,8 @@
 """Supervision case commands (监管案件): ``medroam case open | show | list | move``.
 
+``open`` takes a stored audit finding (``--finding ID``, as the console's 立案 button)
+or the finding by hand (``--setl-id`` … ``--amount``).
+
 Every command opens the database given by ``--db`` (default env ``MEDROAM_DB``, else
 ``sqlite:///./medroam.db``), migrates it and runs one service call. Who acts is given by
 ``--actor`` (a name), ``--role`` (treatment 就医地 / insurance 参保地 / institution 机构)
@@ -21,7 +24,7 @@ from rich.table import Table
 from medroam.cli.common import DbOpt, console, fail
 
 if TYPE_CHECKING:
-    from medroam.domain.cases import Actor
+    from medroam.domain.cases import Actor, FindingRef
     from medroam.services.cases import CaseView
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -64,7 +67,9 @@ def _now(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--at: {value!r} is not an ISO 8601 date-time")
+        fail(
+            f"--at：{value!r} 不是 ISO 8601 日期时间 / --at: {value!r} is not an ISO 8601 date-time"
+        )
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
 
 
@@ -72,13 +77,19 @@ def _actor(name: str, role: str, acts_for: list[str]) -> Actor:
     from medroam.domain.cases import Actor, Role
 
     if not name.strip():
-        fail("--actor: a name is needed")
+        fail("--actor：请填写办理人姓名 / --actor: a name is needed")
     try:
         parsed = Role(_ROLE_ALIASES.get(role, role))
     except ValueError:
-        fail(f"--role: {role!r} is not treatment, insurance or institution")
+        fail(
+            f"--role：{role!r} 应为 treatment（就医地）、insurance（参保地）或 institution（机构）"
+            f" / --role: {role!r} is not treatment, insurance or institution"
+        )
     if not acts_for:
-        fail("--acts-for: give the region or institution code the actor acts for")
+        fail(
+            "--acts-for：请填写办理人代表的地区或机构编码 / "
+            "--acts-for: give the region or institution code the actor acts for"
+        )
     return Actor(name.strip(), parsed, frozenset(acts_for))
 
 
@@ -88,7 +99,7 @@ def _fen(value: str, option: str) -> int:
     try:
         return yuan_to_fen(value, field=option)
     except MoneyError as exc:
-        fail(str(exc))
+        fail(f"{option}：金额应为元，最多两位小数，例如 1200.50 / {exc}")
 
 
 def _call(db: str | None, action: Any) -> Any:
@@ -103,7 +114,10 @@ def _call(db: str | None, action: Any) -> Any:
     try:
         engine = make_engine(url)
     except ArgumentError:
-        fail(f"--db: {url!r} is not a database URL (e.g. sqlite:///./medroam.db)")
+        fail(
+            f"--db：{url!r} 不是数据库地址（例如 sqlite:///./medroam.db） / "
+            f"--db: {url!r} is not a database URL"
+        )
     try:
         upgrade(engine)
         return action(engine)
@@ -111,7 +125,10 @@ def _call(db: str | None, action: Any) -> Any:
         fail(str(exc))
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        fail(f"database {url}: {first[0] if first else type(exc).__name__}", code=1)
+        fail(
+            f"数据库 {url} 出错 / database {url}: {first[0] if first else type(exc).__name__}",
+            code=1,
+        )
     finally:
         engine.dispose()
 
@@ -152,6 +169,7 @@ def _as_dict(view: CaseView) -> dict[str, Any]:
         "appeal_deadline": c.appeal_deadline.isoformat() if c.appeal_deadline else None,
         "decision": c.decision.value if c.decision else None,
         "decided_amount_fen": c.decided_amount,
+        "decision_capped": c.upheld_capped,
         "posting_id": view.posting_id,
         "history": [
             {
@@ -172,10 +190,20 @@ def _as_dict(view: CaseView) -> dict[str, Any]:
     }
 
 
+def _decision_text(view: CaseView) -> str:
+    from medroam.domain.cases import DECISION_LABELS
+
+    c = view.case
+    if c.decision is None:
+        return "—"
+    if c.upheld_capped:
+        return f"{DECISION_LABELS[c.decision]}（疑点金额超过基金可追回金额，按可追回金额追回）"
+    return DECISION_LABELS[c.decision]
+
+
 def _print_case(view: CaseView) -> None:
     from medroam.domain.cases import (
         ACTION_LABELS,
-        DECISION_LABELS,
         ORIGIN_LABELS,
         RESULT_TYPE_LABELS,
         ROLE_LABELS,
@@ -201,7 +229,7 @@ def _print_case(view: CaseView) -> None:
             if c.appeal_deadline
             else "—",
         ),
-        ("处理决定", DECISION_LABELS[c.decision] if c.decision else "—"),
+        ("处理决定", _decision_text(view)),
         ("决定金额(元)", _yuan(c.decided_amount)),
     ]
     for key, value in rows:
@@ -227,38 +255,47 @@ def _print_case(view: CaseView) -> None:
         console.print(adj)
 
 
-@app.command("open")
-def open_(
-    setl_id: Annotated[str, typer.Option("--setl-id", help="The settlement (结算ID).")],
-    rule_code: Annotated[str, typer.Option("--rule-code", help="Rule code (规则编码).")],
-    rule_name: Annotated[str, typer.Option("--rule-name", help="Rule name (规则名称).")],
-    result_type: Annotated[
-        str, typer.Option("--result-type", help="明确违规 (violation) or 可疑 (suspicious).")
-    ],
-    amount: Annotated[str, typer.Option("--amount", help="Flagged amount in yuan.")],
-    actor: ActorOpt,
-    role: RoleOpt,
-    acts_for: ActsForOpt,
-    assist: Annotated[
-        bool, typer.Option("--assist", help="A 协查 case opened by the place of insurance.")
-    ] = False,
-    evidence: Annotated[str, typer.Option("--evidence", help="Evidence as a JSON object.")] = "{}",
-    note: NoteOpt = "",
-    as_json: JsonOpt = False,
-    db: DbOpt = None,
-    at: AtOpt = None,
-) -> None:
-    """Open a case on a settlement (立案)."""
-    from medroam.domain.cases import CaseRefusedError, FindingRef, Origin, ResultType
+def _hand_finding(
+    setl_id: str | None,
+    rule_code: str | None,
+    rule_name: str | None,
+    result_type: str | None,
+    amount: str | None,
+    evidence: str | None,
+) -> FindingRef:
+    """The finding of a case opened by hand, from the options; one clear line if not."""
+    from medroam.domain.cases import CaseRefusedError, FindingRef, ResultType
 
+    if (
+        setl_id is None
+        or rule_code is None
+        or rule_name is None
+        or result_type is None
+        or (amount is None)
+    ):
+        given = {
+            "--setl-id": setl_id,
+            "--rule-code": rule_code,
+            "--rule-name": rule_name,
+            "--result-type": result_type,
+            "--amount": amount,
+        }
+        missing = [option for option, value in given.items() if value is None]
+        fail(
+            f"请指定 --finding 疑点ID，或手工立案时指定 {'、'.join(missing)} / "
+            f"give --finding ID, or {', '.join(missing)} to open a case by hand"
+        )
     try:
-        parsed_evidence = json.loads(evidence)
+        parsed_evidence = json.loads(evidence or "{}")
     except json.JSONDecodeError as exc:
-        fail(f"--evidence: not JSON ({exc.msg} at character {exc.pos})")
+        fail(
+            f"--evidence：不是 JSON（第 {exc.pos} 个字符） / "
+            f"--evidence: not JSON ({exc.msg} at character {exc.pos})"
+        )
     if not isinstance(parsed_evidence, dict):
-        fail("--evidence: must be a JSON object")
+        fail("--evidence：须为 JSON 对象 / --evidence: must be a JSON object")
     try:
-        finding = FindingRef(
+        return FindingRef(
             rule_code.strip(),
             rule_name.strip(),
             ResultType.parse(result_type),
@@ -268,22 +305,97 @@ def open_(
         )
     except CaseRefusedError as exc:
         fail(str(exc))
+
+
+@app.command("open")
+def open_(
+    actor: ActorOpt,
+    role: RoleOpt,
+    acts_for: ActsForOpt,
+    finding_id: Annotated[
+        int | None,
+        typer.Option(
+            "--finding",
+            help="Open from a stored audit finding (its id, `medroam audit findings`): its "
+            "settlement, rule, result type, amount and evidence.",
+            show_default=False,
+        ),
+    ] = None,
+    setl_id: Annotated[
+        str | None, typer.Option("--setl-id", help="The settlement (结算ID).", show_default=False)
+    ] = None,
+    rule_code: Annotated[
+        str | None, typer.Option("--rule-code", help="Rule code (规则编码).", show_default=False)
+    ] = None,
+    rule_name: Annotated[
+        str | None, typer.Option("--rule-name", help="Rule name (规则名称).", show_default=False)
+    ] = None,
+    result_type: Annotated[
+        str | None,
+        typer.Option(
+            "--result-type", help="明确违规 (violation) or 可疑 (suspicious).", show_default=False
+        ),
+    ] = None,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Flagged amount in yuan.", show_default=False)
+    ] = None,
+    assist: Annotated[
+        bool, typer.Option("--assist", help="A 协查 case opened by the place of insurance.")
+    ] = False,
+    evidence: Annotated[
+        str | None,
+        typer.Option("--evidence", help="Evidence as a JSON object.", show_default=False),
+    ] = None,
+    note: NoteOpt = "",
+    as_json: JsonOpt = False,
+    db: DbOpt = None,
+    at: AtOpt = None,
+) -> None:
+    """Open a case (立案): from an audit finding (--finding), or by hand on a settlement."""
+    from medroam.domain.cases import Origin
+
+    if finding_id is not None:
+        by_hand = {
+            "--setl-id": setl_id,
+            "--rule-code": rule_code,
+            "--rule-name": rule_name,
+            "--result-type": result_type,
+            "--amount": amount,
+            "--evidence": evidence,
+            "--assist": True if assist else None,
+        }
+        extra = [option for option, value in by_hand.items() if value is not None]
+        if extra:
+            fail(
+                f"--finding：结算、规则、结果类型、金额和证据取自审核疑点，不能同时指定 "
+                f"{'、'.join(extra)} / --finding takes them from the finding; "
+                f"drop {', '.join(extra)}"
+            )
+    # what the case is about: a stored finding's id, or the finding given by hand
+    source: int | FindingRef = (
+        finding_id
+        if finding_id is not None
+        else _hand_finding(setl_id, rule_code, rule_name, result_type, amount, evidence)
+    )
+    origin = Origin.ASSIST if assist else Origin.FINDING
     who = _actor(actor, role, acts_for)
     moment = _now(at)
 
     def action(engine: Any) -> CaseView:
         from medroam.services import cases
 
-        origin = Origin.ASSIST if assist else Origin.FINDING
+        if isinstance(source, int):
+            return cases.open_from_finding(engine, source, actor=who, at=moment, note=note)
         return cases.open_new(
-            engine, origin=origin, finding=finding, actor=who, at=moment, note=note
+            engine, origin=origin, finding=source, actor=who, at=moment, note=note
         )
 
     view = _call(db, action)
     if as_json:
         typer.echo(json.dumps(_as_dict(view), ensure_ascii=False, indent=2))
         return
-    console.print(f"已立案 {view.case.case_id}")
+    origin_text = f"（审核疑点 {finding_id}）" if finding_id is not None else ""
+    console.print(f"已立案 {view.case.case_id}{origin_text}")
     _print_case(view)
 
 
@@ -328,7 +440,8 @@ def list_(
     try:
         wanted = CaseState(state) if state else None
     except ValueError:
-        fail(f"--state: {state!r} is not one of {', '.join(s.value for s in CaseState)}")
+        names = ", ".join(f"{s.value}（{STATE_LABELS[s]}）" for s in CaseState)
+        fail(f"--state：{state!r} 不是案件状态，应为 {names} / --state: {state!r} is not a state")
 
     def action(engine: Any) -> list[CaseView]:
         from medroam.services import cases
@@ -387,7 +500,12 @@ def move(
     ] = None,
     amount: Annotated[
         str | None,
-        typer.Option("--amount", help="Decided amount in yuan.", show_default=False),
+        typer.Option(
+            "--amount",
+            help="Decided amount in yuan: needed for partial; upheld takes the flagged "
+            "amount (at most what the funds can still give back) and may leave it out.",
+            show_default=False,
+        ),
     ] = None,
     appeal_days: Annotated[
         int, typer.Option("--appeal-days", help="Appeal window in working days.")
@@ -410,17 +528,21 @@ def move(
     try:
         parsed_step = Action(step)
     except ValueError:
-        fail(
-            f"step {step!r} is not one of {', '.join(a.value for a in Action if a.value != 'open')}"
+        names = ", ".join(
+            f"{a.value}（{ACTION_LABELS[a]}）" for a in Action if a is not Action.OPEN
         )
+        fail(f"步骤 {step!r} 应为 {names} 之一 / step {step!r} is not one of them")
     try:
         parsed_decision = Decision(decision) if decision else None
     except ValueError:
-        fail(f"--decision: {decision!r} is not upheld, partial or withdrawn")
+        fail(
+            f"--decision：{decision!r} 应为 upheld（维持）、partial（部分维持）或 withdrawn（撤销）"
+            f" / --decision: {decision!r} is not upheld, partial or withdrawn"
+        )
     try:
         params = CaseParams(appeal_days, violation_skips_appeal)
     except ValueError as exc:
-        fail(f"--appeal-days: {exc}")
+        fail(f"--appeal-days：{exc}")
     fen = _fen(amount, "--amount") if amount is not None else None
     who = _actor(actor, role, acts_for)
     moment = _now(at)

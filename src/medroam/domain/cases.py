@@ -22,15 +22,17 @@ institution codes; an actor acting for the wrong party, a wrong role or a step o
 order is refused with :class:`CaseRefusedError` naming what was expected.
 
 Money: the decided amount (at most the flagged amount and at most what the funds paid
-for the settlement) is split over the settlement's fund split by ``fund_pay_type``, pro
-rata with the largest remainder so the parts sum to the fen (:func:`split_pro_rata`).
+for the settlement less what earlier decisions took back) is split over the fund split
+by ``fund_pay_type``, pro rata with the largest remainder so the parts sum to the fen
+(:func:`split_pro_rata`). An upheld decision takes the flagged amount, or what the funds
+can still give back when that is less (:func:`upheld_amount`), the reason in its note.
 Fines (罚款) are not part of a case's money and never a clearing item.
 Pure: no I/O; timestamps are aware datetimes, days are China (UTC+8) dates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -43,7 +45,13 @@ CHINA = timezone(timedelta(hours=8), "CST")
 
 
 class CaseRefusedError(ValueError):
-    """A case operation that the workflow does not allow; the message says why."""
+    """A case operation that the workflow does not allow; the message says why, in
+    zh-CN first and English after (:func:`refusal`)."""
+
+
+def refusal(zh: str, en: str) -> CaseRefusedError:
+    """A refusal told in zh-CN first, then in English: ``"zh / en"``."""
+    return CaseRefusedError(f"{zh} / {en}")
 
 
 class CaseState(StrEnum):
@@ -99,8 +107,9 @@ class ResultType(StrEnum):
         for member, label in RESULT_TYPE_LABELS.items():
             if value in (member.value, label):
                 return member
-        raise CaseRefusedError(
-            f"result_type {value!r} is not 明确违规 (violation) or 可疑 (suspicious)"
+        raise refusal(
+            f"结果类型 {value!r} 应为 明确违规 (violation) 或 可疑 (suspicious)",
+            f"result_type {value!r} is not 明确违规 (violation) or 可疑 (suspicious)",
         )
 
 
@@ -253,6 +262,7 @@ class CaseParams:
     def __post_init__(self) -> None:
         if not 1 <= self.appeal_working_days <= 90:
             raise ValueError(
+                f"申诉期限应为 1 至 90 个工作日，收到 {self.appeal_working_days} / "
                 f"appeal_working_days must be 1..90 working days, got {self.appeal_working_days}"
             )
 
@@ -283,12 +293,14 @@ class FindingRef:
 
     def __post_init__(self) -> None:
         if not self.rule_code.strip():
-            raise CaseRefusedError("rule_code must not be empty")
+            raise refusal("规则编码不能为空", "rule_code must not be empty")
         if not self.setl_id.strip():
-            raise CaseRefusedError("setl_id must not be empty")
+            raise refusal("结算ID不能为空", "setl_id must not be empty")
         if self.flagged_amount <= 0:
-            raise CaseRefusedError(
-                f"flagged_amount must be a positive number of fen, got {self.flagged_amount}"
+            amount = format_yuan(self.flagged_amount)
+            raise refusal(
+                f"疑点金额应大于 0 元，收到 {amount} 元",
+                f"flagged_amount must be positive, got {amount} 元",
             )
 
 
@@ -329,6 +341,16 @@ class Case:
     decided_amount: int | None = None
     history: tuple[Transition, ...] = ()
 
+    @property
+    def upheld_capped(self) -> bool:
+        """An upheld decision that recovers less than the flagged amount: the funds could
+        give back no more (:func:`upheld_amount`)."""
+        return (
+            self.decision is Decision.UPHELD
+            and self.decided_amount is not None
+            and self.decided_amount < self.finding.flagged_amount
+        )
+
 
 def actions_for(state: CaseState, role: Role) -> list[Action]:
     """The steps ``role`` may take on a case in ``state`` (in workflow order); a screen
@@ -338,7 +360,9 @@ def actions_for(state: CaseState, role: Role) -> list[Action]:
 
 def china_day(at: datetime) -> date:
     if at.tzinfo is None or at.utcoffset() is None:
-        raise CaseRefusedError(f"timestamp {at.isoformat()} must be timezone-aware")
+        raise refusal(
+            f"时间 {at.isoformat()} 须带时区", f"timestamp {at.isoformat()} must be timezone-aware"
+        )
     return at.astimezone(CHINA).date()
 
 
@@ -353,9 +377,12 @@ def _party_of(role: Role, parties: Parties) -> str:
 def _check_acts_for(actor: Actor, parties: Parties) -> None:
     party = _party_of(actor.role, parties)
     if party not in actor.acts_for:
-        raise CaseRefusedError(
-            f"{actor.name} ({ROLE_LABELS[actor.role]}) does not act for {party}, "
-            f"the case's {ROLE_LABELS[actor.role]}; acts for {sorted(actor.acts_for)}"
+        label = ROLE_LABELS[actor.role]
+        raise refusal(
+            f"{actor.name}（{label}）不代表本案件的{label} {party}，"
+            f"其代表 {'、'.join(sorted(actor.acts_for))}",
+            f"{actor.name} ({label}) does not act for {party}, "
+            f"the case's {label}; acts for {sorted(actor.acts_for)}",
         )
 
 
@@ -367,17 +394,45 @@ def open_case(
     actor: Actor,
     at: datetime,
     note: str = "",
+    *,
+    medfee: int | None = None,
+    unended: Sequence[str] = (),
 ) -> Case:
     """A new case in state ``open``: from a finding by the place of treatment, or a 协查
-    case by the place of insurance."""
+    case by the place of insurance.
+
+    ``medfee`` is the settlement's total (medfee_sumamt, fen): the flagged amount may not
+    exceed it. ``unended`` are the ids of the cases on the same settlement and rule code
+    that have not ended (not cleared, closed or referred): while one is, no second case
+    is opened. Example: on a settlement of 1,315.08 元, a flagged 99,999,999.00 元 is
+    refused, 1,315.08 元 is not.
+    """
     china_day(at)
     expected = Role.TREATMENT if origin is Origin.FINDING else Role.INSURANCE
     if actor.role is not expected:
-        raise CaseRefusedError(
+        raise refusal(
+            f"{ORIGIN_LABELS[origin]}案件由{ROLE_LABELS[expected]}立案，"
+            f"{actor.name}（{ROLE_LABELS[actor.role]}）不能立案",
             f"a {ORIGIN_LABELS[origin]} case is opened by {ROLE_LABELS[expected]}, "
-            f"not by {actor.name} ({ROLE_LABELS[actor.role]})"
+            f"not by {actor.name} ({ROLE_LABELS[actor.role]})",
         )
     _check_acts_for(actor, parties)
+    setl = finding.setl_id
+    if medfee is not None and finding.flagged_amount > medfee:
+        flagged, total = format_yuan(finding.flagged_amount), format_yuan(medfee)
+        raise refusal(
+            f"疑点金额 {flagged} 元超过结算 {setl} 的医疗费总额 {total} 元，不能立案",
+            f"flagged amount {flagged} 元 is above settlement {setl}'s total "
+            f"(medfee_sumamt) {total} 元",
+        )
+    if unended:
+        ids = "、".join(unended)
+        raise refusal(
+            f"结算 {setl} 的规则 {finding.rule_code} 已有未结案件 {ids}，不能重复立案；"
+            "请在该案件中办理",
+            f"settlement {setl} already has a case for rule {finding.rule_code} that has not "
+            f"ended: {', '.join(unended)}",
+        )
     opened = Transition(Action.OPEN, actor.name, actor.role, at, None, CaseState.OPEN, note)
     return Case(case_id, origin, finding, parties, CaseState.OPEN, at, history=(opened,))
 
@@ -397,31 +452,43 @@ def apply(
 ) -> Case:
     """The case after ``action`` by ``actor`` at ``at``; :class:`CaseRefusedError` if not allowed.
 
-    ``decide`` needs ``decision`` and, unless withdrawn, ``amount`` (fen, ≤ the flagged
-    amount and ≤ ``fund_paid``, what the funds paid for the settlement).
+    ``decide`` needs ``decision``. Partial needs ``amount`` (fen, below the flagged
+    amount and ≤ ``fund_paid``, what the funds paid for the settlement less what earlier
+    decisions took back); upheld takes :func:`upheld_amount` (``amount`` may be left out,
+    and is refused if it differs), and when that is less than the flagged amount the
+    reason is added to the step's note in zh-CN; withdrawn takes nothing.
     """
     day = china_day(at)
     if action not in _RULES:
-        raise CaseRefusedError(f"case {case.case_id}: {action.value} is not a step of an open case")
+        raise refusal(
+            f"案件 {case.case_id}：{ACTION_LABELS[action]} 不是已立案案件的办理步骤",
+            f"case {case.case_id}: {action.value} is not a step of an open case",
+        )
     sources, roles, target = _RULES[action]
     label = ACTION_LABELS[action]
     if case.state not in sources:
         allowed = ", ".join(f"{s.value} ({STATE_LABELS[s]})" for s in sorted(sources))
-        raise CaseRefusedError(
+        allowed_zh = "、".join(STATE_LABELS[s] for s in sorted(sources))
+        raise refusal(
+            f"案件 {case.case_id}：{STATE_LABELS[case.state]}状态下不能{label}，"
+            f"{label}须在以下状态办理：{allowed_zh}",
             f"case {case.case_id}: cannot {action.value} ({label}) in state "
-            f"{case.state.value} ({STATE_LABELS[case.state]}); allowed from: {allowed}"
+            f"{case.state.value} ({STATE_LABELS[case.state]}); allowed from: {allowed}",
         )
     if actor.role not in roles:
         who = "、".join(ROLE_LABELS[r] for r in sorted(roles))
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {case.case_id}：{label}由{who}办理，{actor.name}（{ROLE_LABELS[actor.role]}）"
+            "不能办理",
             f"case {case.case_id}: {action.value} ({label}) is for {who}, not for "
-            f"{actor.name} ({ROLE_LABELS[actor.role]})"
+            f"{actor.name} ({ROLE_LABELS[actor.role]})",
         )
     _check_acts_for(actor, case.parties)
     if case.history and at < case.history[-1].at:
-        raise CaseRefusedError(
-            f"case {case.case_id}: {at.isoformat()} is before the last step "
-            f"({case.history[-1].at.isoformat()})"
+        last = case.history[-1].at.isoformat()
+        raise refusal(
+            f"案件 {case.case_id}：时间 {at.isoformat()} 早于上一步（{last}）",
+            f"case {case.case_id}: {at.isoformat()} is before the last step ({last})",
         )
     changes: dict[str, Any] = {}
     new_state = target if target is not None else case.state
@@ -430,32 +497,64 @@ def apply(
     elif action is Action.APPEAL:
         deadline = case.appeal_deadline
         if deadline is not None and day > deadline:
-            raise CaseRefusedError(
+            raise refusal(
+                f"案件 {case.case_id}：申诉期已于 {deadline.isoformat()} 届满（告知后 "
+                f"{params.appeal_working_days} 个工作日），{day.isoformat()} 申诉已逾期",
                 f"case {case.case_id}: the appeal window closed on {deadline.isoformat()} "
                 f"({params.appeal_working_days} working days after notice); "
-                f"{day.isoformat()} is too late"
+                f"{day.isoformat()} is too late",
             )
     elif action is Action.EXPIRE:
         deadline = case.appeal_deadline
         if deadline is not None and day <= deadline:
-            raise CaseRefusedError(
+            raise refusal(
+                f"案件 {case.case_id}：申诉期至 {deadline.isoformat()} 止，"
+                f"{day.isoformat()} 尚未届满",
                 f"case {case.case_id}: the appeal window is open until {deadline.isoformat()}; "
-                f"it cannot expire on {day.isoformat()}"
+                f"it cannot expire on {day.isoformat()}",
             )
     elif action is Action.DECIDE:
-        changes.update(_decide(case, decision, amount, fund_paid, params))
+        outcome, reason = _decide(case, decision, amount, fund_paid, params)
+        changes.update(outcome)
+        note = "；".join(text for text in (note, reason) if text)
     elif action in (Action.DEDUCT, Action.RECOVER) and not case.decided_amount:
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {case.case_id}：处理决定为撤销，没有可{label}的金额，请结案",
             f"case {case.case_id}: nothing to {action.value} ({label}): the decision "
-            "withdrew the case; close it instead"
+            "withdrew the case; close it instead",
         )
     elif action is Action.CLOSE and case.decided_amount:
-        raise CaseRefusedError(
-            f"case {case.case_id}: a decided amount of {format_yuan(case.decided_amount)} 元 "
-            "must be deducted (拒付) or recovered (追回) before the case ends"
+        decided = format_yuan(case.decided_amount)
+        raise refusal(
+            f"案件 {case.case_id}：决定金额 {decided} 元须先拒付或追回，不能结案",
+            f"case {case.case_id}: a decided amount of {decided} 元 "
+            "must be deducted (拒付) or recovered (追回) before the case ends",
         )
     step = Transition(action, actor.name, actor.role, at, case.state, new_state, note)
     return replace(case, state=new_state, history=(*case.history, step), **changes)
+
+
+def upheld_amount(flagged: int, recoverable: int | None) -> int:
+    """What an upheld decision takes back (fen): the flagged amount, or what the funds can
+    still give back for the settlement (``recoverable``: what they paid less what earlier
+    decisions took back) when that is less; ``None`` means unknown, the flagged amount.
+
+    Worked example: flagged 1,223.46 元 (122,346 fen) on a settlement whose funds paid
+    400.00 元 (40,000 fen), nothing taken back before: min(122,346, 40,000) = 40,000, an
+    upheld decision recovers 400.00 元. Had the funds paid 2,000.00 元, it would recover
+    the whole 1,223.46 元.
+    """
+    return flagged if recoverable is None else min(flagged, max(recoverable, 0))
+
+
+def capped_reason(flagged: int, recovered: int, setl_id: str) -> str:
+    """Why an upheld decision recovers less than the flagged amount (zh-CN, for the
+    decision's note)."""
+    return (
+        f"维持：疑点金额 {format_yuan(flagged)} 元超过基金可追回金额 {format_yuan(recovered)} 元"
+        f"（基金为结算 {setl_id} 支付的金额减去此前处理决定已追回的部分），"
+        f"按 {format_yuan(recovered)} 元追回"
+    )
 
 
 def _decide(
@@ -464,48 +563,88 @@ def _decide(
     amount: int | None,
     fund_paid: int | None,
     params: CaseParams,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
+    """The decision's changes to the case, and the reason of a capped upheld decision
+    (else "")."""
     cid = case.case_id
     if decision is None:
-        raise CaseRefusedError(
-            f"case {cid}: decide needs a decision (upheld / partial / withdrawn)"
+        raise refusal(
+            f"案件 {cid}：请选择处理决定：维持 (upheld)、部分维持 (partial) 或撤销 (withdrawn)",
+            f"case {cid}: decide needs a decision (upheld / partial / withdrawn)",
         )
     if decision is Decision.WITHDRAWN:
         if amount:
-            raise CaseRefusedError(f"case {cid}: a withdrawn case has no amount, got {amount} fen")
-        return {"decision": decision, "decided_amount": 0}
+            raise refusal(
+                f"案件 {cid}：撤销决定没有金额，收到 {format_yuan(amount)} 元",
+                f"case {cid}: a withdrawn case has no amount, got {format_yuan(amount)} 元",
+            )
+        return {"decision": decision, "decided_amount": 0}, ""
     if case.state is CaseState.INITIAL_REVIEW:
-        raise CaseRefusedError(
-            f"case {cid}: in 初审 a case can only be withdrawn; escalate it to 复审 first"
+        raise refusal(
+            f"案件 {cid}：初审阶段只能撤销；请先提交复审",
+            f"case {cid}: in 初审 a case can only be withdrawn; escalate it to 复审 first",
         )
     if case.state is CaseState.RE_REVIEW and not (
         case.finding.result_type is ResultType.VIOLATION and params.violation_skips_appeal
     ):
-        raise CaseRefusedError(
-            f"case {cid}: a {RESULT_TYPE_LABELS[case.finding.result_type]} case goes to the "
-            "institution for appeal (notify) before a decision"
+        kind = RESULT_TYPE_LABELS[case.finding.result_type]
+        raise refusal(
+            f"案件 {cid}：{kind}案件须先告知机构、给予申诉机会，再作处理决定",
+            f"case {cid}: a {kind} case goes to the institution for appeal (notify) "
+            "before a decision",
         )
-    if amount is None or amount <= 0:
-        raise CaseRefusedError(f"case {cid}: a {decision.value} decision needs a positive amount")
     flagged = case.finding.flagged_amount
+    setl = case.finding.setl_id
+    if decision is Decision.UPHELD:
+        due = upheld_amount(flagged, fund_paid)
+        if due <= 0:
+            raise refusal(
+                f"案件 {cid}：基金为结算 {setl} 可追回的金额为 0.00 元（基金支付减去此前处理决定"
+                "已追回的部分），维持决定没有可追回的金额；请撤销 (withdrawn)",
+                f"case {cid}: the funds have nothing left to give back for settlement {setl}; "
+                "withdraw the case instead",
+            )
+        if amount is not None and amount != due:
+            why = ""
+            if due < flagged:
+                why = (
+                    f"（疑点金额 {format_yuan(flagged)} 元超过基金可追回金额 "
+                    f"{format_yuan(due)} 元）"
+                )
+            raise refusal(
+                f"案件 {cid}：维持决定按 {format_yuan(due)} 元处理{why}，不能认定为 "
+                f"{format_yuan(amount)} 元；请不填金额，或改用部分维持 (partial)",
+                f"case {cid}: an upheld decision takes {format_yuan(due)} 元 (the flagged amount "
+                f"{format_yuan(flagged)} 元, at most what the funds can give back), not "
+                f"{format_yuan(amount)} 元; leave the amount out or use partial",
+            )
+        reason = "" if due == flagged else capped_reason(flagged, due, setl)
+        return {"decision": decision, "decided_amount": due}, reason
+    if amount is None or amount <= 0:
+        raise refusal(
+            f"案件 {cid}：部分维持决定须有大于 0 的认定金额",
+            f"case {cid}: a partial decision needs a positive amount",
+        )
     if amount > flagged:
-        raise CaseRefusedError(
+        raise refusal(
+            f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过疑点金额 {format_yuan(flagged)} 元",
             f"case {cid}: decided amount {format_yuan(amount)} 元 is above the flagged amount "
-            f"{format_yuan(flagged)} 元"
+            f"{format_yuan(flagged)} 元",
         )
-    if decision is Decision.UPHELD and amount != flagged:
-        raise CaseRefusedError(
-            f"case {cid}: an upheld decision keeps the flagged amount {format_yuan(flagged)} 元; "
-            f"use partial for {format_yuan(amount)} 元"
+    if amount == flagged:
+        raise refusal(
+            f"案件 {cid}：部分维持的金额须低于疑点金额 {format_yuan(flagged)} 元；"
+            "全额请用维持 (upheld)",
+            f"case {cid}: a partial decision is below the flagged amount",
         )
-    if decision is Decision.PARTIAL and amount == flagged:
-        raise CaseRefusedError(f"case {cid}: a partial decision is below the flagged amount")
     if fund_paid is not None and amount > fund_paid:
-        raise CaseRefusedError(
-            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid for "
-            f"settlement {case.finding.setl_id} ({format_yuan(fund_paid)} 元)"
+        raise refusal(
+            f"案件 {cid}：认定金额 {format_yuan(amount)} 元超过基金为结算 {setl} 可追回的金额 "
+            f"{format_yuan(fund_paid)} 元",
+            f"case {cid}: decided amount {format_yuan(amount)} 元 is above what the funds paid "
+            f"for settlement {setl} ({format_yuan(fund_paid)} 元)",
         )
-    return {"decision": decision, "decided_amount": amount}
+    return {"decision": decision, "decided_amount": amount}, ""
 
 
 def split_pro_rata(amount: int, parts: Mapping[str, int]) -> dict[str, int]:

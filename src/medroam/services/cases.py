@@ -5,6 +5,8 @@ about (its parties and fund split), stores the case and every step, and on a dec
 with an amount posts the balanced ledger entry (kind ``case``, on the settlement) and
 writes the clearing adjustments (one negative row per ``fund_pay_type``). A refusal of
 the workflow, an unknown case or settlement, or any failure leaves nothing written.
+After earlier decisions on the same settlement, a decided amount is split over what each
+fund has left.
 
 Cross-region adjustments are clearing lines (``batch.lines.adjustment_lines``): the
 next clearing run whose period covers the decision day takes them (sets ``run_id``),
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from medroam.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
 from medroam.domain.cases import (
     DEFAULT_PARAMS,
+    TERMINAL,
     Action,
     Actor,
     Case,
@@ -45,14 +48,15 @@ from medroam.domain.cases import (
 )
 from medroam.domain.clearing.funds import MUTUAL_AID_FUND_PAY_TYPE
 from medroam.domain.codes import FUND_EMPLOYEE_ACCOUNT
-from medroam.domain.money import format_yuan
 from medroam.services.errors import NotFoundError, RefusedError
 from medroam.services.uow import unit_of_work
+from medroam.store.audit_tables import AuditFindingRow
 from medroam.store.case_tables import CaseAdjustmentRow, CaseEventRow, CaseRow
 from medroam.store.repositories import LedgerRepository, new_id
 from medroam.store.tables import SettlementDetailRow, SettlementRow
 
 CASE_ID_PREFIX = "CS"
+_STATUS_LABELS = {"cancelled": "已取消的结算", "voided": "已作废的冲销记录"}
 POSTING_KIND = "case"
 
 
@@ -79,13 +83,19 @@ def _refused(exc: CaseRefusedError) -> RefusedError:
 
 
 def _settlement(session: Session, setl_id: str) -> SettlementRow:
-    row = session.get(SettlementRow, setl_id)
+    """The settlement in force a case is opened on, locked until the case is stored (one
+    opening at a time per settlement, so two cannot both pass the check of ``_unended``)."""
+    row = session.execute(
+        select(SettlementRow).where(SettlementRow.setl_id == setl_id).with_for_update()
+    ).scalar_one_or_none()
     if row is None:
-        raise NotFoundError(f"settlement {setl_id} not found")
+        raise NotFoundError(f"结算 {setl_id} 不存在 / settlement {setl_id} not found")
     if row.refd_setl_flag or row.status != "valid":
+        zh = "冲销记录" if row.refd_setl_flag else _STATUS_LABELS.get(row.status, row.status)
+        en = "a reverse record" if row.refd_setl_flag else row.status
         raise RefusedError(
-            f"settlement {setl_id} is {'a reverse record' if row.refd_setl_flag else row.status}"
-            "; a case is opened on a settlement in force"
+            f"结算 {setl_id} 为{zh}，案件须在有效的结算上立案 / settlement {setl_id} is {en}; "
+            "a case is opened on a settlement in force"
         )
     return row
 
@@ -115,36 +125,115 @@ def open_new(
     at: datetime,
     note: str = "",
 ) -> CaseView:
-    """Open a case on a settlement in force; its parties come from the settlement."""
+    """Open a case on a settlement in force; its parties come from the settlement. The
+    flagged amount may not exceed the settlement's total (medfee), and a second case on
+    the same settlement and rule code is refused while the first has not ended."""
     with unit_of_work(engine) as session:
-        s = _settlement(session, finding.setl_id)
-        parties = Parties(s.fixmedins_code, s.insured_region, s.treatment_region)
-        case_id = new_id(CASE_ID_PREFIX, s.treatment_region, at)
-        try:
-            case = open_case(case_id, origin, finding, parties, actor, at, note)
-        except CaseRefusedError as exc:
-            raise _refused(exc) from None
-        session.add(
-            CaseRow(
-                case_id=case_id,
-                origin=origin.value,
-                rule_code=finding.rule_code,
-                rule_name=finding.rule_name,
-                result_type=finding.result_type.value,
-                setl_id=finding.setl_id,
-                flagged_amount=finding.flagged_amount,
-                evidence=dict(finding.evidence),
-                fixmedins_code=parties.fixmedins_code,
-                insured_region=parties.insured_region,
-                treatment_region=parties.treatment_region,
-                state=case.state.value,
-                opened_at=at,
-                updated_at=at,
-            )
+        return _open(session, origin, finding, actor, at, note)
+
+
+def open_from_finding(
+    engine: Engine, finding_id: int, *, actor: Actor, at: datetime, note: str = ""
+) -> CaseView:
+    """立案 from a stored audit finding (``audit_findings``), by the place of treatment:
+    the case's settlement, rule, result type, flagged amount and evidence are the
+    finding's (its evidence under ``evidence``, with its id, run and content); the note,
+    if none is given, is the finding's content. A finding on an institution (no
+    settlement) or without an amount is refused: such a case is opened by hand."""
+    with unit_of_work(engine) as session:
+        finding, content = _finding_ref(session, finding_id)
+        return _open(session, Origin.FINDING, finding, actor, at, note or content[:500])
+
+
+def _finding_ref(session: Session, finding_id: int) -> tuple[FindingRef, str]:
+    """The reference a case keeps to a stored finding, and the finding's content."""
+    row = session.get(AuditFindingRow, finding_id)
+    if row is None:
+        raise NotFoundError(f"审核疑点 {finding_id} 不存在 / finding {finding_id} not found")
+    if not row.setl_id:
+        raise RefusedError(
+            f"审核疑点 {finding_id}（{row.rule_code} {row.rule_name}）是机构级疑点，没有单笔结算，"
+            "不能据此立案；请手工立案，指定结算 / "
+            f"finding {finding_id} is on an institution, not a settlement; open a case by hand "
+            "on a settlement"
         )
-        session.flush()
-        _add_event(session, case_id, 1, case.history[0])
-        return _view(session, _load(session, case_id))
+    if row.amount <= 0:
+        raise RefusedError(
+            f"审核疑点 {finding_id} 没有涉及金额，不能据此立案；请手工立案 / "
+            f"finding {finding_id} has no amount; open a case by hand"
+        )
+    try:
+        result_type = ResultType.parse(row.result_type)
+    except CaseRefusedError as exc:
+        raise _refused(exc) from None
+    evidence = {
+        "finding_id": str(row.finding_id),
+        "run_id": row.run_id,
+        "content": row.content,
+        "evidence": row.evidence,
+    }
+    ref = FindingRef(
+        row.rule_code, row.rule_name, result_type, row.setl_id, int(row.amount), evidence
+    )
+    return ref, row.content
+
+
+def _open(
+    session: Session, origin: Origin, finding: FindingRef, actor: Actor, at: datetime, note: str
+) -> CaseView:
+    s = _settlement(session, finding.setl_id)
+    parties = Parties(s.fixmedins_code, s.insured_region, s.treatment_region)
+    case_id = new_id(CASE_ID_PREFIX, s.treatment_region, at)
+    try:
+        case = open_case(
+            case_id,
+            origin,
+            finding,
+            parties,
+            actor,
+            at,
+            note,
+            medfee=s.medfee,
+            unended=_unended(session, finding.setl_id, finding.rule_code),
+        )
+    except CaseRefusedError as exc:
+        raise _refused(exc) from None
+    session.add(
+        CaseRow(
+            case_id=case_id,
+            origin=origin.value,
+            rule_code=finding.rule_code,
+            rule_name=finding.rule_name,
+            result_type=finding.result_type.value,
+            setl_id=finding.setl_id,
+            flagged_amount=finding.flagged_amount,
+            evidence=dict(finding.evidence),
+            fixmedins_code=parties.fixmedins_code,
+            insured_region=parties.insured_region,
+            treatment_region=parties.treatment_region,
+            state=case.state.value,
+            opened_at=at,
+            updated_at=at,
+        )
+    )
+    session.flush()
+    _add_event(session, case_id, 1, case.history[0])
+    return _view(session, _load(session, case_id))
+
+
+def _unended(session: Session, setl_id: str, rule_code: str) -> list[str]:
+    """The cases on a settlement for a rule code that have not ended, oldest first."""
+    return list(
+        session.execute(
+            select(CaseRow.case_id)
+            .where(
+                CaseRow.setl_id == setl_id,
+                CaseRow.rule_code == rule_code,
+                CaseRow.state.not_in([state.value for state in TERMINAL]),
+            )
+            .order_by(CaseRow.opened_at, CaseRow.case_id)
+        ).scalars()
+    )
 
 
 def move(
@@ -214,8 +303,9 @@ def _check_taken(session: Session, row: CaseRow) -> None:
     ).scalar_one()
     if untaken:
         raise RefusedError(
-            f"case {row.case_id}: {untaken} clearing adjustment(s) not yet taken by a clearing "
-            "run; clear the period that covers the decision day first"
+            f"案件 {row.case_id}：尚有 {untaken} 笔清算调整未被清算批次纳入；请先清算包含处理"
+            f"决定日的期间 / case {row.case_id}: {untaken} clearing adjustment(s) not yet taken "
+            "by a clearing run; clear the period that covers the decision day first"
         )
 
 
@@ -238,15 +328,10 @@ def _post_decision(
     at: datetime,
 ) -> int:
     amount = case.decided_amount or 0
-    parts = split_pro_rata(amount, split)
-    for fpt, part in parts.items():
-        left = split[fpt] - taken.get(fpt, 0)
-        if part > left:
-            raise RefusedError(
-                f"case {row.case_id}: fund {fpt} would give back {format_yuan(part)} 元 but "
-                f"only {format_yuan(left)} 元 is left after earlier decisions on "
-                f"settlement {row.setl_id}"
-            )
+    # over what each fund has left after earlier decisions: the parts then fit each fund
+    # (the domain keeps the amount within their sum); without them, the fund split itself
+    left = {fpt: paid - taken.get(fpt, 0) for fpt, paid in split.items()}
+    parts = split_pro_rata(amount, left)
     posting_id = LedgerRepository(session).post(
         row.setl_id, POSTING_KIND, decision_legs(parts, case.parties), at
     )
@@ -329,7 +414,7 @@ def _load(session: Session, case_id: str, *, lock: bool = False) -> CaseRow:
         query = query.with_for_update()
     row = session.execute(query).scalar_one_or_none()
     if row is None:
-        raise NotFoundError(f"case {case_id} not found")
+        raise NotFoundError(f"案件 {case_id} 不存在 / case {case_id} not found")
     return row
 
 
@@ -413,6 +498,7 @@ __all__: Sequence[str] = (
     "get",
     "list_cases",
     "move",
+    "open_from_finding",
     "open_new",
     "pending_adjustments",
 )

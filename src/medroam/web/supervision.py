@@ -368,8 +368,9 @@ def install(router: APIRouter, pages: Pages) -> None:
 
     @router.post("/supervision/findings/{finding_id}/case")
     async def case_from_finding(request: Request, finding_id: int) -> Response:
-        """立案 from a stored finding: the place of treatment opens a case whose finding is
-        this one (rule, result type, settlement, amount, evidence)."""
+        """立案 from a stored finding (``case_service.open_from_finding``, as ``medroam case
+        open --finding``): the place of treatment of the finding opens it; a refusal
+        (no settlement or amount, a case already open) is shown above the list."""
         sess = pages.session_of(request)
         if sess is None or sess.officer is None:
             return pages.to_login(request)
@@ -386,35 +387,17 @@ def install(router: APIRouter, pages: Pages) -> None:
         )
         if row is None or parties is None or Role.TREATMENT not in case_roles(me, parties):
             return pages.not_found(sess, "finding", str(finding_id))
-        if row.amount <= 0:
-            return pages.refused(
-                sess,
-                "open",
-                "finding",
-                str(finding_id),
-                "角色或地区：该疑点没有涉及金额，请手工立案",
-            )
-        result = ResultType.VIOLATION if row.result_type == "violation" else ResultType.SUSPICIOUS
-        finding = FindingRef(
-            row.rule_code,
-            row.rule_name,
-            result,
-            row.setl_id,
-            int(row.amount),
-            {"finding_id": str(row.finding_id), "run_id": row.run_id, "content": row.content},
-        )
         now = pages.clock()
-        try:
-            view = case_service.open_new(
+        try:  # the finding's settlement, rule, result type, amount and evidence
+            view = case_service.open_from_finding(
                 engine,
-                origin=Origin.FINDING,
-                finding=finding,
+                finding_id,
                 actor=actor_for(me, Role.TREATMENT, parties),
                 at=now,
-                note=form.get("note", "")[:500] or row.content[:500],
+                note=form.get("note", "")[:500],
             )
-        except BusinessError as exc:
-            return pages.refused(sess, "open", "finding", str(finding_id), f"角色或地区：{exc}")
+        except BusinessError as exc:  # no settlement or amount, or a case already open
+            return list_page(request, me, sess.csrf, status=422, message=str(exc))
         after = {"finding_id": finding_id, "setl_id": row.setl_id, "amount_fen": row.amount}
         return opened(me, view.case.case_id, now, after)
 
@@ -493,8 +476,10 @@ def install(router: APIRouter, pages: Pages) -> None:
                 decision = Decision(form.get("decision", ""))
             except ValueError:
                 errors["decision"] = "请选择处理决定（维持、部分维持或撤销）"
-            if decision is not None and decision is not Decision.WITHDRAWN:
-                amount, problem = parse_amount(form.get("amount", ""))
+            # upheld may leave the amount out: the flagged amount, capped by the domain
+            given = form.get("amount", "").strip()
+            if decision is Decision.PARTIAL or (decision is Decision.UPHELD and given):
+                amount, problem = parse_amount(given)
                 if problem:
                     errors["amount"] = problem
         if errors:
@@ -525,7 +510,9 @@ def install(router: APIRouter, pages: Pages) -> None:
                 before={"state": before.state.value},
                 after={
                     "state": after.state.value,
-                    **({"decided_amount_fen": after.decided_amount} if amount else {}),
+                    **(
+                        {"decided_amount_fen": after.decided_amount} if after.decided_amount else {}
+                    ),
                 },
             )
         return RedirectResponse(f"/supervision/cases/{case_id}", status_code=303)
