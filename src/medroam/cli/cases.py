@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from medroam.cli.common import DbOpt, console, fail
+from medroam.cli.common import DbOpt, console, fail, open_database
 
 if TYPE_CHECKING:
     from medroam.domain.cases import Actor, FindingRef
@@ -103,32 +103,21 @@ def _fen(value: str, option: str) -> int:
 
 
 def _call(db: str | None, action: Any) -> Any:
-    """Run ``action(engine)`` on a migrated database; refusals become one clear line."""
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    """Run ``action(engine)`` on the existing, migrated database (``common.open_database``:
+    a missing SQLite file is refused, not created); refusals become one clear line."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     from medroam.domain.cases import CaseRefusedError
     from medroam.gateway.errors import BusinessError, InputError
-    from medroam.store.db import database_url, make_engine, upgrade
 
-    url = database_url(db)
+    engine = open_database(db)
     try:
-        engine = make_engine(url)
-    except ArgumentError:
-        fail(
-            f"--db：{url!r} 不是数据库地址（例如 sqlite:///./medroam.db） / "
-            f"--db: {url!r} is not a database URL"
-        )
-    try:
-        upgrade(engine)
         return action(engine)
     except (BusinessError, InputError, CaseRefusedError, ValueError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        fail(
-            f"数据库 {url} 出错 / database {url}: {first[0] if first else type(exc).__name__}",
-            code=1,
-        )
+        fail(f"数据库出错 / database: {first[0] if first else type(exc).__name__}", code=1)
     finally:
         engine.dispose()
 
