@@ -8,6 +8,7 @@ amount: 15.00 × 2 = 30.00 yuan (3,000 fen), 12.00 × 2 = 24.00 yuan (2,400 fen)
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -16,7 +17,7 @@ from medroam.domain.catalogue import classify_line
 from medroam.services import fees
 from medroam.services.errors import RefusedError
 from medroam.services.uow import unit_of_work
-from medroam.store.repositories import FeeLineRepository, classified_values
+from medroam.store.repositories import FeeLineRepository, VisitRepository, classified_values
 from medroam.store.tables import FeeLineRow
 from tests.integration.test_settlement_service_support import (
     EMPLOYEE_HHHT,
@@ -69,6 +70,34 @@ def test_resend_same_content_other_content_and_after_cancel(world: Engine) -> No
     assert _stored(world, mdtrt_id) == [("S1", 3_000, "cancelled")]
     assert _upload(world, other) == [2_400]
     assert _stored(world, mdtrt_id) == [("S1", 2_400, "uploaded")]
+
+
+def test_a_serial_stored_by_a_concurrent_upload_is_refused_not_an_error(
+    world: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two uploads of one visit at once: the second waits for the visit's lock and, on
+    PostgreSQL, then sees the visit's newest row but its count of stored lines as first
+    read — 0, so it takes the first-upload path and does not read what is stored. Made
+    here by answering that count with 0 after S1 is stored. Its S1 is then skipped by the
+    insert, and the upload refused with a clear message (before: a unique-key violation
+    answered "internal error"); S2 of the same upload is not written either."""
+    with unit_of_work(world) as s:
+        mdtrt_id = register(s, PSN)
+    assert _upload(world, [line(mdtrt_id, PSN, CODE, "15.00", "2", sn="S1")]) == [3_000]
+    head = VisitRepository.head_for_upload
+
+    def stale(self: VisitRepository, code: str, visit_id: str) -> Any:
+        found = head(self, code, visit_id)
+        return found._replace(lines=0)  # the count as read before the other upload
+
+    monkeypatch.setattr(VisitRepository, "head_for_upload", stale)
+    both = [
+        line(mdtrt_id, PSN, CODE, "15.00", "2", sn="S1"),
+        line(mdtrt_id, PSN, CODE, "10.00", "1", sn="S2"),
+    ]
+    with pytest.raises(RefusedError, match="同时到达的另一笔上传已写入 1 条相同流水号"):
+        _upload(world, both)
+    assert _stored(world, mdtrt_id) == [("S1", 3_000, "uploaded")]
 
 
 def test_a_refund_of_a_line_sent_in_the_same_upload(world: Engine) -> None:

@@ -227,7 +227,14 @@ def upload_fees(
             for key, value in values.items():
                 setattr(row, key, value)
         results.append(result)
-    repo.insert_new(new)  # one executemany
+    inserted = repo.insert_new(new)  # one statement
+    if inserted != len(new):  # the caller's transaction is rolled back: nothing written
+        raise RefusedError(
+            f"mdtrt_id {mdtrt_id}: 同时到达的另一笔上传已写入 {len(new) - inserted} 条相同流水号"
+            "（feedetl_sn）的明细，本次未写入，请重新发送本次上传。 Lines with the same "
+            "feedetl_sn were uploaded by a concurrent request; nothing was written: send "
+            "this upload again."
+        )
     session.flush()
     return results
 

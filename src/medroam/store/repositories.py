@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from medroam.domain.catalogue import FeeLine, LineResult
@@ -137,12 +138,30 @@ _SETTLE_LINE = FastQuery(
 _FEE_LINE_COLUMNS = ", ".join(c.name for c in _FEE_LINES.columns if not c.primary_key)
 # PostgreSQL: a visit's new lines in one prepared statement, whatever their number (a
 # multi-row VALUES is a new statement text per row count; an executemany, one per row).
+# A serial already stored is skipped and the count says so: a concurrent upload of the
+# same visit may have written it while this one waited for the visit's lock (the lock
+# returns the visit's newest row, but its count of lines as first read).
 _INSERT_FEE_LINES_JSON = FastQuery(
     text(
-        f"INSERT INTO fee_lines ({_FEE_LINE_COLUMNS}) SELECT {_FEE_LINE_COLUMNS} "
-        "FROM jsonb_populate_recordset(NULL::fee_lines, CAST(:rows AS JSONB))"
+        f"WITH i AS (INSERT INTO fee_lines ({_FEE_LINE_COLUMNS}) SELECT {_FEE_LINE_COLUMNS} "
+        "FROM jsonb_populate_recordset(NULL::fee_lines, CAST(:rows AS JSONB)) "
+        "ON CONFLICT (mdtrt_id, feedetl_sn) DO NOTHING RETURNING 1) SELECT count(*) FROM i"
     )
 )
+_FEE_LINE_INSERTS: dict[tuple[str, ...], FastQuery] = {}
+
+
+def _insert_fee_lines_sqlite(columns: tuple[str, ...]) -> FastQuery:
+    """SQLite: the same skip of a serial already stored, for one set of columns."""
+    query = _FEE_LINE_INSERTS.get(columns)
+    if query is None:
+        values = {c: bindparam(c, type_=_FEE_LINES.c[c].type) for c in columns}
+        stmt = sqlite_insert(_FEE_LINES).values(values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["mdtrt_id", "feedetl_sn"])
+        query = _FEE_LINE_INSERTS[columns] = FastQuery(stmt)
+    return query
+
+
 _LINES_OF_VISIT = select(FeeLineRow).where(FeeLineRow.mdtrt_id == bindparam("mdtrt_id"))
 
 # (one batch?, lock the visit?, lock the insurance?) → the query, built on first use.
@@ -383,17 +402,19 @@ class FeeLineRepository:
     def add(self, row: FeeLineRow) -> None:
         self.session.add(row)
 
-    def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert new lines, given as column values (every non-key column: nothing here
-        has a default), in one executemany: no ORM objects, no keys read back."""
+        has a default), in one statement: no ORM objects, no keys read back. How many
+        were inserted: fewer than given when a serial was stored meanwhile (PostgreSQL;
+        SQLite's writers queue, so there it cannot happen)."""
         if not rows:
-            return
+            return 0
         if self.session.get_bind().dialect.name == "postgresql":
             # fee_ocur_time is naive local time (its column is plain DateTime)
             doc = [{**r, "fee_ocur_time": r["fee_ocur_time"].isoformat()} for r in rows]
-            _INSERT_FEE_LINES_JSON.execute(self.session, {"rows": dumps(doc)})
-        else:
-            _insert_values(_FEE_LINES, tuple(rows[0])).execute_many(self.session, rows)
+            ((inserted,),) = _INSERT_FEE_LINES_JSON.tuples(self.session, {"rows": dumps(doc)})
+            return int(inserted)
+        return _insert_fee_lines_sqlite(tuple(rows[0])).execute_many(self.session, rows)
 
     def settle_lines(self, row_ids: Sequence[int], setl_id: str) -> int:
         """Settle the lines still unsettled among ``row_ids`` (one executemany); how many
