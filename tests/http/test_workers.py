@@ -81,15 +81,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.communicate()
 
 
+def _seed(url: str, *, persons: bool = False) -> None:
+    """Migrate the database at ``url`` and seed the test institutions (and persons)."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        seed_institutions(engine)
+        if persons:
+            seed_persons(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def served(pg_server_url: str) -> Iterator[tuple[str, str]]:
     """A seeded PostgreSQL schema served by ``medroam serve --workers 2``."""
     for url in _pg_schema(pg_server_url):
-        engine = make_engine(url)
-        upgrade(engine)
-        seed_institutions(engine)
-        seed_persons(engine)
-        engine.dispose()
+        _seed(url, persons=True)
         port = _port()
         process = _start(url, port, "--workers", "2", env={"MEDROAM_SQL_STATS": "1"})
         try:
@@ -222,10 +230,7 @@ def test_restart_on_the_same_port_at_once(pg_server_url: str, tmp_path: Path) ->
     """After a stop, and after a kill -9 with connections open, ``medroam serve`` starts
     again on the same port at once (sockets in TIME_WAIT do not make it busy)."""
     url = f"sqlite:///{tmp_path / 'restart.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    seed_institutions(engine)
-    engine.dispose()
+    _seed(url)
     port = _port()
     first = _start(url, port)
     client = make_clients(f"http://127.0.0.1:{port}")["h1"]
@@ -249,10 +254,7 @@ def test_workers_stop_when_their_supervisor_is_killed(pg_server_url: str) -> Non
     supervisor, stop by themselves (before, they kept the port and kept answering under
     PID 1), and a new ``medroam serve`` starts on the same port."""
     for url in _pg_schema(pg_server_url):
-        engine = make_engine(url)
-        upgrade(engine)
-        seed_institutions(engine)
-        engine.dispose()
+        _seed(url)
         port = _port()
         server = _start(url, port, "--workers", "2")
         workers = worker_pids(server.pid)
@@ -320,11 +322,7 @@ def test_a_worker_killed_under_load_loses_nothing_acknowledged(pg_server_url: st
     sending it again (same msgid, same body) gives the first answer, whichever worker
     takes it; the killed worker is replaced and the server keeps answering."""
     for url in _pg_schema(pg_server_url):
-        engine = make_engine(url)
-        upgrade(engine)
-        seed_institutions(engine)
-        seed_persons(engine)
-        engine.dispose()
+        _seed(url, persons=True)
         port = _port()
         server = _start(url, port, "--workers", "2")
         base = f"http://127.0.0.1:{port}"

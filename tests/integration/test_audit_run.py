@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from medroam.cli.main import app
 from medroam.domain.audit.mechanisms import UpcodingSignal
-from medroam.domain.audit.scores import adrg_rate, pooled_rate
 from medroam.refdata.audit_rules import load_rule_book
 from medroam.services.audit_run import (
     AuditRunError,
@@ -32,7 +31,8 @@ from medroam.services.uow import unit_of_work
 from medroam.sim import anomalies
 from medroam.store.audit_tables import AuditFindingRow, AuditRunRow
 from medroam.store.db import make_engine, upgrade
-from medroam.store.tables import InstitutionRow, SettlementListRow, SettlementRow
+from medroam.store.tables import InstitutionRow
+from tests.integration.test_drg_lists_support import month_lists, movable, standardised
 
 pytestmark = pytest.mark.db
 PERIOD = "2026-10"
@@ -139,32 +139,16 @@ def test_the_institution_rule_flags_a_standardised_mcc_cc_share(
     run_audit(engine, PERIOD, book=book)
     stored = [f for f in findings_for_period(engine, PERIOD) if f["mechanism"] == "drg_upcoding"]
 
+    lists = month_lists(engine, 2026, 10)  # PERIOD
     with engine.connect() as c:
-        rows = c.execute(
-            select(SettlementListRow.fixmedins_code, SettlementListRow.drg)
-            .join(SettlementRow, SettlementRow.setl_id == SettlementListRow.setl_id)
-            .where(
-                SettlementListRow.drg.is_not(None),
-                SettlementRow.status == "valid",
-                SettlementRow.refd_setl_flag.is_(False),
-            )
-        ).all()
         institutions = {i.fixmedins_code: i.region for i in c.execute(select(InstitutionRow)).all()}
-    movable = [(code, drg) for code, drg in rows if drg[3:] in ("1", "3", "5")]
     expected: dict[str, tuple[int, int, float]] = {}
-    for code in {code for code, _d in movable}:
-        own = [d for k, d in movable if k == code]
-        others = [d for k, d in movable if k != code]
-        pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
-        e = 0.0
-        for d in own:
-            same = [x for x in others if x[:3] == d[:3]]
-            rate = adrg_rate(sum(x[3] in "13" for x in same), len(same), pooled)
-            e += rate
-        o = sum(d[3] in "13" for d in own)
+    for code in {code for code, _d in movable(lists)}:
+        std = standardised(lists, code)
+        o, e = std.observed, std.expected
         chance = 1 - sum(exp(-e) * e**k / factorial(k) for k in range(o))
-        if len(own) >= 5 and o * 10_000 > e * 15_000 and chance <= 0.001:
-            expected[code] = (len(own), o, e)
+        if std.lists >= 5 and o * 10_000 > e * 15_000 and chance <= 0.001:
+            expected[code] = (std.lists, o, e)
     assert expected, "no institution above the nation's coding"
     assert {f["fixmedins_code"] for f in stored} == set(expected)
     (planted,) = [t for t in truth_for_period(engine, PERIOD) if t.level == "institution"]

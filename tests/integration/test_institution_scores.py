@@ -5,21 +5,18 @@ set computations on the database, with ``ln`` and window-free joins on both)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
-from medroam.domain.audit.scores import adrg_rate, pooled_rate
-from medroam.domain.cases import CHINA
 from medroam.services.audit_scores import compute_scores, institution_ranks, stored_scores
 from medroam.services.sim import SimConfig, run_simulation
 from medroam.sim import anomalies
 from medroam.store.db import make_engine, upgrade
-from medroam.store.tables import SettlementListRow, SettlementRow
+from tests.integration.test_drg_lists_support import mcc_cc, month_lists, standardised
 
 
 @pytest.mark.db
@@ -76,32 +73,12 @@ def test_a_planted_upcoding_hospital_ranks_in_the_top_5_percent(
     assert planted["explanation"].startswith("MCC/CC 病组占比（按病组标化）")
     (theirs,) = [s for s in scored if s.fixmedins_code == code]
     assert theirs.z["mcc_cc_oe"] >= 4.0
-    with engine.connect() as c:
-        # the lists of the settlements in force settled in October, China time (a
-        # cancelled settlement's list stays; the run also settles September's history)
-        lists = c.execute(
-            select(SettlementListRow.fixmedins_code, SettlementListRow.drg)
-            .join(SettlementRow, SettlementRow.setl_id == SettlementListRow.setl_id)
-            .where(
-                SettlementListRow.drg.is_not(None),
-                SettlementRow.status == "valid",
-                SettlementRow.refd_setl_flag.is_(False),
-                SettlementRow.setl_time >= datetime(2026, 10, 1, tzinfo=CHINA),
-                SettlementRow.setl_time < datetime(2026, 11, 1, tzinfo=CHINA),
-            )
-        ).all()
-    movable = [(c, d) for c, d in lists if d[3:] in ("1", "3", "5")]
-    own = [d for c, d in movable if c == code]
-    others = [d for c, d in movable if c != code]
+    lists = month_lists(engine, 2026, 10)
+    std = standardised(lists, code)
     clean = [d for c, d in lists if c != code]
-    observed = sum(d[3] in "13" for d in own)
-    assert observed >= anomalies.FRAUD_MIN_BILLS
-    assert 0 < sum(d[3] in "13" for d in clean) < len(clean) / 4  # some, and a minority
-    pooled = pooled_rate(sum(d[3] in "13" for d in others), len(others))
-    expected = 0.0
-    for d in own:
-        same = [o for o in others if o[:3] == d[:3]]
-        expected += adrg_rate(sum(o[3] in "13" for o in same), len(same), pooled)
+    assert std.observed >= anomalies.FRAUD_MIN_BILLS
+    assert 0 < sum(mcc_cc(d) for d in clean) < len(clean) / 4  # some, and a minority
+    observed, expected = std.observed, std.expected
     assert theirs.features["mcc_cc_oe"] == pytest.approx(observed / expected, rel=1e-5)
 
 
