@@ -757,11 +757,14 @@ def plant(
     schemes = [s for s in FRAUD_SCHEMES if s != "upcoding" or grouping is not None]
     order_of_hospitals = rng.sample(codes, len(codes))
     fraudulent: set[str] = set()
+    # a scheme that changed too few of a hospital's bills never changes more later (the
+    # persons it may not touch only grow): not tried there again
+    too_few: set[tuple[str, str]] = set()
     turn = 0
     while frauds < wanted_frauds and schemes:
         scheme = schemes[turn % len(schemes)]
         for code in order_of_hospitals:
-            if code in fraudulent:
+            if code in fraudulent or (scheme, code) in too_few:
                 continue
             # not the encounters of a person carrying a planted violation: a refusal at
             # 2304 would take the changed bill out of the data (a split stay refused for
@@ -770,6 +773,7 @@ def plant(
             changes = defraud(scheme, candidates, ruled, (plan.start, plan.end), upcoder)
             # a split stay is two encounters, the first under the stay's own key
             if sum(1 for e in changes if e.key in own_keys) < fraud_min_bills:
+                too_few.add((scheme, code))
                 continue
             frauds += 1
             fraudulent.add(code)
