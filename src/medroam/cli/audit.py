@@ -46,10 +46,6 @@ def _check_period(period: str) -> None:
         fail(str(exc))
 
 
-def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    return open_database(db)  # the existing database, migrated (the caller disposes)
-
-
 @app.command("run")
 def run(period: PeriodOpt, db: DbOpt = None) -> None:
     """Audit a month's settlements with every rule of the library (stage 事后) and store
@@ -60,7 +56,7 @@ def run(period: PeriodOpt, db: DbOpt = None) -> None:
     from medroam.services.audit_run import run_audit
 
     _check_period(period)
-    engine = _engine(db)
+    engine = open_database(db)  # the existing database, migrated
     try:
         with progress_bar() as progress:
             summary = run_audit(engine, period, progress=progress)
@@ -101,7 +97,7 @@ def findings(
     _check_period(period)
     if to_csv is not None:
         _check_csv_path(to_csv)
-    engine = _engine(db)
+    engine = open_database(db)  # the existing database, migrated
     try:
         rows = [r for r in findings_for_period(engine, period) if rule in (None, r["rule_code"])]
     finally:
@@ -179,7 +175,7 @@ def evaluate(period: PeriodOpt, db: DbOpt = None) -> None:
     from medroam.services.audit_eval import evaluate as evaluate_month
 
     _check_period(period)
-    engine = _engine(db)
+    engine = open_database(db)  # the existing database, migrated
     try:
         result = evaluate_month(engine, period)
     finally:
@@ -226,7 +222,7 @@ def scores(
         start, end = span(period, months)
     except AuditRunError as exc:
         fail(str(exc))
-    engine = _engine(db)
+    engine = open_database(db)  # the existing database, migrated
     try:
         scored = compute_scores(engine, period, months)
         ranks = institution_ranks(engine, period, months)

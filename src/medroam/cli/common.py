@@ -41,7 +41,8 @@ def open_database(db: str | None, *, existing: bool = True) -> Engine:
     caller disposes of it. One clear line, never a traceback, for a URL that is not one,
     a database that cannot be opened or reached and, with ``existing``, an SQLite file
     that is not there: a mistyped path would otherwise become a new, empty database and
-    a month of nothing. Commands that build a database (seed, sim, serve) pass False."""
+    a month of nothing. ``medroam filing``, where a database may start, passes False;
+    seed, sim and serve open theirs themselves."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
