@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from medroam.cli.main import app
@@ -82,10 +83,11 @@ def test_bad_period_is_refused() -> None:
         month_bounds("2026Q4")
 
 
-def test_cli_run_and_findings(tmp_path: Path) -> None:
+def test_cli_run_and_findings(tmp_path: Path, pg_base_url: str) -> None:
     """The CLI on an empty database: a run with nothing to find, findings says so; a bad
     period exits 2 with the reason; a database file that is not there (a mistyped path)
-    exits 2 naming it, for every audit command, and is not created."""
+    exits 2 naming it, for every audit command, and is not created; a PostgreSQL
+    database that does not exist is one line and exit 1, no traceback."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
     upgrade_engine = make_engine(db)
     upgrade(upgrade_engine)
@@ -98,11 +100,12 @@ def test_cli_run_and_findings(tmp_path: Path) -> None:
         )
         assert missing.exit_code == 2 and "数据库文件不存在" in missing.output, missing.output
         assert "Traceback" not in missing.output and not typo.exists()
-    unreachable = f"sqlite:///{tmp_path / 'no-such-dir' / 'a.db'}"  # cannot be opened
+    unreachable = make_url(pg_base_url).set(database="medroam_no_such_database")
+    url = unreachable.render_as_string(hide_password=False)
     for command in ("run", "scores"):
-        refused = runner.invoke(app, ["audit", command, "--period", PERIOD, "--db", unreachable])
-        assert refused.exit_code in (1, 2) and "Traceback" not in refused.output
-        assert "数据库" in refused.output
+        refused = runner.invoke(app, ["audit", command, "--period", PERIOD, "--db", url])
+        assert refused.exit_code == 1 and "Traceback" not in refused.output
+        assert "数据库无法打开 cannot open database" in refused.output, refused.output
     result = runner.invoke(app, ["audit", "run", "--period", PERIOD, "--db", db])
     assert result.exit_code == 0, result.output
     assert "事后审核 2026-10" in result.output and "0 条疑点" in result.output
